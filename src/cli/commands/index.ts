@@ -1,0 +1,8 @@
+import type { Command } from 'commander';
+import type { CliIo } from '../io.js';
+
+/** A subcommand registers itself on the root program. One file per subcommand in this folder. */
+export type RegisterCommand = (program: Command, io: CliIo) => void;
+
+/** Every subcommand patchbot has. `patchbot --help` lists exactly these. */
+export const commands: RegisterCommand[] = [];

@@ -1,0 +1,176 @@
+/**
+ * The domain vocabulary shared by every layer. Pure data: no behaviour, no I/O.
+ * Feeds produce Advisory and CveEnrichment; inventory produces InventorySnapshot;
+ * matching turns both into Finding; risk scores a Finding.
+ */
+
+/** Version ordering schemes (src/core/versions). */
+export type VersionScheme = 'deb' | 'rpm' | 'apk' | 'semver' | 'pep440';
+
+/** Package managers patchbot reads and drives on hosts. */
+export type PackageManagerKind = 'dpkg' | 'rpm' | 'apk';
+
+export type OsFamily = 'debian' | 'ubuntu' | 'alpine' | 'rhel' | 'rocky' | 'almalinux' | 'fedora' | 'suse' | 'unknown';
+
+export interface OsInfo {
+  /** os-release ID, e.g. "debian". */
+  id: string;
+  family: OsFamily;
+  /** os-release VERSION_ID, e.g. "12", "22.04", "3.19.1", "9.4". */
+  versionId: string;
+  codename?: string;
+  prettyName?: string;
+}
+
+export interface InstalledPackage {
+  /** Binary package name as the package manager knows it. */
+  name: string;
+  version: string;
+  arch: string;
+  /** Source package (dpkg `Source:`, rpm SOURCERPM name, apk origin); equals `name` when not given. */
+  sourceName: string;
+  /** Source version: differs from `version` for binNMUs (`+b1`) or when dpkg says `Source: x (ver)`. */
+  sourceVersion: string;
+}
+
+export interface InventorySnapshot {
+  os: OsInfo;
+  kernel: string;
+  packageManager: PackageManagerKind;
+  packages: InstalledPackage[];
+  rebootRequired: boolean;
+  /** Packages that asked for the reboot (/var/run/reboot-required.pkgs), when known. */
+  rebootPackages: string[];
+  collectedAt: Date;
+}
+
+/** An OSV-style range event. Exactly one key is set. */
+export type RangeEvent = { introduced: string } | { fixed: string } | { last_affected: string } | { limit: string };
+
+export interface AffectedRange {
+  type: 'ECOSYSTEM' | 'SEMVER' | 'GIT';
+  events: RangeEvent[];
+}
+
+/**
+ * How a distribution treats an advisory for one package in one release.
+ * - affected: the ranges/versions decide (a `fixed` event is the fix).
+ * - not-affected: the release never shipped the vulnerable code (tracker `<not-affected>`, fixed_version "0").
+ * - unfixed: affected and no fix yet (`<unfixed>`, open).
+ * - no-dsa / ignored / postponed: affected, the distribution decided not to issue a fix (minor issue).
+ */
+export type AffectedStatus = 'affected' | 'not-affected' | 'unfixed' | 'no-dsa' | 'ignored' | 'postponed';
+
+export interface AffectedEntry {
+  /** OSV ecosystem string: "Debian:12", "Ubuntu:22.04:LTS", "Alpine:v3.19", "Rocky Linux:9", "npm", "PyPI". */
+  ecosystem: string;
+  /** Package name as the advisory names it. */
+  package: string;
+  /** Whether `package` is a source package (Debian/Ubuntu/Alpine origin) or a binary one. */
+  nameKind: 'source' | 'binary';
+  status: AffectedStatus;
+  ranges: AffectedRange[];
+  /** Explicit list of affected versions (OSV `versions`). */
+  versions: string[];
+  /** Binary packages the fix applies to, when the advisory lists them (Ubuntu `binaries`). */
+  binaries?: string[];
+  /** Distribution urgency (Debian tracker: low, medium, high, unimportant...). */
+  urgency?: string;
+}
+
+export type AdvisorySource = 'osv' | 'debian-tracker' | 'alpine-secdb';
+
+export interface SeverityVector {
+  /** OSV severity type: CVSS_V2, CVSS_V3, CVSS_V4, Ubuntu, ... */
+  type: string;
+  score: string;
+}
+
+export interface Advisory {
+  /** Stable id: "DSA-5514-1", "GHSA-...", "USN-6859-1", or "DEBIAN-CVE-2023-4911" for tracker entries. */
+  id: string;
+  source: AdvisorySource;
+  aliases: string[];
+  /** CVE ids this advisory covers (from id, aliases and upstream). */
+  cves: string[];
+  published?: Date;
+  modified: Date;
+  withdrawn?: Date;
+  summary: string;
+  details?: string;
+  references: { type: string; url: string }[];
+  severity: SeverityVector[];
+  affected: AffectedEntry[];
+}
+
+export interface CvssScore {
+  version: '2.0' | '3.0' | '3.1' | '4.0';
+  vector: string;
+  baseScore: number;
+  severity: 'NONE' | 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL';
+  /** Who scored it: "nvd@nist.gov", a CNA, or the advisory. */
+  source: string;
+}
+
+export interface EpssScore {
+  score: number;
+  percentile: number;
+  date: string;
+}
+
+export interface KevEntry {
+  dateAdded: string;
+  dueDate: string;
+  knownRansomware: boolean;
+  vendor: string;
+  product: string;
+  name: string;
+  requiredAction: string;
+}
+
+/** What the enrichment feeds (NVD, EPSS, KEV) know about one CVE. */
+export interface CveEnrichment {
+  cve: string;
+  cvss: CvssScore[];
+  epss?: EpssScore;
+  kev?: KevEntry;
+  /** NVD vulnStatus "Rejected" and similar. */
+  rejected?: boolean;
+}
+
+/** The facts about a host that change priority (step 4 of the process). */
+export interface HostContext {
+  name: string;
+  environment: string;
+  /** 1 = most critical ... 4 = least. */
+  criticality: 1 | 2 | 3 | 4;
+  internetFacing: boolean;
+  compensatingControls: string[];
+  labels: Record<string, string>;
+  team?: string;
+}
+
+export type SsvcDecision = 'Track' | 'Track*' | 'Attend' | 'Act';
+
+export type Severity = 'critical' | 'high' | 'medium' | 'low' | 'none';
+
+export interface RiskFactor {
+  /** Stable key: cvss, epss, kev, ransomware, criticality, exposure, controls, fix. */
+  name: string;
+  /** Human label with the input: "EPSS 0.81 (97th percentile)". */
+  label: string;
+  /** The input value (number, boolean or string). */
+  value: number | boolean | string | null;
+  /** Points this factor added to (or removed from) the 0-100 score. */
+  contribution: number;
+}
+
+export interface RiskAssessment {
+  score: number;
+  severity: Severity;
+  factors: RiskFactor[];
+  ssvc: SsvcDecision;
+  dueDate: Date;
+  /** Why the due date is what it is: "KEV due date" or "SLA high: 7 days". */
+  dueReason: string;
+}
