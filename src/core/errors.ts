@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'EXEC_TIMEOUT'
   | 'HOST_KEY_REJECTED'
   | 'HOST_UNREACHABLE'
+  | 'HOST_AUTH_FAILED'
   | 'NOT_FOUND'
   | 'CONFLICT'
   | 'POLICY_DENIED'

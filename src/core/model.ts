@@ -10,7 +10,8 @@ export type VersionScheme = 'deb' | 'rpm' | 'apk' | 'semver' | 'pep440';
 /** Package managers patchbot reads and drives on hosts. */
 export type PackageManagerKind = 'dpkg' | 'rpm' | 'apk';
 
-export type OsFamily = 'debian' | 'ubuntu' | 'alpine' | 'rhel' | 'rocky' | 'almalinux' | 'fedora' | 'suse' | 'unknown';
+export type OsFamily =
+  'debian' | 'ubuntu' | 'alpine' | 'rhel' | 'rocky' | 'almalinux' | 'fedora' | 'suse' | 'unknown';
 
 export interface OsInfo {
   /** os-release ID, e.g. "debian". */
@@ -31,7 +32,17 @@ export interface InstalledPackage {
   sourceName: string;
   /** Source version: differs from `version` for binNMUs (`+b1`) or when dpkg says `Source: x (ver)`. */
   sourceVersion: string;
+  /**
+   * dpkg only: set when the package's files are on disk but dpkg has not finished with it
+   * (`half-installed`, `unpacked`, `half-configured`, `triggers-awaited`, `triggers-pending`).
+   * Absent means fully installed.
+   */
+  state?: PackageState;
 }
+
+/** dpkg's states for a package whose files are (at least partly) on disk, short of "installed". */
+export type PackageState =
+  'half-installed' | 'unpacked' | 'half-configured' | 'triggers-awaited' | 'triggers-pending';
 
 export interface InventorySnapshot {
   os: OsInfo;
@@ -45,7 +56,8 @@ export interface InventorySnapshot {
 }
 
 /** An OSV-style range event. Exactly one key is set. */
-export type RangeEvent = { introduced: string } | { fixed: string } | { last_affected: string } | { limit: string };
+export type RangeEvent =
+  { introduced: string } | { fixed: string } | { last_affected: string } | { limit: string };
 
 export interface AffectedRange {
   type: 'ECOSYSTEM' | 'SEMVER' | 'GIT';
@@ -110,6 +122,8 @@ export interface CvssScore {
   severity: 'NONE' | 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL';
   /** Who scored it: "nvd@nist.gov", a CNA, or the advisory. */
   source: string;
+  /** NVD's metric type: true for the "Primary" score (NVD's own), false for a "Secondary" (CNA) one. */
+  primary?: boolean;
 }
 
 export interface EpssScore {
@@ -163,6 +177,16 @@ export interface RiskFactor {
   value: number | boolean | string | null;
   /** Points this factor added to (or removed from) the 0-100 score. */
   contribution: number;
+  /** For a per-CVE factor (cvss, epss, kev, ransomware): the CVE that gave the worst value. */
+  cve?: string;
+}
+
+/** The four decision points of CISA's SSVC coordinator table, as patchbot derived them. */
+export interface SsvcInputs {
+  exploitation: 'none' | 'public poc' | 'active';
+  automatable: 'no' | 'yes';
+  technicalImpact: 'partial' | 'total';
+  missionWellbeing: 'low' | 'medium' | 'high';
 }
 
 export interface RiskAssessment {
@@ -173,4 +197,9 @@ export interface RiskAssessment {
   dueDate: Date;
   /** Why the due date is what it is: "KEV due date" or "SLA high: 7 days". */
   dueReason: string;
+  /** The SSVC decision points behind `ssvc`, and the CVE that gave the decision (when there was one). */
+  ssvcInputs?: SsvcInputs;
+  ssvcCve?: string;
+  /** The sum of the contributions before clamping to 0-100 (equals `score` when no clamping happened). */
+  rawScore?: number;
 }
