@@ -1,0 +1,54 @@
+/** CISA KEV catalog -> one KevItem per CVE. Pure. */
+import type { KevEntry } from '../../core/model.js';
+import { describeZodError, recordIdOf, type FeedRejection } from '../rejection.js';
+import type { KevItem } from '../sink.js';
+import { KevCatalog, KevVulnerability } from './schema.js';
+
+export interface KevParseResult {
+  catalogVersion?: string;
+  items: KevItem[];
+  rejections: FeedRejection[];
+}
+
+export function parseKevCatalog(raw: unknown, source: string): KevParseResult {
+  const catalog = KevCatalog.safeParse(raw);
+  if (!catalog.success) {
+    return {
+      items: [],
+      rejections: [
+        { source, recordId: '(catalog)', reason: `not a KEV catalog: ${describeZodError(catalog.error)}` },
+      ],
+    };
+  }
+  const items: KevItem[] = [];
+  const rejections: FeedRejection[] = [];
+  const seen = new Set<string>();
+  catalog.data.vulnerabilities.forEach((value, index) => {
+    const recordId = recordIdOf(value, 'cveID', `vulnerabilities[${index}]`);
+    const parsed = KevVulnerability.safeParse(value);
+    if (!parsed.success) {
+      rejections.push({ source, recordId, reason: `invalid KEV entry: ${describeZodError(parsed.error)}` });
+      return;
+    }
+    const v = parsed.data;
+    if (seen.has(v.cveID)) {
+      rejections.push({ source, recordId, reason: 'listed twice in the catalog; the first entry is kept' });
+      return;
+    }
+    seen.add(v.cveID);
+    items.push({ cve: v.cveID, kev: toKevEntry(v) });
+  });
+  return { catalogVersion: catalog.data.catalogVersion, items, rejections };
+}
+
+function toKevEntry(v: KevVulnerability): KevEntry {
+  return {
+    dateAdded: v.dateAdded,
+    dueDate: v.dueDate,
+    knownRansomware: v.knownRansomwareCampaignUse === 'Known',
+    vendor: v.vendorProject,
+    product: v.product,
+    name: v.vulnerabilityName,
+    requiredAction: v.requiredAction,
+  };
+}
