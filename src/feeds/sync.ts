@@ -24,7 +24,7 @@ import { fetchNvdPages } from './nvd/fetch.js';
 import { parseNvdDocument } from './nvd/parse.js';
 import { parseOsvRecord } from './osv/parse.js';
 import type { FeedRejection } from './rejection.js';
-import type { EnrichmentItems, EnrichmentKind, FeedSink } from './sink.js';
+import type { EnrichmentItems, EnrichmentKind, FeedSink } from '../core/feed-sink.js';
 import { downloadToFile, locateSource, redact, type FetchFn, type HttpOptions } from './source.js';
 import { countZipEntries, readZip } from './zip.js';
 

@@ -6,7 +6,7 @@
  */
 import type { Advisory } from '../../src/core/model.js';
 import { checkAdvisory } from '../../src/feeds/advisory-schema.js';
-import { advisoryContentHash, enrichmentContentHash } from '../../src/feeds/hash.js';
+import { advisoryContentHash, enrichmentContentHash } from '../../src/core/content-hash.js';
 import type {
   AdvisoryUpsertResult,
   EnrichmentItems,
@@ -14,7 +14,7 @@ import type {
   EnrichmentUpsertResult,
   FeedSink,
   FeedState,
-} from '../../src/feeds/sink.js';
+} from '../../src/core/feed-sink.js';
 
 export class MemoryFeedSink implements FeedSink {
   readonly advisories = new Map<string, { advisory: Advisory; hash: string }>();

@@ -5,7 +5,7 @@
  */
 import { CVE_PATTERN } from '../patterns.js';
 import type { FeedRejection } from '../rejection.js';
-import type { EpssItem } from '../sink.js';
+import type { EpssItem } from '../../core/feed-sink.js';
 
 export interface EpssMeta {
   modelVersion?: string;

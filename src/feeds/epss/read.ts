@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { PatchbotError } from '../../core/errors.js';
 import type { FeedRejection } from '../rejection.js';
-import type { EpssItem } from '../sink.js';
+import type { EpssItem } from '../../core/feed-sink.js';
 import { isEpssHeader, isRejection, parseEpssMeta, parseEpssRow, type EpssMeta } from './parse.js';
 
 export interface EpssBatch {

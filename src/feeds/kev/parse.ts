@@ -1,7 +1,7 @@
 /** CISA KEV catalog -> one KevItem per CVE. Pure. */
 import type { KevEntry } from '../../core/model.js';
 import { describeZodError, recordIdOf, type FeedRejection } from '../rejection.js';
-import type { KevItem } from '../sink.js';
+import type { KevItem } from '../../core/feed-sink.js';
 import { KevCatalog, KevVulnerability } from './schema.js';
 
 export interface KevParseResult {

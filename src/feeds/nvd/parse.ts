@@ -6,7 +6,7 @@
  */
 import type { CvssScore } from '../../core/model.js';
 import { describeZodError, recordIdOf, type FeedRejection } from '../rejection.js';
-import type { NvdItem } from '../sink.js';
+import type { NvdItem } from '../../core/feed-sink.js';
 import { NvdCve, NvdMetric, NvdResponse } from './schema.js';
 
 export interface NvdPage {

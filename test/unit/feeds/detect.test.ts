@@ -3,7 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { detectDocument, sniffBytes } from '../../../src/feeds/detect.js';
 import { parseYamlText } from '../../../src/feeds/document.js';
-import { advisoryContentHash } from '../../../src/feeds/hash.js';
+import { advisoryContentHash } from '../../../src/core/content-hash.js';
 import { parseOsvRecord } from '../../../src/feeds/osv/parse.js';
 import { buildZip } from '../../support/zip-writer.js';
 import { fixturePath, readJsonFixture, readOsvFixture } from './helpers.js';

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { isEpssHeader, isRejection, parseEpssMeta, parseEpssRow } from '../../../src/feeds/epss/parse.js';
 import { readEpssCsv } from '../../../src/feeds/epss/read.js';
-import type { EpssItem } from '../../../src/feeds/sink.js';
+import type { EpssItem } from '../../../src/core/feed-sink.js';
 import type { FeedRejection } from '../../../src/feeds/rejection.js';
 import { readFixture } from './helpers.js';
 

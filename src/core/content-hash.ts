@@ -3,7 +3,7 @@
  * the record and compares: same hash, nothing to write, nothing to announce.
  */
 import { createHash } from 'node:crypto';
-import type { Advisory } from '../core/model.js';
+import type { Advisory } from './model.js';
 
 /** JSON with object keys sorted and Dates as ISO strings, so equal content gives equal text. */
 export function canonicalJson(value: unknown): string {

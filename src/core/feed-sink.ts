@@ -5,7 +5,7 @@
  * A sink must be idempotent: upserting the same content again reports it as unchanged
  * (compare `advisoryContentHash` / `enrichmentContentHash` from src/feeds/hash.ts).
  */
-import type { Advisory, CvssScore, EpssScore, KevEntry } from '../core/model.js';
+import type { Advisory, CvssScore, EpssScore, KevEntry } from './model.js';
 
 export interface AdvisoryUpsertResult {
   /** Ids not stored before. */
