@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
+import { registerDb } from './db.js';
 
 /** A subcommand registers itself on the root program. One file per subcommand in this folder. */
 export type RegisterCommand = (program: Command, io: CliIo) => void;
 
 /** Every subcommand patchbot has. `patchbot --help` lists exactly these. */
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [registerDb];

@@ -1,0 +1,361 @@
+/**
+ * Advisories and CVE enrichment in PostgreSQL: the FeedSink that `feeds sync` writes into, and
+ * the reads that matching needs. Re-importing the same content writes nothing (content hashes);
+ * a changed advisory replaces its affected entries in the same transaction, so a reader never
+ * sees an advisory without them.
+ */
+import { advisoryContentHash, canonicalJson } from '../../core/content-hash.js';
+import type {
+  AdvisoryUpsertResult,
+  EnrichmentItems,
+  EnrichmentKind,
+  EnrichmentUpsertResult,
+  FeedSink,
+  FeedState,
+} from '../../core/feed-sink.js';
+import type {
+  AffectedEntry,
+  AffectedRange,
+  AffectedStatus,
+  Advisory,
+  CveEnrichment,
+  CvssScore,
+  SeverityVector,
+} from '../../core/model.js';
+import type { DbClient } from '../client.js';
+import type { Prisma } from '../generated/client.js';
+
+const STATUS_TO_DB = {
+  affected: 'affected',
+  'not-affected': 'not_affected',
+  unfixed: 'unfixed',
+  'no-dsa': 'no_dsa',
+  ignored: 'ignored',
+  postponed: 'postponed',
+} as const satisfies Record<AffectedStatus, string>;
+
+const STATUS_FROM_DB: Record<string, AffectedStatus> = Object.fromEntries(
+  Object.entries(STATUS_TO_DB).map(([k, v]) => [v, k as AffectedStatus]),
+);
+
+const SOURCE_TO_DB = {
+  osv: 'osv',
+  'debian-tracker': 'debian_tracker',
+  'alpine-secdb': 'alpine_secdb',
+} as const;
+
+const SOURCE_FROM_DB: Record<string, Advisory['source']> = {
+  osv: 'osv',
+  debian_tracker: 'debian-tracker',
+  alpine_secdb: 'alpine-secdb',
+};
+
+/** The fixed versions named by an entry's ranges (for indexes and display). */
+export function fixedVersionsOf(entry: AffectedEntry): string[] {
+  const out = new Set<string>();
+  for (const range of entry.ranges)
+    for (const event of range.events) if ('fixed' in event) out.add(event.fixed);
+  return [...out];
+}
+
+function dateOnly(iso: string): Date {
+  return new Date(`${iso.slice(0, 10)}T00:00:00Z`);
+}
+
+function isoDate(d: Date | null): string | undefined {
+  return d ? d.toISOString().slice(0, 10) : undefined;
+}
+
+export class AdvisoryRepository implements FeedSink {
+  constructor(private readonly prisma: DbClient) {}
+
+  async upsertAdvisories(batch: Advisory[]): Promise<AdvisoryUpsertResult> {
+    const result: AdvisoryUpsertResult = { new: [], changed: [], unchanged: 0, withdrawn: [] };
+    if (batch.length === 0) return result;
+    // one record per id within a batch: the last one wins, as it would one by one
+    const byId = new Map(batch.map((a) => [a.id, a]));
+    const existing = await this.prisma.advisory.findMany({
+      where: { id: { in: [...byId.keys()] } },
+      select: { id: true, contentHash: true, withdrawn: true },
+    });
+    const before = new Map(existing.map((e) => [e.id, e]));
+    const writes: { advisory: Advisory; hash: string; isNew: boolean }[] = [];
+    for (const advisory of byId.values()) {
+      const hash = advisoryContentHash(advisory);
+      const prev = before.get(advisory.id);
+      if (prev && prev.contentHash === hash) {
+        result.unchanged++;
+        continue;
+      }
+      writes.push({ advisory, hash, isNew: !prev });
+      (prev ? result.changed : result.new).push(advisory.id);
+      if (advisory.withdrawn && !prev?.withdrawn) result.withdrawn.push(advisory.id);
+    }
+    if (writes.length === 0) return result;
+    await this.prisma.$transaction(
+      async (tx) => {
+        const changedIds = writes.filter((w) => !w.isNew).map((w) => w.advisory.id);
+        if (changedIds.length > 0) {
+          await tx.affectedPackage.deleteMany({ where: { advisoryId: { in: changedIds } } });
+        }
+        for (const { advisory, hash, isNew } of writes) {
+          const data = {
+            source: SOURCE_TO_DB[advisory.source],
+            aliases: advisory.aliases,
+            cves: advisory.cves,
+            published: advisory.published ?? null,
+            modified: advisory.modified,
+            withdrawn: advisory.withdrawn ?? null,
+            summary: advisory.summary,
+            details: advisory.details ?? null,
+            references: advisory.references as unknown as Prisma.InputJsonValue,
+            severity: advisory.severity as unknown as Prisma.InputJsonValue,
+            contentHash: hash,
+          };
+          if (isNew) await tx.advisory.create({ data: { id: advisory.id, ...data } });
+          else await tx.advisory.update({ where: { id: advisory.id }, data });
+        }
+        const affectedRows = writes.flatMap(({ advisory }) =>
+          advisory.affected.map((entry) => ({
+            advisoryId: advisory.id,
+            ecosystem: entry.ecosystem,
+            package: entry.package,
+            nameKind: entry.nameKind,
+            status: STATUS_TO_DB[entry.status],
+            ranges: entry.ranges as unknown as Prisma.InputJsonValue,
+            versions: entry.versions,
+            fixedVersions: fixedVersionsOf(entry),
+            binaries: entry.binaries ?? [],
+            urgency: entry.urgency ?? null,
+          })),
+        );
+        for (let i = 0; i < affectedRows.length; i += 2_000) {
+          await tx.affectedPackage.createMany({ data: affectedRows.slice(i, i + 2_000) });
+        }
+      },
+      { timeout: 120_000, maxWait: 30_000 },
+    );
+    return result;
+  }
+
+  async upsertEnrichment<K extends EnrichmentKind>(
+    kind: K,
+    batch: EnrichmentItems[K][],
+  ): Promise<EnrichmentUpsertResult> {
+    const result: EnrichmentUpsertResult = { new: [], changed: [], unchanged: 0 };
+    if (batch.length === 0) return result;
+    const byCve = new Map(batch.map((item) => [item.cve, item]));
+    const rows = await this.prisma.cveEnrichment.findMany({ where: { cve: { in: [...byCve.keys()] } } });
+    const before = new Map(rows.map((r) => [r.cve, r]));
+    const writes: { cve: string; data: Prisma.CveEnrichmentUncheckedCreateInput; isNew: boolean }[] = [];
+    for (const [cve, item] of byCve) {
+      const prev = before.get(cve);
+      const data = enrichmentData(kind, item);
+      const same = prev !== undefined && sameEnrichment(kind, prev, data);
+      // a CVE known only from another feed is "new" to this one when this feed had nothing for it
+      const knownToThisFeed = prev !== undefined && hasKind(kind, prev);
+      if (same) {
+        result.unchanged++;
+        continue;
+      }
+      (knownToThisFeed ? result.changed : result.new).push(cve);
+      writes.push({ cve, data, isNew: prev === undefined });
+    }
+    if (writes.length === 0) return result;
+    await this.prisma.$transaction(
+      async (tx) => {
+        const created = writes.filter((w) => w.isNew).map((w) => w.data);
+        for (let i = 0; i < created.length; i += 2_000) {
+          await tx.cveEnrichment.createMany({ data: created.slice(i, i + 2_000), skipDuplicates: true });
+        }
+        for (const w of writes.filter((x) => !x.isNew)) {
+          await tx.cveEnrichment.update({ where: { cve: w.cve }, data: w.data });
+        }
+      },
+      { timeout: 120_000, maxWait: 30_000 },
+    );
+    return result;
+  }
+
+  async getFeedState(source: string): Promise<FeedState | undefined> {
+    const row = await this.prisma.feedState.findUnique({ where: { source } });
+    if (!row) return undefined;
+    const state: FeedState = {};
+    if (row.etag) state.etag = row.etag;
+    if (row.lastModified) state.lastModified = row.lastModified;
+    if (row.cursor) state.cursor = row.cursor;
+    return state;
+  }
+
+  async setFeedState(source: string, state: FeedState): Promise<void> {
+    const data = {
+      etag: state.etag ?? null,
+      lastModified: state.lastModified ?? null,
+      cursor: state.cursor ?? null,
+      syncedAt: new Date(),
+      lastStatus: 'ok',
+      lastError: null,
+    };
+    await this.prisma.feedState.upsert({ where: { source }, create: { source, ...data }, update: data });
+  }
+
+  /** Records a failed sync of a source without touching its validators (the next run retries). */
+  async recordFeedFailure(source: string, error: string): Promise<void> {
+    const data = { lastStatus: 'error', lastError: error.slice(0, 2_000) };
+    await this.prisma.feedState.upsert({ where: { source }, create: { source, ...data }, update: data });
+  }
+
+  async count(): Promise<{ advisories: number; enrichments: number }> {
+    const [advisories, enrichments] = await Promise.all([
+      this.prisma.advisory.count(),
+      this.prisma.cveEnrichment.count(),
+    ]);
+    return { advisories, enrichments };
+  }
+
+  /**
+   * Every advisory with an affected entry in one of `ecosystems`, restricted to those entries.
+   * When `packages` is given, only entries naming one of them (source or binary names).
+   */
+  async findForEcosystems(ecosystems: string[], packages?: Iterable<string>): Promise<Advisory[]> {
+    const names = packages ? [...new Set(packages)] : undefined;
+    const entries = await this.prisma.affectedPackage.findMany({
+      where: {
+        ecosystem: { in: ecosystems },
+        ...(names ? { package: { in: names } } : {}),
+      },
+      include: { advisory: true },
+      orderBy: { id: 'asc' },
+    });
+    const byId = new Map<string, Advisory>();
+    for (const row of entries) {
+      let advisory = byId.get(row.advisoryId);
+      if (!advisory) {
+        const a = row.advisory;
+        advisory = {
+          id: a.id,
+          source: SOURCE_FROM_DB[a.source] ?? 'osv',
+          aliases: a.aliases,
+          cves: a.cves,
+          ...(a.published ? { published: a.published } : {}),
+          modified: a.modified,
+          ...(a.withdrawn ? { withdrawn: a.withdrawn } : {}),
+          summary: a.summary,
+          ...(a.details ? { details: a.details } : {}),
+          references: a.references as unknown as Advisory['references'],
+          severity: a.severity as unknown as SeverityVector[],
+          affected: [],
+        };
+        byId.set(a.id, advisory);
+      }
+      advisory.affected.push({
+        ecosystem: row.ecosystem,
+        package: row.package,
+        nameKind: row.nameKind,
+        status: STATUS_FROM_DB[row.status] ?? 'affected',
+        ranges: row.ranges as unknown as AffectedRange[],
+        versions: row.versions,
+        ...(row.binaries.length > 0 ? { binaries: row.binaries } : {}),
+        ...(row.urgency ? { urgency: row.urgency } : {}),
+      });
+    }
+    return [...byId.values()];
+  }
+
+  /** Enrichment for the given CVEs, keyed by CVE id. */
+  async enrichmentFor(cves: Iterable<string>): Promise<Map<string, CveEnrichment>> {
+    const ids = [...new Set(cves)];
+    const out = new Map<string, CveEnrichment>();
+    for (let i = 0; i < ids.length; i += 10_000) {
+      const rows = await this.prisma.cveEnrichment.findMany({ where: { cve: { in: ids.slice(i, i + 10_000) } } });
+      for (const r of rows) {
+        const e: CveEnrichment = { cve: r.cve, cvss: r.cvss as unknown as CvssScore[] };
+        if (r.epssScore !== null && r.epssPercentile !== null)
+          e.epss = { score: r.epssScore, percentile: r.epssPercentile, date: isoDate(r.epssDate) ?? '' };
+        if (r.kev) e.kev = r.kev as unknown as CveEnrichment['kev'];
+        if (r.rejected) e.rejected = true;
+        out.set(r.cve, e);
+      }
+    }
+    return out;
+  }
+}
+
+type EnrichmentRow = {
+  cvss: Prisma.JsonValue;
+  epssScore: number | null;
+  epssPercentile: number | null;
+  epssDate: Date | null;
+  kev: Prisma.JsonValue;
+  rejected: boolean;
+  nvdModified: Date | null;
+};
+
+function hasKind(kind: EnrichmentKind, row: EnrichmentRow): boolean {
+  switch (kind) {
+    case 'kev':
+      return row.kev !== null;
+    case 'epss':
+      return row.epssScore !== null;
+    case 'nvd':
+      return row.nvdModified !== null || (Array.isArray(row.cvss) && row.cvss.length > 0) || row.rejected;
+  }
+}
+
+function enrichmentData<K extends EnrichmentKind>(
+  kind: K,
+  item: EnrichmentItems[K],
+): Prisma.CveEnrichmentUncheckedCreateInput {
+  const base = { cve: item.cve };
+  if (kind === 'kev') {
+    const { kev } = item as EnrichmentItems['kev'];
+    return {
+      ...base,
+      kev: JSON.parse(canonicalJson(kev)) as Prisma.InputJsonValue,
+      kevDateAdded: dateOnly(kev.dateAdded),
+      kevDueDate: dateOnly(kev.dueDate),
+      kevRansomware: kev.knownRansomware,
+    };
+  }
+  if (kind === 'epss') {
+    const { epss } = item as EnrichmentItems['epss'];
+    return { ...base, epssScore: epss.score, epssPercentile: epss.percentile, epssDate: dateOnly(epss.date) };
+  }
+  const nvd = item as EnrichmentItems['nvd'];
+  const primary = pickCvss(nvd.cvss);
+  return {
+    ...base,
+    cvss: JSON.parse(canonicalJson(nvd.cvss)) as Prisma.InputJsonValue,
+    cvssScore: primary?.baseScore ?? null,
+    cvssVector: primary?.vector ?? null,
+    cvssVersion: primary?.version ?? null,
+    rejected: nvd.rejected,
+    nvdModified: nvd.lastModified ? new Date(nvd.lastModified) : new Date(0),
+  };
+}
+
+/** The score shown in summaries: NVD's own v3.x, else any v3.x, else v4.0, else v2. */
+function pickCvss(scores: CvssScore[]): CvssScore | undefined {
+  const order = (s: CvssScore): number =>
+    (s.version.startsWith('3') ? 0 : s.version === '4.0' ? 2 : 4) + (s.primary === false ? 1 : 0);
+  return [...scores].sort((a, b) => order(a) - order(b))[0];
+}
+
+function sameEnrichment(kind: EnrichmentKind, row: EnrichmentRow, data: Prisma.CveEnrichmentUncheckedCreateInput): boolean {
+  switch (kind) {
+    case 'kev':
+      return row.kev !== null && canonicalJson(row.kev) === canonicalJson(data.kev);
+    case 'epss':
+      return (
+        row.epssScore === data.epssScore &&
+        row.epssPercentile === data.epssPercentile &&
+        isoDate(row.epssDate) === isoDate(data.epssDate as Date)
+      );
+    case 'nvd':
+      return (
+        row.nvdModified !== null &&
+        canonicalJson(row.cvss) === canonicalJson(data.cvss) &&
+        row.rejected === data.rejected
+      );
+  }
+}
