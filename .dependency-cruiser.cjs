@@ -17,6 +17,7 @@ module.exports = {
       comment: 'src/core is the pure domain: no I/O, no adapters, no other layer.',
       from: { path: '^src/core/' },
       to: {
+        dependencyTypesNot: ['core'],
         pathNot: [
           '^src/core/',
           '(^|/)node_modules/(zod|date-fns|@date-fns/tz|semver|@renovatebot/pep440|ae-cvss-calculator)/',

@@ -10,6 +10,8 @@ export interface ExecRequest {
   timeoutMs?: number;
   /** Keep at most this many bytes of stdout and of stderr; the rest is counted and dropped. */
   maxOutputBytes?: number;
+  /** Stop the command as soon as its output passes maxOutputBytes (when a cut result is useless). */
+  stopOnOverflow?: boolean;
   /** Run through sudo (non-interactive) on the host. */
   sudo?: boolean;
   /** Data written to the command's stdin. */
