@@ -1,0 +1,36 @@
+import { loadEnv, type Env } from './env.js';
+import { loadPolicy, type Policy, type PolicyIssue } from './policy.js';
+
+export { checkEnv, formatEnvIssue, loadEnv, Env, LOG_LEVELS, type EnvIssue, type LogLevel } from './env.js';
+export * from './policy.js';
+
+/** Everything patchbot is configured with, validated once at start-up and passed down. */
+export interface Config {
+  env: Env;
+  policy: Policy;
+  /** Absolute path of the policy file (or where it was looked for). */
+  policyPath: string;
+  /** 'defaults' when no file exists at the default path. */
+  policySource: 'file' | 'defaults';
+  /** Things that are allowed but probably not meant (the app logs them at start). */
+  policyWarnings: PolicyIssue[];
+}
+
+/**
+ * Reads the environment (default: this process's) and the policy file it names
+ * (PATCHBOT_CONFIG, default ./patchbot.yaml). Throws ConfigError naming every problem.
+ */
+export async function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  options: { cwd?: string } = {},
+): Promise<Config> {
+  const parsed = loadEnv(env);
+  const loaded = await loadPolicy(parsed.policyPathExplicit ? parsed.policyPath : undefined, options);
+  return {
+    env: parsed,
+    policy: loaded.policy,
+    policyPath: loaded.path,
+    policySource: loaded.source,
+    policyWarnings: loaded.warnings,
+  };
+}
