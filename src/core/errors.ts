@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'POLICY_DENIED'
   | 'DATABASE'
   | 'TRANSIENT'
+  | 'CHAT_API'
   | 'UNSUPPORTED';
 
 export interface PatchbotErrorOptions {
@@ -62,9 +63,13 @@ export class InvalidVersionError extends PatchbotError {
   readonly scheme: string;
   readonly version: string;
   constructor(scheme: string, version: string, reason: string) {
-    super('INVALID_VERSION', `invalid ${scheme} version ${JSON.stringify(truncate(version, 80))}: ${reason}`, {
-      details: { scheme, version: truncate(version, 200), reason },
-    });
+    super(
+      'INVALID_VERSION',
+      `invalid ${scheme} version ${JSON.stringify(truncate(version, 80))}: ${reason}`,
+      {
+        details: { scheme, version: truncate(version, 200), reason },
+      },
+    );
     this.scheme = scheme;
     this.version = version;
   }

@@ -2,10 +2,22 @@ import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
 import { registerConfig } from './config.js';
 import { registerDb } from './db.js';
+import { registerFeeds } from './feeds.js';
+import { registerHosts } from './hosts.js';
+import { registerInventory } from './inventory.js';
+import { registerScan } from './scan.js';
 import { registerVercmp } from './vercmp.js';
 
 /** A subcommand registers itself on the root program. One file per subcommand in this folder. */
 export type RegisterCommand = (program: Command, io: CliIo) => void;
 
 /** Every subcommand patchbot has. `patchbot --help` lists exactly these. */
-export const commands: RegisterCommand[] = [registerConfig, registerDb, registerVercmp];
+export const commands: RegisterCommand[] = [
+  registerConfig,
+  registerDb,
+  registerVercmp,
+  registerHosts,
+  registerInventory,
+  registerFeeds,
+  registerScan,
+];

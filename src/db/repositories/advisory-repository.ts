@@ -66,6 +66,43 @@ function isoDate(d: Date | null): string | undefined {
   return d ? d.toISOString().slice(0, 10) : undefined;
 }
 
+/**
+ * PostgreSQL cannot store U+0000 in text or jsonb ("invalid byte sequence for encoding UTF8: 0x00"):
+ * one such character in a feed would fail its whole batch. It is stored as U+FFFD instead; the
+ * content hash is of the record as the feed gave it, so a re-import is still unchanged.
+ */
+function pgSafe<T>(value: T): T {
+  if (typeof value === 'string')
+    return (value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => pgSafe(v)) as T;
+  if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[pgSafe(k)] = pgSafe(v);
+    return out as T;
+  }
+  return value;
+}
+
+/**
+ * NVD's lastModified ("2024-11-21T08:40:06.803", UTC without a zone designator) as a Date.
+ * Absent or unreadable: the epoch, which still marks the CVE as known to NVD.
+ */
+function nvdTime(value: string | undefined): Date {
+  if (value === undefined) return new Date(0);
+  const zoned = /(?:Z|[+-]\d{2}:?\d{2})$/.test(value) || !value.includes('T') ? value : `${value}Z`;
+  const d = new Date(zoned);
+  return Number.isNaN(d.getTime()) ? new Date(0) : d;
+}
+
+/** The outcome of a source's syncs (beside the FeedState a sync resumes from). */
+export interface FeedStatus {
+  /** When the source was last imported completely; null when it never was. */
+  syncedAt: Date | null;
+  lastStatus: 'ok' | 'error' | null;
+  lastError: string | null;
+  updatedAt: Date;
+}
+
 export class AdvisoryRepository implements FeedSink {
   constructor(private readonly prisma: DbClient) {}
 
@@ -99,7 +136,7 @@ export class AdvisoryRepository implements FeedSink {
           await tx.affectedPackage.deleteMany({ where: { advisoryId: { in: changedIds } } });
         }
         for (const { advisory, hash, isNew } of writes) {
-          const data = {
+          const data = pgSafe({
             source: SOURCE_TO_DB[advisory.source],
             aliases: advisory.aliases,
             cves: advisory.cves,
@@ -108,26 +145,28 @@ export class AdvisoryRepository implements FeedSink {
             withdrawn: advisory.withdrawn ?? null,
             summary: advisory.summary,
             details: advisory.details ?? null,
-            references: advisory.references as unknown as Prisma.InputJsonValue,
+            references: advisory.references,
             severity: advisory.severity as unknown as Prisma.InputJsonValue,
             contentHash: hash,
-          };
+          });
           if (isNew) await tx.advisory.create({ data: { id: advisory.id, ...data } });
           else await tx.advisory.update({ where: { id: advisory.id }, data });
         }
         const affectedRows = writes.flatMap(({ advisory }) =>
-          advisory.affected.map((entry) => ({
-            advisoryId: advisory.id,
-            ecosystem: entry.ecosystem,
-            package: entry.package,
-            nameKind: entry.nameKind,
-            status: STATUS_TO_DB[entry.status],
-            ranges: entry.ranges as unknown as Prisma.InputJsonValue,
-            versions: entry.versions,
-            fixedVersions: fixedVersionsOf(entry),
-            binaries: entry.binaries ?? [],
-            urgency: entry.urgency ?? null,
-          })),
+          advisory.affected.map((entry) =>
+            pgSafe({
+              advisoryId: advisory.id,
+              ecosystem: entry.ecosystem,
+              package: entry.package,
+              nameKind: entry.nameKind,
+              status: STATUS_TO_DB[entry.status],
+              ranges: entry.ranges as unknown as Prisma.InputJsonValue,
+              versions: entry.versions,
+              fixedVersions: fixedVersionsOf(entry),
+              binaries: entry.binaries ?? [],
+              urgency: entry.urgency ?? null,
+            }),
+          ),
         );
         for (let i = 0; i < affectedRows.length; i += 2_000) {
           await tx.affectedPackage.createMany({ data: affectedRows.slice(i, i + 2_000) });
@@ -177,9 +216,10 @@ export class AdvisoryRepository implements FeedSink {
     return result;
   }
 
+  /** State saved by the last complete import; undefined when the source never completed one. */
   async getFeedState(source: string): Promise<FeedState | undefined> {
     const row = await this.prisma.feedState.findUnique({ where: { source } });
-    if (!row) return undefined;
+    if (!row?.syncedAt) return undefined;
     const state: FeedState = {};
     if (row.etag) state.etag = row.etag;
     if (row.lastModified) state.lastModified = row.lastModified;
@@ -201,8 +241,23 @@ export class AdvisoryRepository implements FeedSink {
 
   /** Records a failed sync of a source without touching its validators (the next run retries). */
   async recordFeedFailure(source: string, error: string): Promise<void> {
-    const data = { lastStatus: 'error', lastError: error.slice(0, 2_000) };
+    const data = { lastStatus: 'error', lastError: pgSafe(error.slice(0, 2_000)) };
     await this.prisma.feedState.upsert({ where: { source }, create: { source, ...data }, update: data });
+  }
+
+  /** How the last sync of `source` went: when it last completed, and the last outcome. */
+  async feedStatus(source: string): Promise<FeedStatus | undefined> {
+    const row = await this.prisma.feedState.findUnique({
+      where: { source },
+      select: { syncedAt: true, lastStatus: true, lastError: true, updatedAt: true },
+    });
+    if (!row) return undefined;
+    return {
+      syncedAt: row.syncedAt,
+      lastStatus: row.lastStatus === 'ok' || row.lastStatus === 'error' ? row.lastStatus : null,
+      lastError: row.lastError,
+      updatedAt: row.updatedAt,
+    };
   }
 
   async count(): Promise<{ advisories: number; enrichments: number }> {
@@ -267,7 +322,9 @@ export class AdvisoryRepository implements FeedSink {
     const ids = [...new Set(cves)];
     const out = new Map<string, CveEnrichment>();
     for (let i = 0; i < ids.length; i += 10_000) {
-      const rows = await this.prisma.cveEnrichment.findMany({ where: { cve: { in: ids.slice(i, i + 10_000) } } });
+      const rows = await this.prisma.cveEnrichment.findMany({
+        where: { cve: { in: ids.slice(i, i + 10_000) } },
+      });
       for (const r of rows) {
         const e: CveEnrichment = { cve: r.cve, cvss: r.cvss as unknown as CvssScore[] };
         if (r.epssScore !== null && r.epssPercentile !== null)
@@ -311,7 +368,7 @@ function enrichmentData<K extends EnrichmentKind>(
     const { kev } = item as EnrichmentItems['kev'];
     return {
       ...base,
-      kev: JSON.parse(canonicalJson(kev)) as Prisma.InputJsonValue,
+      kev: pgSafe(JSON.parse(canonicalJson(kev))) as Prisma.InputJsonValue,
       kevDateAdded: dateOnly(kev.dateAdded),
       kevDueDate: dateOnly(kev.dueDate),
       kevRansomware: kev.knownRansomware,
@@ -325,12 +382,12 @@ function enrichmentData<K extends EnrichmentKind>(
   const primary = pickCvss(nvd.cvss);
   return {
     ...base,
-    cvss: JSON.parse(canonicalJson(nvd.cvss)) as Prisma.InputJsonValue,
+    cvss: pgSafe(JSON.parse(canonicalJson(nvd.cvss))) as Prisma.InputJsonValue,
     cvssScore: primary?.baseScore ?? null,
-    cvssVector: primary?.vector ?? null,
+    cvssVector: primary === undefined ? null : pgSafe(primary.vector),
     cvssVersion: primary?.version ?? null,
     rejected: nvd.rejected,
-    nvdModified: nvd.lastModified ? new Date(nvd.lastModified) : new Date(0),
+    nvdModified: nvdTime(nvd.lastModified),
   };
 }
 
@@ -341,7 +398,11 @@ function pickCvss(scores: CvssScore[]): CvssScore | undefined {
   return [...scores].sort((a, b) => order(a) - order(b))[0];
 }
 
-function sameEnrichment(kind: EnrichmentKind, row: EnrichmentRow, data: Prisma.CveEnrichmentUncheckedCreateInput): boolean {
+function sameEnrichment(
+  kind: EnrichmentKind,
+  row: EnrichmentRow,
+  data: Prisma.CveEnrichmentUncheckedCreateInput,
+): boolean {
   switch (kind) {
     case 'kev':
       return row.kev !== null && canonicalJson(row.kev) === canonicalJson(data.kev);
@@ -352,8 +413,10 @@ function sameEnrichment(kind: EnrichmentKind, row: EnrichmentRow, data: Prisma.C
         isoDate(row.epssDate) === isoDate(data.epssDate as Date)
       );
     case 'nvd':
+      // like the content hash of the item: a new lastModified is a change too
       return (
         row.nvdModified !== null &&
+        row.nvdModified.getTime() === (data.nvdModified as Date).getTime() &&
         canonicalJson(row.cvss) === canonicalJson(data.cvss) &&
         row.rejected === data.rejected
       );

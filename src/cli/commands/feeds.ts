@@ -1,0 +1,162 @@
+/**
+ * `patchbot feeds sync [--from FILE|DIR|URL]... [--offline] [--format text|json] [--quiet]`:
+ * imports advisory and enrichment feeds into the database. Progress on stderr, the summary on
+ * stdout. Exit code: 0 when every source imported (rejected records only warn), 1 when a source
+ * failed as a whole (unreachable, unreadable, not a feed) and no bundled snapshot stood in for it.
+ * Which sources are read is documented in docs/feeds.md and src/usecases/feeds-sync.ts.
+ */
+import type { Command } from 'commander';
+import { ValidationError } from '../../core/errors.js';
+import { syncFeedSources, type FeedSourceResult, type FeedSyncResult } from '../../usecases/feeds-sync.js';
+import { withApp } from '../context.js';
+import { CliExit, writeLine, type CliIo } from '../io.js';
+import { createProgress } from '../progress.js';
+
+/** Rejections listed in the text summary (JSON lists up to 1,000 per source). */
+export const LISTED_REJECTIONS = 20;
+
+interface SyncOptions {
+  from: string[];
+  offline?: boolean;
+  format: string;
+  quiet?: boolean;
+}
+
+function parseFormat(value: string): 'text' | 'json' {
+  if (value === 'text' || value === 'json') return value;
+  throw new ValidationError(`--format: expected text or json, got ${JSON.stringify(value)}`);
+}
+
+const numbers = new Intl.NumberFormat('en-US');
+
+function statusText(r: FeedSourceResult): string {
+  switch (r.status) {
+    case 'ok':
+      return r.rejectedCount > 0 ? 'ok, with rejections' : 'ok';
+    case 'not-modified':
+      return 'not modified';
+    case 'fallback':
+      return 'bundled snapshot';
+    case 'failed':
+      return 'FAILED';
+  }
+}
+
+function table(rows: string[][], rightAligned: ReadonlySet<number>): string[] {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) =>
+    r
+      .map((cell, i) => (rightAligned.has(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+export function renderSummary(result: FeedSyncResult): string[] {
+  const lines: string[] = [];
+  if (result.sources.length === 0) {
+    lines.push('no feed sources to sync (every source is disabled in the policy file)');
+  } else {
+    const n = (x: number) => numbers.format(x);
+    const rows = [['source', 'read', 'new', 'changed', 'withdrawn', 'rejected', 'status']];
+    for (const r of result.sources) {
+      rows.push([
+        r.source,
+        n(r.read),
+        n(r.new),
+        n(r.changed),
+        n(r.withdrawn),
+        n(r.rejectedCount),
+        statusText(r),
+      ]);
+    }
+    const t = result.totals;
+    rows.push(['total', n(t.read), n(t.new), n(t.changed), n(t.withdrawn), n(t.rejected), '']);
+    lines.push(...table(rows, new Set([1, 2, 3, 4, 5])));
+  }
+  for (const s of result.skipped) lines.push(`skipped ${s.name}: ${s.reason}`);
+  const failed = result.sources.filter((r) => r.error !== undefined);
+  for (const r of failed) {
+    // the error usually names the source already ("https://…: HTTP 404")
+    const error = r.error ?? '';
+    const what = error.startsWith(r.source) || error.startsWith(r.location) ? error : `${r.source}: ${error}`;
+    lines.push(
+      r.status === 'fallback'
+        ? `warning: ${what} (imported the bundled snapshot ${r.fallbackLocation ?? ''} instead)`
+        : `error: ${what}`,
+    );
+  }
+  const rejected = result.sources.flatMap((r) => r.rejected);
+  if (result.totals.rejected > 0) {
+    lines.push('', 'rejected records:');
+    const shown = rejected.slice(0, LISTED_REJECTIONS);
+    lines.push(
+      ...table(
+        [['source', 'record', 'reason'], ...shown.map((x) => [x.source, x.recordId, x.reason])],
+        new Set(),
+      ).map((l) => `  ${l}`),
+    );
+    const more = result.totals.rejected - shown.length;
+    if (more > 0) lines.push(`  …and ${numbers.format(more)} more`);
+  }
+  return lines;
+}
+
+export function registerFeeds(program: Command, io: CliIo): void {
+  const feeds = program.command('feeds').description('Advisory and vulnerability feeds.');
+  feeds
+    .command('sync')
+    .description(
+      'Import advisories (OSV, Debian security tracker) and CVE enrichment (CISA KEV, EPSS, NVD) into ' +
+        'the database. Without --from: the enabled sources of the policy file, falling back to the ' +
+        'bundled snapshot for a feed that was never synced and cannot be reached. Exit code 1 when a ' +
+        'source failed as a whole; rejected records are listed but do not fail the run.',
+    )
+    .option(
+      '--from <source>',
+      'a file, directory or URL (or kev, epss, debian-tracker, nvd, osv:<Ecosystem>); repeatable; ' +
+        'only these are read',
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
+    .option('--offline', 'read the bundled snapshot of each enabled feed instead of the network')
+    .option('--format <format>', 'output format: text or json', 'text')
+    .option('--quiet', 'no progress output')
+    .action(async (opts: SyncOptions) => {
+      const format = parseFormat(opts.format);
+      if (opts.offline && opts.from.length > 0) {
+        throw new ValidationError('--offline reads the bundled snapshot: it cannot be combined with --from');
+      }
+      const result = await withApp(io, {}, async ({ config, logger, repos }) => {
+        const progress = createProgress(io, { label: 'feeds', quiet: opts.quiet === true });
+        try {
+          return await syncFeedSources({
+            from: opts.from,
+            policyFeeds: config.policy.feeds.sources,
+            offline: opts.offline === true,
+            repos,
+            cwd: io.cwd,
+            // record-level warnings are in the summary; the log gets them only when asked for
+            ...(io.env.LOG_LEVEL ? { logger: logger.child({ name: 'feeds' }) } : {}),
+            onProgress: progress.update,
+            onSourceDone: (r) => {
+              const note =
+                r.status === 'failed'
+                  ? 'failed'
+                  : r.status === 'fallback'
+                    ? 'unreachable, bundled snapshot imported'
+                    : r.rejectedCount > 0
+                      ? `${numbers.format(r.rejectedCount)} rejected`
+                      : undefined;
+              progress.finish(r.source, note);
+            },
+          });
+        } finally {
+          progress.stop();
+        }
+      });
+      if (format === 'json') writeLine(io.stdout, JSON.stringify(result, null, 2));
+      else for (const line of renderSummary(result)) writeLine(io.stdout, line);
+      if (result.totals.failed > 0) throw new CliExit(1);
+    });
+}
