@@ -8,6 +8,7 @@ import { AuditRepository } from './repositories/audit-repository.js';
 import { FindingRepository } from './repositories/finding-repository.js';
 import { HostRepository } from './repositories/host-repository.js';
 import { InventoryRepository } from './repositories/inventory-repository.js';
+import { RescanQueries } from './repositories/rescan-queries.js';
 
 export { openDatabase, type Database, type DatabaseKind } from './client.js';
 export type { MigrateResult } from './migrate.js';
@@ -18,6 +19,7 @@ export interface Repositories {
   advisories: AdvisoryRepository;
   findings: FindingRepository;
   audit: AuditRepository;
+  rescan: RescanQueries;
 }
 
 export function createRepositories(db: Database): Repositories {
@@ -27,6 +29,7 @@ export function createRepositories(db: Database): Repositories {
     advisories: new AdvisoryRepository(db.prisma),
     findings: new FindingRepository(db.prisma),
     audit: new AuditRepository(db.prisma),
+    rescan: new RescanQueries(db.prisma),
   };
 }
 

@@ -8,6 +8,7 @@
 import type { Command } from 'commander';
 import { ValidationError } from '../../core/errors.js';
 import { syncFeedSources, type FeedSourceResult, type FeedSyncResult } from '../../usecases/feeds-sync.js';
+import { rescanAfterSync, type RescanSummary } from '../../usecases/rescan.js';
 import { withApp } from '../context.js';
 import { CliExit, writeLine, type CliIo } from '../io.js';
 import { createProgress } from '../progress.js';
@@ -20,6 +21,7 @@ interface SyncOptions {
   offline?: boolean;
   format: string;
   quiet?: boolean;
+  rescan: boolean;
 }
 
 function parseFormat(value: string): 'text' | 'json' {
@@ -102,6 +104,11 @@ export function renderSummary(result: FeedSyncResult): string[] {
   return lines;
 }
 
+export function rescanLine(r: RescanSummary): string {
+  const n = (x: number) => numbers.format(x);
+  return `re-matched ${n(r.hosts)} host${r.hosts === 1 ? '' : 's'}: ${n(r.opened)} new finding${r.opened === 1 ? '' : 's'}, ${n(r.updated)} changed, ${n(r.resolved)} fixed`;
+}
+
 export function registerFeeds(program: Command, io: CliIo): void {
   const feeds = program.command('feeds').description('Advisory and vulnerability feeds.');
   feeds
@@ -122,15 +129,17 @@ export function registerFeeds(program: Command, io: CliIo): void {
     .option('--offline', 'read the bundled snapshot of each enabled feed instead of the network')
     .option('--format <format>', 'output format: text or json', 'text')
     .option('--quiet', 'no progress output')
+    .option('--no-rescan', 'do not re-match the stored hosts the sync touched')
     .action(async (opts: SyncOptions) => {
       const format = parseFormat(opts.format);
       if (opts.offline && opts.from.length > 0) {
         throw new ValidationError('--offline reads the bundled snapshot: it cannot be combined with --from');
       }
-      const result = await withApp(io, {}, async ({ config, logger, repos }) => {
+      const { result, rescan } = await withApp(io, {}, async ({ config, logger, repos }) => {
         const progress = createProgress(io, { label: 'feeds', quiet: opts.quiet === true });
+        const started = new Date();
         try {
-          return await syncFeedSources({
+          const synced = await syncFeedSources({
             from: opts.from,
             policyFeeds: config.policy.feeds.sources,
             offline: opts.offline === true,
@@ -151,12 +160,29 @@ export function registerFeeds(program: Command, io: CliIo): void {
               progress.finish(r.source, note);
             },
           });
+          const touched = synced.totals.new + synced.totals.changed + synced.totals.withdrawn > 0;
+          const rematched: RescanSummary | undefined =
+            opts.rescan && touched
+              ? await rescanAfterSync({ repos, riskPolicy: config.policy.risk, logger }, started, {
+                  onProgress: progress.update,
+                })
+              : undefined;
+          return { result: synced, rescan: rematched };
         } finally {
           progress.stop();
         }
       });
-      if (format === 'json') writeLine(io.stdout, JSON.stringify(result, null, 2));
-      else for (const line of renderSummary(result)) writeLine(io.stdout, line);
+      if (format === 'json') {
+        const {
+          openedIds: _o,
+          updatedIds: _u,
+          ...rescanCounts
+        } = rescan ?? { openedIds: [], updatedIds: [] };
+        writeLine(io.stdout, JSON.stringify({ ...result, rescan: rescan ? rescanCounts : null }, null, 2));
+      } else {
+        for (const line of renderSummary(result)) writeLine(io.stdout, line);
+        if (rescan && rescan.hosts > 0) writeLine(io.stdout, rescanLine(rescan));
+      }
       if (result.totals.failed > 0) throw new CliExit(1);
     });
 }

@@ -12,7 +12,9 @@ import {
   type CollectSummary,
   type CollectedHost,
 } from '../../usecases/inventory.js';
+import { rescanHosts } from '../../usecases/rescan.js';
 import { withApp } from '../context.js';
+import { rescanLine } from './feeds.js';
 import { createProgress } from '../progress.js';
 import { CliExit, writeLine, type CliIo } from '../io.js';
 import { cliActor, syncHostsFromPolicy } from './hosts.js';
@@ -24,6 +26,7 @@ interface CollectOptions {
   concurrency?: string;
   format: 'text' | 'json';
   quiet?: boolean;
+  rescan: boolean;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -108,7 +111,7 @@ async function runCollect(io: CliIo, o: CollectOptions): Promise<void> {
     // on stderr: a bar (terminal) or plain lines, and one line per host as it ends
     const progress = createProgress(io, { quiet: o.quiet === true, label: 'inventory' });
     try {
-      return await collectHosts(app, selection, {
+      const collected = await collectHosts(app, selection, {
         concurrency,
         localHosts,
         actor,
@@ -117,6 +120,14 @@ async function runCollect(io: CliIo, o: CollectOptions): Promise<void> {
           progress.log(progressLine(p));
         },
       });
+      const rescan =
+        o.rescan && collected.succeeded.length > 0
+          ? await rescanHosts(
+              { repos: app.repos, riskPolicy: app.config.policy.risk, logger: app.logger },
+              collected.succeeded.map((h) => h.host),
+            )
+          : undefined;
+      return { ...collected, rescan };
     } finally {
       progress.stop();
     }
@@ -131,6 +142,7 @@ async function runCollect(io: CliIo, o: CollectOptions): Promise<void> {
       io.stdout,
       `hosts: ${summary.succeeded.length} ok, ${summary.failed.length} failed; packages: ${summary.packages}; reboot required: ${reboot}`,
     );
+    if (summary.rescan) writeLine(io.stdout, rescanLine(summary.rescan));
   }
   if (summary.failed.length > 0) throw new CliExit(1);
 }
@@ -150,6 +162,7 @@ export function registerInventory(program: Command, io: CliIo): void {
     .option('--concurrency <n>', 'hosts contacted at the same time (default: ssh.concurrency of the policy)')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--quiet', 'no progress output on stderr')
+    .option('--no-rescan', 'do not re-match the collected hosts against the stored advisories')
     .addHelpText(
       'after',
       '\nExit status: 0 when every host was collected, 1 when any failed (the others are stored).',
