@@ -1,0 +1,476 @@
+/**
+ * Platform-neutral views to Block Kit. Every renderer returns `{ text, blocks }`: `text` is the
+ * notification/fallback line, `blocks` stay within Slack's limits whatever the view holds.
+ */
+import {
+  changeLabel,
+  dueLabel,
+  isoDay,
+  plural,
+  SEVERITY_ORDER,
+  SUMMARY_TOP,
+  type CampaignActionKind,
+  type CampaignState,
+  type CampaignView,
+  type CoverageView,
+  type HelpView,
+  type HostListView,
+  type MessageContent,
+  type NoticeView,
+  type Severity,
+  type StatusView,
+  type SummaryView,
+  type CampaignLine,
+  type RunningDeployment,
+  type StatusCounts,
+} from '../views/index.js';
+import {
+  clip,
+  context,
+  divider,
+  esc,
+  fieldsOnly,
+  header,
+  joinWithin,
+  LIMITS,
+  link,
+  listSections,
+  person,
+  section,
+  slackDate,
+  type Button,
+  type KnownBlock,
+} from './blocks.js';
+
+export interface SlackMessage {
+  text: string;
+  blocks: KnownBlock[];
+}
+
+/** action_id of each campaign button; the value is the change request id. */
+export const ACTION_IDS: Readonly<Record<CampaignActionKind, string>> = {
+  approve: 'patch_approve',
+  reject: 'patch_reject',
+  defer: 'patch_defer',
+  accept_risk: 'patch_accept_risk',
+  details: 'patch_details',
+};
+
+const BUTTON_LABEL: Readonly<Record<CampaignActionKind, string>> = {
+  approve: 'Approve',
+  reject: 'Reject',
+  defer: 'Defer',
+  accept_risk: 'Accept risk',
+  details: 'Details',
+};
+
+const BAND_EMOJI: Readonly<Record<Severity, string>> = {
+  critical: ':red_circle:',
+  high: ':large_orange_circle:',
+  medium: ':large_yellow_circle:',
+  low: ':large_blue_circle:',
+  none: ':white_circle:',
+};
+
+const STATE_EMOJI: Readonly<Record<CampaignState['kind'], string>> = {
+  pending: ':hourglass_flowing_sand:',
+  approved: ':white_check_mark:',
+  rejected: ':no_entry_sign:',
+  deferred: ':zzz:',
+  'risk-accepted': ':shield:',
+  scheduled: ':calendar:',
+  deploying: ':rocket:',
+  done: ':tada:',
+  failed: ':x:',
+  halted: ':octagonal_sign:',
+};
+
+export function renderMessage(content: MessageContent): SlackMessage {
+  switch (content.type) {
+    case 'campaign':
+      return renderCampaign(content);
+    case 'hosts':
+      return renderHostList(content);
+    case 'summary':
+      return renderSummary(content);
+    case 'status':
+      return renderStatus(content);
+    case 'coverage':
+      return renderCoverage(content);
+    case 'help':
+      return renderHelp(content);
+    case 'notice':
+      return renderNotice(content);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Campaign
+
+/** The state line: "Pending: 1 of 2 approvals (@alice, today 10:02)". */
+export function stateLine(state: CampaignState): string {
+  const e = STATE_EMOJI[state.kind];
+  const approvals = (list: { by: Parameters<typeof person>[0]; at: Date }[]) =>
+    list.map((a) => `${person(a.by)} ${slackDate(a.at)}`).join(', ');
+  switch (state.kind) {
+    case 'pending':
+      return state.approvals.length === 0
+        ? `${e} *Waiting for approval* (${plural(state.required, 'approval')} needed)`
+        : `${e} *Waiting for approval*: ${state.approvals.length} of ${state.required} (${approvals(state.approvals)})`;
+    case 'approved':
+      return `${e} *Approved* ${state.approvals.length} of ${state.required} (${approvals(state.approvals)}); waiting for the deployment scheduler`;
+    case 'rejected':
+      return `${e} *Rejected* by ${person(state.by)} ${slackDate(state.at)}: ${esc(clip(state.reason, 1000))}`;
+    case 'deferred':
+      return `${e} *Deferred* until ${slackDate(state.until, 'date')} by ${person(state.by)}${state.reason ? `: ${esc(clip(state.reason, 1000))}` : ''}`;
+    case 'risk-accepted':
+      return `${e} *Risk accepted* by ${person(state.by)} ${slackDate(state.at)} until ${slackDate(state.expires, 'date')}: ${esc(clip(state.reason, 1000))}`;
+    case 'scheduled':
+      return `${e} *Scheduled*${state.startsAt ? ` for ${slackDate(state.startsAt)}` : ''}${state.window ? ` (window ${esc(state.window)})` : ''}`;
+    case 'deploying': {
+      const ring = state.ringName ? ` (${esc(state.ringName)})` : '';
+      const hosts =
+        state.hostsDone !== undefined && state.hostsTotal !== undefined
+          ? `, ${state.hostsDone} of ${plural(state.hostsTotal, 'host')} done`
+          : '';
+      return `${e} *Deploying* ring ${state.ring}/${state.rings}${ring}${hosts}`;
+    }
+    case 'done':
+      return `${e} *Done* ${slackDate(state.at)}${state.hostsPatched !== undefined ? `: ${plural(state.hostsPatched, 'host')} patched` : ''}`;
+    case 'failed':
+      return `${e} *Failed* ${slackDate(state.at)}: ${esc(clip(state.reason, 1000))}`;
+    case 'halted':
+      return `${e} *Halted* ${slackDate(state.at)}${state.by ? ` by ${person(state.by)}` : ''}: ${esc(clip(state.reason, 1000))}`;
+  }
+}
+
+function stateWord(state: CampaignState): string {
+  switch (state.kind) {
+    case 'pending':
+      return `waiting for approval (${state.approvals.length}/${state.required})`;
+    case 'deploying':
+      return `deploying ring ${state.ring}/${state.rings}`;
+    case 'risk-accepted':
+      return 'risk accepted';
+    default:
+      return state.kind;
+  }
+}
+
+export function campaignButtons(view: Pick<CampaignView, 'changeId' | 'actions'>): Button[] {
+  return view.actions.slice(0, LIMITS.actionsElements).map((kind) => {
+    const button: Button = {
+      type: 'button',
+      action_id: ACTION_IDS[kind],
+      text: { type: 'plain_text', text: BUTTON_LABEL[kind], emoji: true },
+      value: view.changeId,
+    };
+    if (kind === 'approve') button.style = 'primary';
+    if (kind === 'reject') button.style = 'danger';
+    return button;
+  });
+}
+
+export function renderCampaign(view: CampaignView): SlackMessage {
+  const blocks: KnownBlock[] = [];
+  const label = changeLabel(view);
+  const pkg =
+    view.sourcePackage && view.sourcePackage !== view.package
+      ? `${view.package} (source ${view.sourcePackage})`
+      : view.package;
+
+  if (view.escalationReason)
+    blocks.push(section(`:rotating_light: *Posted again:* ${esc(clip(view.escalationReason, 2000))}`));
+  blocks.push(header(`${pkg} → ${view.fixedVersion} · ${view.team}`));
+
+  const due = dueLabel(view.slaDue, view.asOf);
+  const intro = [
+    `${BAND_EMOJI[view.risk.band]} *Risk ${Math.round(view.risk.score)}/100* (${view.risk.band})` +
+      (view.ssvc ? ` · SSVC *${view.ssvc}*` : '') +
+      (view.kev ? ' · :warning: *KEV*' : ''),
+  ];
+  if (view.summary) intro.push(esc(clip(view.summary, 1500)));
+  const advisories = joinWithin(
+    view.advisories.map((a) => esc(a)),
+    ', ',
+    600,
+  ).text;
+  const fields = [
+    `*Package*\n${esc(view.package)}${view.sourcePackage && view.sourcePackage !== view.package ? ` (src:${esc(view.sourcePackage)})` : ''}`,
+    `*Fixed version*\n\`${esc(clip(view.fixedVersion, 200))}\``,
+    `*Hosts*\n${plural(view.hosts.count, 'host')} (list in thread)`,
+    `*SLA*\n${slackDate(view.slaDue, 'date')} · ${due.overdue ? `:alarm_clock: *${due.text}*` : due.text}${view.slaReason ? `\n_${esc(clip(view.slaReason, 200))}_` : ''}`,
+    `*Team*\n${esc(view.team)}${view.environment ? ` (${esc(view.environment)})` : ''}`,
+    `*Change*\n${esc(label)} · ${esc(view.ecosystem)}`,
+  ];
+  if (view.advisories.length > 0) fields.push(`*Advisories*\n${advisories}`);
+  if (view.rings.length > 0)
+    fields.push(
+      `*Rings*\n${
+        joinWithin(
+          view.rings.map((r) => `${esc(r.name)} (${r.hostCount})`),
+          ' → ',
+          800,
+        ).text
+      }`,
+    );
+  blocks.push(section(intro.join('\n'), fields));
+
+  if (view.risk.topFactors.length > 0) {
+    const factors = view.risk.topFactors
+      .slice(0, 5)
+      .map((f) => `${esc(f.label)} (${f.contribution >= 0 ? '+' : ''}${Math.round(f.contribution)})`);
+    blocks.push(section(`*Why:* ${joinWithin(factors, ' · ', LIMITS.sectionText - 10).text}`));
+  }
+
+  if (view.cves.length > 0) {
+    const cves = view.cves.map((c) => link(c.url, c.id));
+    blocks.push(
+      section(`*CVEs (${view.cves.length}):* ${joinWithin(cves, ', ', LIMITS.sectionText - 20).text}`),
+    );
+  }
+
+  const badges: string[] = [];
+  if (view.kev)
+    badges.push(
+      `:warning: *KEV* (CISA) due ${slackDate(view.kev.dueDate, 'date')}${view.kev.ransomware ? ' · :skull: known ransomware use' : ''}`,
+    );
+  if (view.epss)
+    badges.push(
+      `*EPSS* ${view.epss.score.toFixed(2)} (${ordinal(Math.round(view.epss.percentile * 100))} percentile)`,
+    );
+  if (view.ssvc) badges.push(`*SSVC* ${view.ssvc}`);
+  if (badges.length > 0) blocks.push(context(badges));
+
+  blocks.push(divider());
+  blocks.push(section(stateLine(view.state)));
+  const buttons = campaignButtons(view);
+  if (buttons.length > 0)
+    blocks.push({ type: 'actions', block_id: clip(`campaign:${view.changeId}`, 255), elements: buttons });
+
+  const text = clip(
+    `${view.escalationReason ? `Posted again (${view.escalationReason}): ` : ''}${pkg} → ${view.fixedVersion} for ${view.team}: ` +
+      `risk ${Math.round(view.risk.score)} (${view.risk.band})${view.kev ? ', KEV' : ''}, ${plural(view.hosts.count, 'host')}, ` +
+      `SLA ${isoDay(view.slaDue)}${due.overdue ? ' (overdue)' : ''} — ${stateWord(view.state)}`,
+    LIMITS.fallbackText,
+  );
+  return { text, blocks: blocks.slice(0, LIMITS.blocksPerMessage) };
+}
+
+function ordinal(n: number): string {
+  const s = ['th', 'st', 'nd', 'rd'];
+  const v = n % 100;
+  return `${n}${s[(v - 20) % 10] ?? s[v] ?? s[0]}`;
+}
+
+export function renderHostList(view: HostListView): SlackMessage {
+  const lines = view.hosts.map(
+    (h) =>
+      `• ${esc(h.name)}${h.environment ? ` _${esc(h.environment)}_` : ''}${h.installedVersion ? ` · installed \`${esc(clip(h.installedVersion, 120))}\`` : ''}`,
+  );
+  const blocks: KnownBlock[] = [
+    section(`*${esc(clip(view.title, 500))}* (${plural(view.hosts.length, 'host')})`),
+  ];
+  blocks.push(...listSections(lines, LIMITS.blocksPerMessage - 1));
+  return { text: clip(`${view.title}: ${plural(view.hosts.length, 'host')}`, LIMITS.fallbackText), blocks };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Summary
+
+export function renderSummary(view: SummaryView): SlackMessage {
+  const title = `${plural(view.newFixes, 'new fix', 'new fixes')} across ${plural(view.packages, 'package')}`;
+  const blocks: KnownBlock[] = [header(`${title}${view.team ? ` · ${view.team}` : ''}`)];
+  if (view.findings !== undefined)
+    blocks.push(section(`${plural(view.findings, 'finding')} became relevant.`));
+  const top = view.top.slice(0, SUMMARY_TOP);
+  if (top.length > 0) {
+    const lines = top.map(
+      (t) =>
+        `${BAND_EMOJI[t.band]} *${esc(changeLabel(t))}* ${esc(t.package)} → \`${esc(clip(t.fixedVersion, 100))}\` · risk ${Math.round(t.score)}` +
+        `${t.kev ? ' · :warning: KEV' : ''} · ${plural(t.hostCount, 'host')}`,
+    );
+    blocks.push(
+      section(`*Top ${top.length} by risk*\n${joinWithin(lines, '\n', LIMITS.sectionText - 30).text}`),
+    );
+  }
+  const rest = view.newFixes - top.length;
+  blocks.push(
+    context([
+      `${rest > 0 ? `${plural(rest, 'more fix', 'more fixes')}: see` : 'See'} \`${esc(view.statusCommand)}\` for the rest.`,
+    ]),
+  );
+  return {
+    text: clip(
+      `${title}${view.team ? ` for ${view.team}` : ''}. See ${view.statusCommand}.`,
+      LIMITS.fallbackText,
+    ),
+    blocks,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status
+
+function countsFields(c: StatusCounts): string[] {
+  const bands = SEVERITY_ORDER.filter((b) => b !== 'none')
+    .map((b) => `${BAND_EMOJI[b]} ${b} ${c.openByBand[b].toLocaleString('en')}`)
+    .join('\n');
+  return [
+    `*Open findings by risk*\n${bands}`,
+    `*KEV overdue*\n${c.kevOverdue > 0 ? `:warning: *${c.kevOverdue}*` : '0'}`,
+    `*SLA breaches this week*\n${c.slaBreachesThisWeek}`,
+    `*Hosts needing reboot*\n${c.hostsNeedingReboot} of ${c.hosts}`,
+    `*Waiting for approval*\n${c.pendingApprovals}`,
+  ];
+}
+
+function deploymentLines(ds: RunningDeployment[]): string {
+  if (ds.length === 0) return '*Deployments running:* none';
+  const lines = ds.map(
+    (d) =>
+      `• *${esc(changeLabel(d))}* ${esc(d.package)} → \`${esc(clip(d.fixedVersion, 100))}\` ring ${d.ring}/${d.rings}${d.team ? ` · ${esc(d.team)}` : ''}`,
+  );
+  return `*Deployments running (${ds.length}):*\n${joinWithin(lines, '\n', LIMITS.sectionText - 40).text}`;
+}
+
+function campaignLines(cs: CampaignLine[]): string {
+  if (cs.length === 0) return '*Campaigns:* none';
+  const lines = cs.map(
+    (c) =>
+      `• *${esc(changeLabel(c))}* ${esc(c.package)} → \`${esc(clip(c.fixedVersion, 100))}\`${c.team ? ` · ${esc(c.team)}` : ''} · ${c.state}`,
+  );
+  return `*Campaigns (${cs.length}):*\n${joinWithin(lines, '\n', LIMITS.sectionText - 30).text}`;
+}
+
+export function renderStatus(view: StatusView): SlackMessage {
+  const s = view.scope;
+  const blocks: KnownBlock[] = [];
+  let text: string;
+  switch (s.kind) {
+    case 'fleet':
+    case 'team': {
+      const title =
+        s.kind === 'fleet'
+          ? `Fleet status · ${plural(s.hosts, 'host')}`
+          : `Team ${s.team} · ${plural(s.hosts, 'host')}`;
+      blocks.push(header(title));
+      blocks.push(fieldsOnly(countsFields(s)));
+      blocks.push(section(deploymentLines(s.deployments)));
+      const open = SEVERITY_ORDER.reduce((n, b) => n + s.openByBand[b], 0);
+      text = `${title}: ${open} open findings (${s.openByBand.critical} critical), ${s.kevOverdue} KEV overdue, ${s.slaBreachesThisWeek} SLA breaches this week`;
+      break;
+    }
+    case 'host': {
+      blocks.push(header(`Host ${s.host}`));
+      blocks.push(
+        fieldsOnly([
+          `*Environment*\n${esc(s.environment)}`,
+          `*Team*\n${s.team ? esc(s.team) : '—'}`,
+          `*OS*\n${esc(s.os)}${s.kernel ? `\n\`${esc(clip(s.kernel, 100))}\`` : ''}`,
+          `*Last inventory*\n${s.lastInventory ? slackDate(s.lastInventory) : 'never'}`,
+          `*Reboot*\n${s.rebootRequired ? ':arrows_counterclockwise: required' : 'not required'}`,
+        ]),
+      );
+      const sorted = [...s.open].sort((a, b) => b.score - a.score);
+      const lines = sorted.map((f) => {
+        const due = dueLabel(f.due, view.asOf);
+        return (
+          `${BAND_EMOJI[f.band]} ${esc(f.package)} \`${esc(clip(f.installedVersion, 80))}\` → \`${esc(clip(f.fixedVersion, 80))}\` · risk ${Math.round(f.score)}` +
+          `${f.kev ? ' · :warning: KEV' : ''} · ${due.overdue ? `*${due.text}*` : due.text}` +
+          (f.cves.length > 0 ? ` · ${joinWithin(f.cves.map(esc), ', ', 300).text}` : '')
+        );
+      });
+      blocks.push(section(`*Open findings (${s.open.length})*`));
+      if (lines.length > 0) blocks.push(...listSections(lines, 10));
+      text = `Host ${s.host}: ${plural(s.open.length, 'open finding')}${s.rebootRequired ? ', reboot required' : ''}`;
+      break;
+    }
+    case 'cve': {
+      blocks.push(header(s.cve.id));
+      const facts: string[] = [];
+      if (s.summary) facts.push(esc(clip(s.summary, 1500)));
+      facts.push(link(s.cve.url, 'Details'));
+      blocks.push(section(facts.join('\n')));
+      const badges: string[] = [];
+      if (s.cvss) badges.push(`*CVSS ${esc(s.cvss.version)}* ${s.cvss.score.toFixed(1)}`);
+      if (s.kev)
+        badges.push(
+          `:warning: *KEV* due ${slackDate(s.kev.dueDate, 'date')}${s.kev.ransomware ? ' · :skull: ransomware' : ''}`,
+        );
+      if (s.epss)
+        badges.push(
+          `*EPSS* ${s.epss.score.toFixed(2)} (${ordinal(Math.round(s.epss.percentile * 100))} percentile)`,
+        );
+      if (s.ssvc) badges.push(`*SSVC* ${s.ssvc}`);
+      if (badges.length > 0) blocks.push(context(badges));
+      blocks.push(section(`*Affected hosts:* ${s.affectedHosts}\n${campaignLines(s.campaigns)}`));
+      text = `${s.cve.id}: ${plural(s.affectedHosts, 'affected host')}, ${plural(s.campaigns.length, 'campaign')}`;
+      break;
+    }
+    case 'advisory': {
+      blocks.push(header(s.id));
+      const lines: string[] = [];
+      if (s.summary) lines.push(esc(clip(s.summary, 1500)));
+      if (s.url) lines.push(link(s.url, 'Advisory'));
+      if (s.cves.length > 0)
+        lines.push(
+          `*CVEs:* ${
+            joinWithin(
+              s.cves.map((c) => link(c.url, c.id)),
+              ', ',
+              1200,
+            ).text
+          }`,
+        );
+      if (lines.length > 0) blocks.push(section(lines.join('\n')));
+      blocks.push(section(`*Affected hosts:* ${s.affectedHosts}\n${campaignLines(s.campaigns)}`));
+      text = `${s.id}: ${plural(s.affectedHosts, 'affected host')}, ${plural(s.campaigns.length, 'campaign')}`;
+      break;
+    }
+  }
+  blocks.push(context([`As of ${slackDate(view.asOf)}`]));
+  return { text: clip(text, LIMITS.fallbackText), blocks: blocks.slice(0, LIMITS.blocksPerMessage) };
+}
+
+export function renderCoverage(view: CoverageView): SlackMessage {
+  const title = `Coverage${view.team ? ` · ${view.team}` : ''} · ${view.period}`;
+  const pct = (x: number | undefined) => (x === undefined ? '—' : `${Math.round(x * 100)}%`);
+  const lines = view.rows.map(
+    (r) =>
+      `• *${esc(r.team)}*: ${r.scanned}/${r.hosts} hosts scanned (${pct(r.hosts === 0 ? undefined : r.scanned / r.hosts)})` +
+      ` · SLA met ${pct(r.slaCompliance)} · MTTR ${r.meanDaysToRemediate === undefined ? '—' : `${r.meanDaysToRemediate.toFixed(1)} d`}`,
+  );
+  const blocks: KnownBlock[] = [header(title)];
+  blocks.push(...(lines.length > 0 ? listSections(lines, 40) : [section('No hosts yet.')]));
+  blocks.push(context([`As of ${slackDate(view.asOf)}`]));
+  const hosts = view.rows.reduce((n, r) => n + r.hosts, 0);
+  const scanned = view.rows.reduce((n, r) => n + r.scanned, 0);
+  return { text: clip(`${title}: ${scanned}/${hosts} hosts scanned`, LIMITS.fallbackText), blocks };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Help and notices
+
+export function renderHelp(view: HelpView): SlackMessage {
+  const blocks: KnownBlock[] = [];
+  if (view.problem) blocks.push(section(`:thinking_face: ${esc(clip(view.problem, 1000))}`));
+  const lines = view.entries.map((e) => `\`${esc(e.usage)}\` — ${e.description}`);
+  blocks.push(
+    section(`*${esc(view.command)} commands*\n${joinWithin(lines, '\n', LIMITS.sectionText - 40).text}`),
+  );
+  const text = `${view.problem ? `${view.problem}. ` : ''}Commands: ${view.entries.map((e) => e.usage).join(', ')}`;
+  return { text: clip(text, LIMITS.fallbackText), blocks };
+}
+
+const TONE_EMOJI: Readonly<Record<NoticeView['tone'], string>> = {
+  info: ':information_source:',
+  success: ':white_check_mark:',
+  warning: ':warning:',
+  error: ':no_entry:',
+};
+
+export function renderNotice(view: NoticeView): SlackMessage {
+  const body = `${TONE_EMOJI[view.tone]} ${esc(view.text)}${view.detail ? `\n${esc(view.detail)}` : ''}`;
+  return { text: clip(view.text, LIMITS.fallbackText), blocks: [section(body)] };
+}

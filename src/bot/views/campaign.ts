@@ -1,0 +1,106 @@
+/**
+ * One fix campaign (one fix x one team) as a chat message: what to install, why (risk, CVEs, KEV,
+ * EPSS, SSVC), where (hosts, rings), by when (SLA) and where it stands (state + the buttons that
+ * make sense in that state). The message is edited in place as the state changes.
+ */
+import type { CveRef, PersonRef, Severity, SsvcDecision } from './common.js';
+
+/** The buttons a campaign message can carry; each maps to one handler `kind`. */
+export const CAMPAIGN_ACTIONS = ['approve', 'reject', 'defer', 'accept_risk', 'details'] as const;
+export type CampaignActionKind = (typeof CAMPAIGN_ACTIONS)[number];
+
+export interface Approval {
+  by: PersonRef;
+  at: Date;
+}
+
+export type CampaignState =
+  | { kind: 'pending'; approvals: Approval[]; required: number }
+  | { kind: 'approved'; approvals: Approval[]; required: number; at: Date }
+  | { kind: 'rejected'; by: PersonRef; at: Date; reason: string }
+  | { kind: 'deferred'; by: PersonRef; at: Date; until: Date; reason?: string }
+  | { kind: 'risk-accepted'; by: PersonRef; at: Date; reason: string; expires: Date }
+  | { kind: 'scheduled'; startsAt?: Date; window?: string }
+  | {
+      kind: 'deploying';
+      ring: number;
+      rings: number;
+      ringName?: string;
+      hostsDone?: number;
+      hostsTotal?: number;
+    }
+  | { kind: 'done'; at: Date; hostsPatched?: number }
+  | { kind: 'failed'; at: Date; reason: string }
+  | { kind: 'halted'; at: Date; reason: string; by?: PersonRef };
+
+export type CampaignStateKind = CampaignState['kind'];
+
+export interface RiskSummary {
+  /** 0-100. */
+  score: number;
+  band: Severity;
+  /** The largest contributions first; renderers show at most a few. */
+  topFactors: { label: string; contribution: number }[];
+}
+
+export interface CampaignView {
+  type: 'campaign';
+  /** Change request id: the value every button carries. */
+  changeId: string;
+  /** The short number people type ("/patch approve 42"). */
+  changeNumber?: number;
+  team: string;
+  environment?: string;
+  /** "Debian:12", "Ubuntu:22.04:LTS", "npm"... */
+  ecosystem: string;
+  package: string;
+  sourcePackage?: string;
+  fixedVersion: string;
+  /** Advisory ids behind the fix (DSA-5514-1, USN-...). */
+  advisories: string[];
+  summary?: string;
+  risk: RiskSummary;
+  cves: CveRef[];
+  kev?: { dueDate: Date; ransomware: boolean; dateAdded?: Date };
+  epss?: { score: number; percentile: number };
+  ssvc?: SsvcDecision;
+  hosts: { count: number; names: string[] };
+  slaDue: Date;
+  slaReason?: string;
+  /** Planned rings in order: "canary (2 hosts)". */
+  rings: { name: string; hostCount: number }[];
+  state: CampaignState;
+  /** The buttons to show (see `campaignActions`). */
+  actions: CampaignActionKind[];
+  /** Set on a re-post: why the campaign is posted again at the top ("became KEV", "risk rose to 91"). */
+  escalationReason?: string;
+  /** When the view was built: "overdue" and "due in" are relative to it. */
+  asOf: Date;
+}
+
+/** Buttons per state: decisions only while pending; Details always. */
+export function campaignActions(state: CampaignState): CampaignActionKind[] {
+  switch (state.kind) {
+    case 'pending':
+      return ['approve', 'reject', 'defer', 'accept_risk', 'details'];
+    case 'deferred':
+      // A deferral can be overridden by deciding now.
+      return ['approve', 'reject', 'details'];
+    case 'approved':
+    case 'rejected':
+    case 'risk-accepted':
+    case 'scheduled':
+    case 'deploying':
+    case 'done':
+    case 'failed':
+    case 'halted':
+      return ['details'];
+  }
+}
+
+/** Host list for the campaign's thread. */
+export interface HostListView {
+  type: 'hosts';
+  title: string;
+  hosts: { name: string; environment?: string; installedVersion?: string }[];
+}

@@ -1,0 +1,103 @@
+/**
+ * `/patch status` answers: the fleet, one team, one host, one CVE, one advisory. Counts are
+ * computed by the use case; views only carry them.
+ */
+import type { CveRef, Severity, SsvcDecision } from './common.js';
+import type { CampaignStateKind } from './campaign.js';
+
+export interface StatusCounts {
+  hosts: number;
+  openByBand: Record<Severity, number>;
+  kevOverdue: number;
+  slaBreachesThisWeek: number;
+  hostsNeedingReboot: number;
+  pendingApprovals: number;
+}
+
+export interface RunningDeployment {
+  changeId: string;
+  changeNumber?: number;
+  package: string;
+  fixedVersion: string;
+  ring: number;
+  rings: number;
+  team?: string;
+}
+
+export interface CampaignLine {
+  changeId: string;
+  changeNumber?: number;
+  package: string;
+  fixedVersion: string;
+  team?: string;
+  state: CampaignStateKind;
+}
+
+export interface OpenFindingLine {
+  package: string;
+  installedVersion: string;
+  fixedVersion: string;
+  cves: string[];
+  score: number;
+  band: Severity;
+  due: Date;
+  kev: boolean;
+}
+
+export type StatusScope =
+  | ({ kind: 'fleet'; deployments: RunningDeployment[] } & StatusCounts)
+  | ({ kind: 'team'; team: string; deployments: RunningDeployment[] } & StatusCounts)
+  | {
+      kind: 'host';
+      host: string;
+      environment: string;
+      team?: string;
+      os: string;
+      kernel?: string;
+      lastInventory?: Date;
+      rebootRequired: boolean;
+      open: OpenFindingLine[];
+    }
+  | {
+      kind: 'cve';
+      cve: CveRef;
+      summary?: string;
+      cvss?: { score: number; version: string };
+      kev?: { dueDate: Date; ransomware: boolean };
+      epss?: { score: number; percentile: number };
+      ssvc?: SsvcDecision;
+      affectedHosts: number;
+      campaigns: CampaignLine[];
+    }
+  | {
+      kind: 'advisory';
+      id: string;
+      url?: string;
+      summary?: string;
+      cves: CveRef[];
+      affectedHosts: number;
+      campaigns: CampaignLine[];
+    };
+
+export interface StatusView {
+  type: 'status';
+  scope: StatusScope;
+  asOf: Date;
+}
+
+/** `/patch coverage [team]`: how much of the fleet patchbot sees and how well SLAs are met. */
+export interface CoverageView {
+  type: 'coverage';
+  team?: string;
+  rows: {
+    team: string;
+    hosts: number;
+    /** Hosts with an inventory newer than the freshness limit. */
+    scanned: number;
+    /** 0-1, closed within SLA over the period. */
+    slaCompliance?: number;
+    meanDaysToRemediate?: number;
+  }[];
+  period: string;
+  asOf: Date;
+}
