@@ -24,7 +24,6 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=build --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist
-COPY --from=build --chown=root:root /app/src/db/generated ./dist/db/generated
 COPY --chown=root:root package.json prisma.config.ts ./
 COPY --chown=root:root bin ./bin
 COPY --chown=root:root prisma ./prisma
