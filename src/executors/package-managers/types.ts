@@ -1,0 +1,56 @@
+import type { PackageTool } from '../../core/deployments/state.js';
+import type { PackageManagerKind } from '../../core/model.js';
+
+/** A program and its argument list: handed to an Executor as is, never joined into a shell string. */
+export interface CommandSpec {
+  command: string;
+  args: string[];
+}
+
+/** One package at one exact version (and, where the tool takes it, one architecture). */
+export interface PackageTarget {
+  name: string;
+  version: string;
+  arch?: string;
+}
+
+/** What a reboot check printed and how it exited. */
+export interface RebootCheckResult {
+  exitCode: number | null;
+  stdout: string;
+}
+
+/**
+ * Builds the commands one package manager needs during a deployment. Every method validates every
+ * name, version and architecture against the strict patterns first and throws a ValidationError
+ * naming the bad value before any argument list exists. Parsers never throw on host output: lines
+ * that do not fit are skipped.
+ */
+export interface PackageManagerDriver {
+  readonly tool: PackageTool;
+  /** The package database and version scheme the tool works on. */
+  readonly kind: PackageManagerKind;
+  /** Refresh the repository metadata (apt-get update, dnf makecache...). */
+  refresh(): CommandSpec;
+  /** Install (upgrade to) exactly these versions. */
+  install(targets: readonly PackageTarget[]): CommandSpec;
+  /** Go back to exactly these (older) versions. */
+  rollback(targets: readonly PackageTarget[]): CommandSpec;
+  /** Installed versions of these packages. */
+  queryInstalled(names: readonly string[]): CommandSpec;
+  /** Installed versions per name (a name can be installed for several architectures). */
+  parseInstalled(stdout: string, names: readonly string[]): Map<string, string[]>;
+  /** Versions of a package the configured repositories offer. */
+  availableVersions(name: string): CommandSpec;
+  parseAvailableVersions(stdout: string, name: string): string[];
+  /** The command that tells whether the host needs a reboot; undefined when the tool has none. */
+  rebootCheck(): CommandSpec | undefined;
+  /**
+   * Reboot needed? From the check's result and the packages the deployment changed. Undefined
+   * when it cannot be told (the check tool is missing).
+   */
+  interpretRebootCheck(
+    result: RebootCheckResult | undefined,
+    changedPackages: readonly string[],
+  ): boolean | undefined;
+}
