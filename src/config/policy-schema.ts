@@ -286,7 +286,7 @@ export type EmergencyLane = z.infer<typeof EmergencyLane>;
 export const Approval = z.strictObject({
   /** Applies when no rule matches. */
   default: ApprovalRequirement.prefault({}),
-  /** Tried in order; the first match wins. */
+  /** The most specific matching rule wins (the one naming the most conditions); ties go to the stricter rule, then to the first listed. */
   rules: z.array(ApprovalRule).default([]),
   emergency: EmergencyLane.prefault({}),
 });

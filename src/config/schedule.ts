@@ -1,49 +1,35 @@
-import { TZDate } from '@date-fns/tz';
+import { MaintenanceWindowSpec, windowBounds } from '../core/deployments/windows.js';
 import type { MaintenanceWindow } from './policy-schema.js';
 import type { DateRange } from './values.js';
 
 export interface WindowOccurrence {
   start: Date;
   end: Date;
-  /** The schedule entry ("Tue 02:00-04:00") that opens it. */
+  /** The schedule entries ("Tue 02:00-04:00") of the window. */
   spec: string;
 }
 
 /**
- * The next time a maintenance window opens at or after `from` (or the one open at `from`), in the
- * window's time zone, skipping its blackout dates and the fleet-wide ones. Looks ahead `maxDays`.
- * A start time that does not exist on a DST spring-forward day moves to the first valid minute after it.
+ * The next time a maintenance window is open at or after `from` (or the one open at `from`), with
+ * the window's own blackout dates and the fleet-wide ones. The calendar rules (time zones, DST gaps
+ * and overlaps, windows crossing midnight, blackouts) are those of src/core/deployments/windows.ts,
+ * which deployments use, so `config check` shows the times a deployment would really use.
  */
 export function nextWindowOccurrence(
   window: MaintenanceWindow,
   from: Date,
   options: { blackoutDates?: DateRange[]; maxDays?: number } = {},
 ): WindowOccurrence | undefined {
-  const blackouts = [...window.blackoutDates, ...(options.blackoutDates ?? [])];
-  const local = new TZDate(from.getTime(), window.timeZone);
-  const maxDays = options.maxDays ?? 400;
-  let best: WindowOccurrence | undefined;
-  // Start one day back so a window that opened yesterday evening and is still open is found.
-  for (let offset = -1; offset <= maxDays && best === undefined; offset++) {
-    const day = new TZDate(local.getFullYear(), local.getMonth(), local.getDate() + offset, window.timeZone);
-    const ymd = `${day.getFullYear()}-${String(day.getMonth() + 1).padStart(2, '0')}-${String(day.getDate()).padStart(2, '0')}`;
-    if (blackouts.some((b) => ymd >= b.from && ymd <= b.to)) continue;
-    for (const entry of window.schedule) {
-      if (!entry.days.includes(day.getDay() as (typeof entry.days)[number])) continue;
-      const start = new TZDate(
-        day.getFullYear(),
-        day.getMonth(),
-        day.getDate(),
-        entry.start.hour,
-        entry.start.minute,
-        window.timeZone,
-      );
-      const end = new Date(start.getTime() + entry.durationMinutes * 60_000);
-      if (end.getTime() <= from.getTime()) continue;
-      if (!best || start.getTime() < best.start.getTime()) {
-        best = { start: new Date(start.getTime()), end, spec: entry.spec };
-      }
-    }
-  }
-  return best;
+  const spec = MaintenanceWindowSpec.parse({
+    name: window.name,
+    timeZone: window.timeZone,
+    schedule: window.schedule,
+    blackoutDates: window.blackoutDates,
+  });
+  const interval = windowBounds(spec, from, {
+    blackoutDates: options.blackoutDates ?? [],
+    horizonDays: options.maxDays ?? 400,
+  });
+  if (!interval) return undefined;
+  return { start: interval.start, end: interval.end, spec: window.schedule.map((s) => s.spec).join(', ') };
 }

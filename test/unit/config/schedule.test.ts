@@ -53,7 +53,10 @@ describe('nextWindowOccurrence', () => {
       expect(local.time > wanted).toBe(true);
       expect(wall(new Date(next.start.getTime() - 3_600_000), timeZone).time < wanted).toBe(true);
     }
-    expect(next.end.getTime() - next.start.getTime()).toBe(w.schedule[0].durationMinutes * 60_000);
+    // the window closes at its wall-clock end time, also on a DST change day
+    const endMinutes = (hour * 60 + minute + w.schedule[0].durationMinutes) % (24 * 60);
+    const wantedEnd = `${String(Math.floor(endMinutes / 60)).padStart(2, '0')}:${String(endMinutes % 60).padStart(2, '0')}`;
+    expect(wall(next.end, timeZone).time).toBe(wantedEnd);
   });
 
   it('returns the window that is open now', () => {
