@@ -53,7 +53,12 @@ module.exports = {
       name: 'only-db-imports-prisma',
       severity: 'error',
       from: { pathNot: '^src/db/' },
-      to: { path: ['^src/db/generated/', '(^|/)node_modules/(@prisma/|prisma/|pglite-prisma-adapter/|@electric-sql/pglite/)'] },
+      to: {
+        path: [
+          '^src/db/generated/',
+          '(^|/)node_modules/(@prisma/|prisma/|pglite-prisma-adapter/|@electric-sql/pglite/)',
+        ],
+      },
     },
     {
       name: 'not-to-cli',
@@ -68,7 +73,10 @@ module.exports = {
     exclude: { path: '^src/db/generated/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default'],
+    },
     moduleSystems: ['es6', 'cjs'],
   },
 };
