@@ -1,3 +1,12 @@
+import {
+  DAY_NAMES,
+  parseRecurringSlot,
+  parseTimeOfDay,
+  parseWeekday,
+  type RecurringSlot,
+  type TimeOfDay,
+  type WeekdayNumber,
+} from '../core/deployments/windows.js';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 
@@ -179,57 +188,19 @@ export const Duration = z
   .refine((s) => parseDuration(s) !== undefined, { error: DURATION_MSG })
   .transform((s) => parseDuration(s) ?? 0);
 
-/** Weekday numbers as Date#getDay and date-fns use them: 0 = Sunday ... 6 = Saturday. */
-export type WeekdayNumber = 0 | 1 | 2 | 3 | 4 | 5 | 6;
-const WEEKDAYS: Record<string, WeekdayNumber> = {
-  sun: 0,
-  sunday: 0,
-  mon: 1,
-  monday: 1,
-  tue: 2,
-  tues: 2,
-  tuesday: 2,
-  wed: 3,
-  wednesday: 3,
-  thu: 4,
-  thur: 4,
-  thurs: 4,
-  thursday: 4,
-  fri: 5,
-  friday: 5,
-  sat: 6,
-  saturday: 6,
-};
+export { parseTimeOfDay, parseWeekday, type TimeOfDay, type WeekdayNumber };
 export const WEEKDAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
-
-export function parseWeekday(s: string): WeekdayNumber | undefined {
-  const key = s.trim().toLowerCase();
-  return Object.hasOwn(WEEKDAYS, key) ? WEEKDAYS[key] : undefined;
-}
 
 const WEEKDAY_MSG = 'expected a weekday such as "mon" or "Monday"';
 /** "mon", "Monday", "TUE"... -> 0-6 (0 = Sunday). */
 export const Weekday = z.string({ error: WEEKDAY_MSG }).transform((s, ctx) => {
   const day = parseWeekday(s);
   if (day !== undefined) return day;
-  const hint = closest(s, Object.keys(WEEKDAYS));
+  const hint = closest(s, Object.keys(DAY_NAMES));
   ctx.addIssue({ code: 'custom', message: `${WEEKDAY_MSG}${hint ? ` (did you mean "${hint}"?)` : ''}` });
   return z.NEVER;
 });
 
-export interface TimeOfDay {
-  hour: number;
-  minute: number;
-}
-/** "HH:MM" (24-hour clock); "24:00" only when `allowEndOfDay`. */
-export function parseTimeOfDay(s: string, allowEndOfDay = false): TimeOfDay | undefined {
-  const m = /^([01]?\d|2[0-4]):([0-5]\d)$/.exec(s.trim());
-  if (!m) return undefined;
-  const hour = Number(m[1]);
-  const minute = Number(m[2]);
-  if (hour === 24 && (!allowEndOfDay || minute !== 0)) return undefined;
-  return { hour, minute };
-}
 const TIME_MSG = 'expected a time of day "HH:MM" such as "09:00"';
 export const TimeOfDayText = z.string({ error: TIME_MSG }).transform((s, ctx) => {
   const t = parseTimeOfDay(s);
@@ -239,63 +210,16 @@ export const TimeOfDayText = z.string({ error: TIME_MSG }).transform((s, ctx) =>
 });
 
 /** A recurring window: the days it starts on, its start time (in the window's time zone) and its length. */
-export interface RecurringWindow {
-  /** The text as written, e.g. "Tue 02:00-04:00". */
-  spec: string;
-  /** Days the window starts on, 0 = Sunday ... 6 = Saturday, ascending. */
-  days: WeekdayNumber[];
-  start: TimeOfDay;
-  /** Length in minutes; a window whose end is before its start ends the next day. */
-  durationMinutes: number;
-}
+export type RecurringWindow = RecurringSlot;
 
 const WINDOW_MSG =
   'expected a recurring window such as "Tue 02:00-04:00", "Mon-Fri 22:00-02:00", "Sat,Sun 01:00-05:00" or "daily 03:00-04:00"';
 
 /**
  * "Tue 02:00-04:00", "Mon,Thu 01:00-03:00", "Mon-Fri 22:00-02:00" (ends the next day),
- * "daily 03:00-04:00", "weekdays ...", "weekends ...".
+ * "daily 03:00-04:00", "weekdays ...", "weekends ..." — parsed by the deployment calendar itself.
  */
-export function parseRecurringWindow(spec: string): RecurringWindow | undefined {
-  const m = /^\s*(\S+)\s+(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*$/.exec(spec);
-  if (!m?.[1] || !m[2] || !m[3]) return undefined;
-  const days = parseDays(m[1]);
-  const start = parseTimeOfDay(m[2]);
-  const end = parseTimeOfDay(m[3], true);
-  if (!days || !start || !end) return undefined;
-  const startMin = start.hour * 60 + start.minute;
-  const endMin = end.hour * 60 + end.minute;
-  if (startMin === endMin) return undefined;
-  const durationMinutes = endMin > startMin ? endMin - startMin : 24 * 60 - startMin + endMin;
-  return { spec: spec.trim(), days, start, durationMinutes };
-}
-
-function parseDays(text: string): WeekdayNumber[] | undefined {
-  const lower = text.toLowerCase();
-  if (lower === 'daily') return [0, 1, 2, 3, 4, 5, 6];
-  if (lower === 'weekdays') return [1, 2, 3, 4, 5];
-  if (lower === 'weekends') return [0, 6];
-  const days = new Set<WeekdayNumber>();
-  for (const part of lower.split(',')) {
-    const range = part.split('-');
-    if (range.length === 1) {
-      const d = parseWeekday(part);
-      if (d === undefined) return undefined;
-      days.add(d);
-    } else if (range.length === 2) {
-      const from = parseWeekday(range[0] ?? '');
-      const to = parseWeekday(range[1] ?? '');
-      if (from === undefined || to === undefined) return undefined;
-      for (let d = from; ; d = ((d + 1) % 7) as WeekdayNumber) {
-        days.add(d);
-        if (d === to) break;
-      }
-    } else {
-      return undefined;
-    }
-  }
-  return [...days].sort((a, b) => a - b);
-}
+export const parseRecurringWindow = parseRecurringSlot;
 
 export const RecurringWindowText = z.string({ error: WINDOW_MSG }).transform((s, ctx) => {
   const w = parseRecurringWindow(s);

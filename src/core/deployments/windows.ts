@@ -52,7 +52,7 @@ export interface DateRange {
   to: string;
 }
 
-const DAY_NAMES: Record<string, WeekdayNumber> = {
+export const DAY_NAMES: Readonly<Record<string, WeekdayNumber>> = {
   sun: 0,
   sunday: 0,
   mon: 1,
@@ -72,7 +72,8 @@ const DAY_NAMES: Record<string, WeekdayNumber> = {
   saturday: 6,
 };
 
-function parseDay(s: string): WeekdayNumber | undefined {
+/** "mon", "Monday", "TUE"... -> 0-6 (0 = Sunday). */
+export function parseWeekday(s: string): WeekdayNumber | undefined {
   const key = s.trim().toLowerCase();
   return Object.hasOwn(DAY_NAMES, key) ? DAY_NAMES[key] : undefined;
 }
@@ -86,12 +87,12 @@ function parseDays(text: string): WeekdayNumber[] | undefined {
   for (const part of lower.split(',')) {
     const range = part.split('-');
     if (range.length === 1) {
-      const d = parseDay(part);
+      const d = parseWeekday(part);
       if (d === undefined) return undefined;
       days.add(d);
     } else if (range.length === 2) {
-      const from = parseDay(range[0] ?? '');
-      const to = parseDay(range[1] ?? '');
+      const from = parseWeekday(range[0] ?? '');
+      const to = parseWeekday(range[1] ?? '');
       if (from === undefined || to === undefined) return undefined;
       for (let d = from; ; d = ((d + 1) % 7) as WeekdayNumber) {
         days.add(d);
@@ -104,8 +105,9 @@ function parseDays(text: string): WeekdayNumber[] | undefined {
   return [...days].sort((a, b) => a - b);
 }
 
-function parseTime(s: string, allowEndOfDay: boolean): TimeOfDay | undefined {
-  const m = /^([01]?\d|2[0-4]):([0-5]\d)$/.exec(s);
+/** "HH:MM" (24-hour clock); "24:00" only when `allowEndOfDay`. */
+export function parseTimeOfDay(s: string, allowEndOfDay = false): TimeOfDay | undefined {
+  const m = /^([01]?\d|2[0-4]):([0-5]\d)$/.exec(s.trim());
   if (!m) return undefined;
   const hour = Number(m[1]);
   const minute = Number(m[2]);
@@ -118,8 +120,8 @@ export function parseRecurringSlot(spec: string): RecurringSlot | undefined {
   const m = /^\s*(\S+)\s+(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*$/.exec(spec);
   if (!m?.[1] || !m[2] || !m[3]) return undefined;
   const days = parseDays(m[1]);
-  const start = parseTime(m[2], false);
-  const end = parseTime(m[3], true);
+  const start = parseTimeOfDay(m[2]);
+  const end = parseTimeOfDay(m[3], true);
   if (!days || !start || !end) return undefined;
   const startMin = start.hour * 60 + start.minute;
   const endMin = end.hour * 60 + end.minute;
