@@ -207,14 +207,13 @@ async function scanTargetsFor(app: AppContext, io: CliIo, opts: ScanOptions): Pr
 
 const day = (d: Date): string => d.toISOString().slice(0, 10);
 
-/** The documented JSON shape of `scan --format json` (docs/scan.md). */
-export function scanJson(result: ScanResult) {
-  const finding = (f: HostFinding) => ({
-    host: f.host,
+type SharedFields = Omit<HostFinding, 'host' | 'arch' | 'installedVersion'>;
+
+/** The fields a finding and a fix share, in the JSON shape (dates as YYYY-MM-DD). */
+function sharedJson(f: SharedFields) {
+  return {
     package: f.package,
     sourcePackage: f.sourcePackage,
-    arch: f.arch,
-    installedVersion: f.installedVersion,
     fixedVersion: f.fixedVersion,
     advisories: f.advisories,
     cves: f.cves,
@@ -224,6 +223,16 @@ export function scanJson(result: ScanResult) {
     ssvc: f.ssvc,
     dueDate: day(f.dueDate),
     dueReason: f.dueReason,
+  };
+}
+
+/** The documented JSON shape of `scan --format json` (docs/scan.md). */
+export function scanJson(result: ScanResult) {
+  const finding = (f: HostFinding) => ({
+    host: f.host,
+    arch: f.arch,
+    installedVersion: f.installedVersion,
+    ...sharedJson(f),
   });
   const bySeverity: Record<string, number> = { critical: 0, high: 0, medium: 0, low: 0, none: 0 };
   for (const f of result.fixes) bySeverity[f.risk.severity] = (bySeverity[f.risk.severity] ?? 0) + 1;
@@ -241,18 +250,8 @@ export function scanJson(result: ScanResult) {
     },
     findings: result.findings.map(finding),
     fixes: result.fixes.map((f: FixGroup) => ({
-      package: f.package,
-      sourcePackage: f.sourcePackage,
+      ...sharedJson(f),
       installedVersions: f.installedVersions,
-      fixedVersion: f.fixedVersion,
-      advisories: f.advisories,
-      cves: f.cves,
-      kev: f.kev,
-      epss: f.epss,
-      risk: { score: f.risk.score, severity: f.risk.severity, factors: f.risk.factors },
-      ssvc: f.ssvc,
-      dueDate: day(f.dueDate),
-      dueReason: f.dueReason,
       hosts: f.hosts,
     })),
     warnings: result.warnings,
