@@ -14,13 +14,25 @@ import {
   buildAdvisoryIndex,
   createMatcher,
   ecosystemsForOs,
+  type Match,
   type MatchWarning,
 } from '../core/matching/index.js';
-import type { Advisory, CveEnrichment, HostContext, InventorySnapshot } from '../core/model.js';
+import type {
+  Advisory,
+  AffectedEntry,
+  CveEnrichment,
+  HostContext,
+  InventorySnapshot,
+  RiskAssessment,
+} from '../core/model.js';
 import type { RiskPolicy } from '../core/risk/policy.js';
 import { createRiskAssessor } from '../core/risk/score.js';
 import type { Repositories } from '../db/index.js';
-import type { FindingWrite, HostFindingsChange } from '../db/repositories/finding-repository.js';
+import {
+  findingSeenKey,
+  type FindingWrite,
+  type HostFindingsChange,
+} from '../db/repositories/finding-repository.js';
 
 export interface ScanTarget {
   /** Host name as shown to people. */
@@ -52,10 +64,239 @@ export interface ScanDeps {
 
 const NO_ENRICHMENT = (cve: string): CveEnrichment => ({ cve, cvss: [] });
 
-export async function scanTargets(deps: ScanDeps, targets: readonly ScanTarget[]): Promise<ScanResult> {
+/** Most risk assessments a scanner keeps for reuse (emptied when it grows past this). */
+const MAX_KEPT_SCORES = 200_000;
+
+interface Scored {
+  risk: RiskAssessment;
+  kev: boolean;
+  epss: number | null;
+}
+
+export interface ScanOptions {
+  /**
+   * Whether to build the people-facing report (`findings`, `fixes`); a re-match that only stores
+   * findings can skip it. Default true.
+   */
+  report?: boolean;
+}
+
+/**
+ * A scan of many targets in batches (a fleet re-match): advisories are loaded and indexed once per
+ * ecosystem, the matcher (and what it has evaluated), the enrichment read so far and the risk
+ * assessor are shared by every batch, and `now` is the same for the whole run.
+ */
+export interface Scanner {
+  /**
+   * Matches, scores and (for stored hosts) stores one batch of targets. Batches may be scanned
+   * concurrently (while one is written, the next is matched) when they share no host.
+   */
+  scan(targets: readonly ScanTarget[], options?: ScanOptions): Promise<ScanResult>;
+}
+
+export interface ScannerOptions {
+  /**
+   * Load only the advisories naming one of these packages (binary or source names): right for a
+   * few hosts whose packages are known up front. Without it, every advisory of an ecosystem is
+   * loaded when a target first needs that ecosystem.
+   */
+  packages?: Iterable<string>;
+}
+
+export function createScanner(deps: ScanDeps, options: ScannerOptions = {}): Scanner {
   const now = deps.now?.() ?? new Date();
-  const ecosystemsOf = new Map(targets.map((t) => [t.name, ecosystemsForOs(t.snapshot.os)]));
-  const ecosystems = [...new Set([...ecosystemsOf.values()].flat())];
+  const packages = options.packages ? new Set(options.packages) : undefined;
+  const loaded = new Set<string>();
+  const advisoryById = new Map<string, Advisory>();
+  let matcher = createMatcher(buildAdvisoryIndex([]));
+  const enrichment = new Map<string, CveEnrichment>();
+  const assess = createRiskAssessor(deps.riskPolicy);
+  /** Warnings logged so far (a new index repeats the earlier ones). */
+  const logged = new Set<string>();
+
+  let loading: Promise<void> = Promise.resolve();
+
+  /**
+   * Loads the advisories of ecosystems not loaded yet (a new one means a new index and matcher).
+   * Scans may overlap: each waits for every load started so far.
+   */
+  function prepare(ecosystems: readonly string[]): Promise<void> {
+    const missing = ecosystems.filter((e) => !loaded.has(e));
+    if (missing.length === 0) return loading;
+    for (const e of missing) loaded.add(e);
+    loading = loading.then(async () => {
+      const advisories = await deps.repos.advisories.findForEcosystems(missing, packages);
+      for (const a of advisories) {
+        // an advisory with entries in several ecosystems arrives once per load
+        const known = advisoryById.get(a.id);
+        if (known) known.affected.push(...a.affected);
+        else advisoryById.set(a.id, a);
+      }
+      matcher = createMatcher(buildAdvisoryIndex([...advisoryById.values()]));
+    });
+    return loading;
+  }
+
+  async function enrichmentOf(cves: ReadonlySet<string>): Promise<void> {
+    const missing = [...cves].filter((c) => !enrichment.has(c));
+    if (missing.length === 0) return;
+    const found = await deps.repos.advisories.enrichmentFor(missing);
+    for (const c of missing) enrichment.set(c, found.get(c) ?? NO_ENRICHMENT(c));
+  }
+
+  /**
+   * Risk is a pure function of the advisory (its CVEs' enrichment, severity, references), the
+   * entry's urgency, the host's context, whether a fix exists and the first-seen time: across a
+   * fleet most findings share all of them, so assessments are kept and shared (read-only).
+   */
+  const scores = new Map<string, Scored>();
+  function score(
+    m: Match,
+    advisory: Advisory | undefined,
+    entry: AffectedEntry | undefined,
+    context: ScanTarget['context'],
+    firstSeenAt: Date,
+  ): Scored {
+    const key = [
+      m.advisoryId,
+      m.ecosystem,
+      entry?.urgency ?? '',
+      context.criticality,
+      context.internetFacing,
+      context.compensatingControls.join('\u0001'),
+      m.fixedVersion !== null,
+      firstSeenAt.getTime(),
+    ].join('\u0000');
+    const known = scores.get(key);
+    if (known) return known;
+    const enriched = m.cves.map((c) => enrichment.get(c) ?? NO_ENRICHMENT(c));
+    const risk = assess(
+      {
+        cves: enriched,
+        advisorySeverity: advisory?.severity ?? [],
+        urgency: entry?.urgency ?? null,
+        references: advisory?.references ?? [],
+        host: context,
+        fixAvailable: m.fixedVersion !== null,
+        firstSeen: firstSeenAt,
+      },
+      now,
+    );
+    const epssValues = enriched.flatMap((e) => (e.epss ? [e.epss.score] : []));
+    const scored: Scored = {
+      risk,
+      kev: enriched.some((e) => e.kev !== undefined),
+      epss: epssValues.length > 0 ? Math.max(...epssValues) : null,
+    };
+    if (scores.size >= MAX_KEPT_SCORES) scores.clear();
+    scores.set(key, scored);
+    return scored;
+  }
+
+  async function scan(targets: readonly ScanTarget[], scanOptions: ScanOptions = {}): Promise<ScanResult> {
+    const report = scanOptions.report ?? true;
+    const ecosystemsOf = new Map(targets.map((t) => [t.name, ecosystemsForOs(t.snapshot.os)]));
+    await prepare([...new Set([...ecosystemsOf.values()].flat())]);
+
+    const perHost = targets.map((t) => ({
+      target: t,
+      matches: matcher.match(ecosystemsOf.get(t.name) ?? [], t.snapshot.packages),
+    }));
+    const cves = new Set<string>();
+    for (const { matches } of perHost) for (const m of matches) for (const c of m.cves) cves.add(c);
+    await enrichmentOf(cves);
+
+    // the SLA clock of a finding starts when it was first seen, so existing findings keep their date
+    const storedIds = targets.flatMap((t) => (t.hostId ? [t.hostId] : []));
+    const firstSeen = await deps.repos.findings.firstSeen(storedIds);
+
+    const scored: ScoredMatch[] = [];
+    const stored: { name: string; hostId: string; writes: FindingWrite[] }[] = [];
+    const hosts: ScanResult['hosts'] = [];
+    for (const { target, matches } of perHost) {
+      const writes = new Map<string, FindingWrite>();
+      for (const m of matches) {
+        const advisory = advisoryById.get(m.advisoryId);
+        const entry = advisory?.affected.find(
+          (e) =>
+            e.ecosystem === m.ecosystem &&
+            (e.package === m.package.sourceName || e.package === m.package.name),
+        );
+        const seen = target.hostId
+          ? firstSeen.get(findingSeenKey(target.hostId, m.package.name, m.advisoryId))
+          : undefined;
+        const { risk, kev, epss } = score(m, advisory, entry, target.context, seen ?? now);
+        if (report) {
+          scored.push({
+            host: target.name,
+            package: m.package.name,
+            sourcePackage: m.package.sourceName,
+            arch: m.package.arch,
+            ecosystem: m.ecosystem,
+            installedVersion: m.package.version,
+            fixedVersion: m.fixedVersion,
+            advisoryId: m.advisoryId,
+            cves: m.cves,
+            kev,
+            epss,
+            risk,
+          });
+        }
+        // one finding per package and advisory (a multi-arch package counts once)
+        const key = `${m.package.name}\u0000${m.advisoryId}`;
+        if (!writes.has(key)) {
+          writes.set(key, {
+            packageName: m.package.name,
+            sourcePackage: m.package.sourceName,
+            advisoryId: m.advisoryId,
+            ecosystem: m.ecosystem,
+            installedVersion: m.package.version,
+            fixedVersion: m.fixedVersion,
+            cves: m.cves,
+            kev,
+            epssScore: epss,
+            risk,
+          });
+        }
+      }
+      if (target.hostId)
+        stored.push({ name: target.name, hostId: target.hostId, writes: [...writes.values()] });
+      hosts.push({
+        name: target.name,
+        os: target.snapshot.os.prettyName ?? `${target.snapshot.os.id} ${target.snapshot.os.versionId}`,
+        packages: target.snapshot.packages.length,
+        findings: matches.length,
+        rebootRequired: target.snapshot.rebootRequired,
+      });
+    }
+    const changes: Record<string, HostFindingsChange> = {};
+    if (stored.length > 0) {
+      const byHost = await deps.repos.findings.syncHosts(stored, now);
+      for (const h of stored) changes[h.name] = byHost.get(h.hostId)!;
+    }
+    const warnings = matcher.warnings();
+    for (const w of warnings) {
+      const key = [w.advisoryId ?? '', w.ecosystem, w.package, w.message].join('\u0000');
+      if (logged.has(key)) continue;
+      logged.add(key);
+      deps.logger?.warn(w, 'advisory data could not be evaluated');
+    }
+    const findings = report ? groupByHostPackage(scored) : [];
+    return {
+      hosts,
+      findings,
+      fixes: report ? groupByFix(findings) : [],
+      advisoriesConsidered: advisoryById.size,
+      warnings,
+      changes,
+    };
+  }
+
+  return { scan };
+}
+
+/** Scans the targets in one batch, loading only the advisories that name their packages. */
+export async function scanTargets(deps: ScanDeps, targets: readonly ScanTarget[]): Promise<ScanResult> {
   const names = new Set<string>();
   for (const t of targets) {
     for (const p of t.snapshot.packages) {
@@ -63,112 +304,5 @@ export async function scanTargets(deps: ScanDeps, targets: readonly ScanTarget[]
       names.add(p.sourceName);
     }
   }
-  const advisories =
-    ecosystems.length > 0 ? await deps.repos.advisories.findForEcosystems(ecosystems, names) : [];
-  const advisoryById = new Map<string, Advisory>(advisories.map((a) => [a.id, a]));
-  const matcher = createMatcher(buildAdvisoryIndex(advisories));
-
-  const perHost = targets.map((t) => ({
-    target: t,
-    matches: matcher.match(ecosystemsOf.get(t.name) ?? [], t.snapshot.packages),
-  }));
-  const cves = new Set<string>();
-  for (const { matches } of perHost) for (const m of matches) for (const c of m.cves) cves.add(c);
-  const enrichment = await deps.repos.advisories.enrichmentFor(cves);
-
-  // the SLA clock of a finding starts when it was first seen, so existing findings keep their date
-  const storedIds = targets.flatMap((t) => (t.hostId ? [t.hostId] : []));
-  const firstSeen = new Map<string, Date>();
-  if (storedIds.length > 0) {
-    for (const f of await deps.repos.findings.forHosts(storedIds, ['open', 'accepted', 'deferred'])) {
-      firstSeen.set(`${f.hostId}\u0000${f.packageName}\u0000${f.advisoryId}`, f.firstSeenAt);
-    }
-  }
-
-  const assess = createRiskAssessor(deps.riskPolicy);
-  const scored: ScoredMatch[] = [];
-  const changes: Record<string, HostFindingsChange> = {};
-  const hosts: ScanResult['hosts'] = [];
-  for (const { target, matches } of perHost) {
-    const writes = new Map<string, FindingWrite>();
-    let hostFindings = 0;
-    for (const m of matches) {
-      const advisory = advisoryById.get(m.advisoryId);
-      const entry = advisory?.affected.find(
-        (e) =>
-          e.ecosystem === m.ecosystem && (e.package === m.package.sourceName || e.package === m.package.name),
-      );
-      const enriched = m.cves.map((c) => enrichment.get(c) ?? NO_ENRICHMENT(c));
-      const seen = target.hostId
-        ? firstSeen.get(`${target.hostId}\u0000${m.package.name}\u0000${m.advisoryId}`)
-        : undefined;
-      const risk = assess(
-        {
-          cves: enriched,
-          advisorySeverity: advisory?.severity ?? [],
-          urgency: entry?.urgency ?? null,
-          references: advisory?.references ?? [],
-          host: target.context,
-          fixAvailable: m.fixedVersion !== null,
-          firstSeen: seen ?? now,
-        },
-        now,
-      );
-      const kev = enriched.some((e) => e.kev !== undefined);
-      const epssValues = enriched.flatMap((e) => (e.epss ? [e.epss.score] : []));
-      const epss = epssValues.length > 0 ? Math.max(...epssValues) : null;
-      scored.push({
-        host: target.name,
-        package: m.package.name,
-        sourcePackage: m.package.sourceName,
-        arch: m.package.arch,
-        ecosystem: m.ecosystem,
-        installedVersion: m.package.version,
-        fixedVersion: m.fixedVersion,
-        advisoryId: m.advisoryId,
-        cves: m.cves,
-        kev,
-        epss,
-        risk,
-      });
-      hostFindings++;
-      // one finding per package and advisory (a multi-arch package counts once)
-      const key = `${m.package.name}\u0000${m.advisoryId}`;
-      if (!writes.has(key)) {
-        writes.set(key, {
-          packageName: m.package.name,
-          sourcePackage: m.package.sourceName,
-          advisoryId: m.advisoryId,
-          ecosystem: m.ecosystem,
-          installedVersion: m.package.version,
-          fixedVersion: m.fixedVersion,
-          cves: m.cves,
-          kev,
-          epssScore: epss,
-          risk,
-        });
-      }
-    }
-    if (target.hostId) {
-      changes[target.name] = await deps.repos.findings.syncHost(target.hostId, [...writes.values()], now);
-    }
-    hosts.push({
-      name: target.name,
-      os: target.snapshot.os.prettyName ?? `${target.snapshot.os.id} ${target.snapshot.os.versionId}`,
-      packages: target.snapshot.packages.length,
-      findings: hostFindings,
-      rebootRequired: target.snapshot.rebootRequired,
-    });
-  }
-  const warnings = matcher.warnings();
-  for (const w of warnings) deps.logger?.warn(w, 'advisory data could not be evaluated');
-  const findings = groupByHostPackage(scored);
-  return {
-    hosts,
-    findings,
-    fixes: groupByFix(findings),
-    advisoriesConsidered: advisories.length,
-    warnings,
-    changes,
-  };
+  return createScanner(deps, { packages: names }).scan(targets);
 }

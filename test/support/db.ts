@@ -1,54 +1,17 @@
 /**
- * Test databases: a uniquely named PostgreSQL database per test file (created through the
+ * Test databases: a uniquely named PostgreSQL database per test file (see postgres.ts: created through the
  * `postgres` maintenance database, dropped afterwards) and embedded databases in temp dirs.
  *
  * PATCHBOT_TEST_POSTGRES_URL overrides the server (default postgresql://postgres@127.0.0.1:5432/postgres).
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { openDatabase, type Database, type DatabaseKind } from '../../src/db/client.js';
+import { createTempPostgres } from './postgres.js';
 
-export const ADMIN_URL =
-  process.env.PATCHBOT_TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-
-export interface TempPostgres {
-  name: string;
-  url: string;
-  drop(): Promise<void>;
-}
-
-export async function adminQuery<T extends pg.QueryResultRow = pg.QueryResultRow>(
-  sql: string,
-  params: unknown[] = [],
-  url = ADMIN_URL,
-): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
-/** Creates an empty database `pbtest_<label>_<random>` and returns its URL. */
-export async function createTempPostgres(label = 'db'): Promise<TempPostgres> {
-  const name = `pbtest_${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
-  await adminQuery(`CREATE DATABASE "${name}"`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  return {
-    name,
-    url: url.toString(),
-    drop: async () => {
-      await adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    },
-  };
-}
+export { ADMIN_URL, adminQuery, createTempPostgres, type TempPostgres } from './postgres.js';
 
 export interface TempDir {
   dir: string;

@@ -34,21 +34,11 @@ const STATUS_TO_DB = {
   postponed: 'postponed',
 } as const satisfies Record<AffectedStatus, string>;
 
-const STATUS_FROM_DB: Record<string, AffectedStatus> = Object.fromEntries(
-  Object.entries(STATUS_TO_DB).map(([k, v]) => [v, k as AffectedStatus]),
-);
-
 const SOURCE_TO_DB = {
   osv: 'osv',
   'debian-tracker': 'debian_tracker',
   'alpine-secdb': 'alpine_secdb',
 } as const;
-
-const SOURCE_FROM_DB: Record<string, Advisory['source']> = {
-  osv: 'osv',
-  debian_tracker: 'debian-tracker',
-  alpine_secdb: 'alpine-secdb',
-};
 
 /** The fixed versions named by an entry's ranges (for indexes and display). */
 export function fixedVersionsOf(entry: AffectedEntry): string[] {
@@ -135,6 +125,7 @@ export class AdvisoryRepository implements FeedSink {
         if (changedIds.length > 0) {
           await tx.affectedPackage.deleteMany({ where: { advisoryId: { in: changedIds } } });
         }
+        const created: Prisma.AdvisoryCreateManyInput[] = [];
         for (const { advisory, hash, isNew } of writes) {
           const data = pgSafe({
             source: SOURCE_TO_DB[advisory.source],
@@ -149,8 +140,12 @@ export class AdvisoryRepository implements FeedSink {
             severity: advisory.severity as unknown as Prisma.InputJsonValue,
             contentHash: hash,
           });
-          if (isNew) await tx.advisory.create({ data: { id: advisory.id, ...data } });
+          if (isNew) created.push({ id: advisory.id, ...data });
           else await tx.advisory.update({ where: { id: advisory.id }, data });
+        }
+        // new advisories in multi-row INSERTs (13 columns each: well below 65,535 bind parameters)
+        for (let i = 0; i < created.length; i += 2_000) {
+          await tx.advisory.createMany({ data: created.slice(i, i + 2_000) });
         }
         const affectedRows = writes.flatMap(({ advisory }) =>
           advisory.affected.map((entry) =>
@@ -273,48 +268,65 @@ export class AdvisoryRepository implements FeedSink {
    * When `packages` is given, only entries naming one of them (source or binary names).
    */
   async findForEcosystems(ecosystems: string[], packages?: Iterable<string>): Promise<Advisory[]> {
-    const names = packages ? [...new Set(packages)] : undefined;
-    const entries = await this.prisma.affectedPackage.findMany({
-      where: {
-        ecosystem: { in: ecosystems },
-        ...(names ? { package: { in: names } } : {}),
-      },
-      include: { advisory: true },
-      orderBy: { id: 'asc' },
+    if (ecosystems.length === 0) return [];
+    const names = packages ? JSON.stringify([...new Set(packages)]) : null;
+    // one JSON text per advisory with its entries (in entry order): a fleet scan reads ~10^5 entries
+    const rows = await this.prisma.$queryRaw<{ row: string }[]>`
+      SELECT json_build_array(a.id, a.source, a.aliases, a.cves,
+          (extract(epoch FROM a.published) * 1000)::bigint, (extract(epoch FROM a.modified) * 1000)::bigint,
+          (extract(epoch FROM a.withdrawn) * 1000)::bigint, a.summary, a.details, a."references", a.severity,
+          e.entries)::text AS row
+      FROM (
+        SELECT ap."advisoryId", min(ap.id) AS first,
+          json_agg(json_build_array(ap.ecosystem, ap.package, ap."nameKind", ap.status, ap.ranges, ap.versions,
+            ap.binaries, ap.urgency) ORDER BY ap.id) AS entries
+        FROM "AffectedPackage" ap
+        WHERE ap.ecosystem = ANY (ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(ecosystems)}::jsonb)))
+          AND (${names}::jsonb IS NULL OR ap.package = ANY (ARRAY(SELECT jsonb_array_elements_text(${names}::jsonb))))
+        GROUP BY ap."advisoryId"
+      ) e
+      JOIN "Advisory" a ON a.id = e."advisoryId"
+      ORDER BY e.first`;
+    return rows.map(({ row }) => {
+      const [
+        id,
+        source,
+        aliases,
+        cves,
+        published,
+        modified,
+        withdrawn,
+        summary,
+        details,
+        references,
+        severity,
+        entries,
+      ] = JSON.parse(row) as AdvisoryRow;
+      return {
+        id,
+        // the database labels are the domain values ("debian-tracker", "not-affected", ...)
+        source,
+        aliases,
+        cves,
+        ...(published !== null ? { published: new Date(published) } : {}),
+        modified: new Date(modified),
+        ...(withdrawn !== null ? { withdrawn: new Date(withdrawn) } : {}),
+        summary,
+        ...(details ? { details } : {}),
+        references,
+        severity,
+        affected: entries.map(([ecosystem, pkg, nameKind, status, ranges, versions, binaries, urgency]) => ({
+          ecosystem,
+          package: pkg,
+          nameKind,
+          status,
+          ranges,
+          versions,
+          ...(binaries.length > 0 ? { binaries } : {}),
+          ...(urgency ? { urgency } : {}),
+        })),
+      };
     });
-    const byId = new Map<string, Advisory>();
-    for (const row of entries) {
-      let advisory = byId.get(row.advisoryId);
-      if (!advisory) {
-        const a = row.advisory;
-        advisory = {
-          id: a.id,
-          source: SOURCE_FROM_DB[a.source] ?? 'osv',
-          aliases: a.aliases,
-          cves: a.cves,
-          ...(a.published ? { published: a.published } : {}),
-          modified: a.modified,
-          ...(a.withdrawn ? { withdrawn: a.withdrawn } : {}),
-          summary: a.summary,
-          ...(a.details ? { details: a.details } : {}),
-          references: a.references as unknown as Advisory['references'],
-          severity: a.severity as unknown as SeverityVector[],
-          affected: [],
-        };
-        byId.set(a.id, advisory);
-      }
-      advisory.affected.push({
-        ecosystem: row.ecosystem,
-        package: row.package,
-        nameKind: row.nameKind,
-        status: STATUS_FROM_DB[row.status] ?? 'affected',
-        ranges: row.ranges as unknown as AffectedRange[],
-        versions: row.versions,
-        ...(row.binaries.length > 0 ? { binaries: row.binaries } : {}),
-        ...(row.urgency ? { urgency: row.urgency } : {}),
-      });
-    }
-    return [...byId.values()];
   }
 
   /** Enrichment for the given CVEs, keyed by CVE id. */
@@ -337,6 +349,31 @@ export class AdvisoryRepository implements FeedSink {
     return out;
   }
 }
+
+/** An advisory as `findForEcosystems` reads it (times in epoch ms). */
+type AdvisoryRow = [
+  id: string,
+  source: Advisory['source'],
+  aliases: string[],
+  cves: string[],
+  published: number | null,
+  modified: number,
+  withdrawn: number | null,
+  summary: string,
+  details: string | null,
+  references: Advisory['references'],
+  severity: SeverityVector[],
+  entries: [
+    ecosystem: string,
+    pkg: string,
+    nameKind: AffectedEntry['nameKind'],
+    status: AffectedStatus,
+    ranges: AffectedRange[],
+    versions: string[],
+    binaries: string[],
+    urgency: string | null,
+  ][],
+];
 
 type EnrichmentRow = {
   cvss: Prisma.JsonValue;

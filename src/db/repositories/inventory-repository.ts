@@ -1,6 +1,7 @@
 import { NotFoundError } from '../../core/errors.js';
 import type { InstalledPackage, InventorySnapshot, OsFamily } from '../../core/model.js';
 import type { DbClient } from '../client.js';
+import type { Prisma } from '../generated/client.js';
 
 /** Rows per INSERT: well below PostgreSQL's 65,535 bind parameters (6 columns each). */
 export const PACKAGE_CHUNK = 5_000;
@@ -97,9 +98,6 @@ export class InventoryRepository {
       },
     });
     if (!row) return null;
-    const family = (OS_FAMILIES as readonly string[]).includes(row.osFamily)
-      ? (row.osFamily as OsFamily)
-      : 'unknown';
     const packages: InstalledPackage[] = row.packages.map((p) => ({
       name: p.name,
       version: p.version,
@@ -107,28 +105,119 @@ export class InventoryRepository {
       sourceName: p.sourceName,
       sourceVersion: p.sourceVersion,
     }));
-    return {
-      id: row.id,
-      hostId: row.hostId,
-      hostName: row.host.name,
-      os: {
-        id: row.osId,
-        family,
-        versionId: row.osVersionId,
-        ...(row.osCodename !== null ? { codename: row.osCodename } : {}),
-        ...(row.osPrettyName !== null ? { prettyName: row.osPrettyName } : {}),
-      },
-      kernel: row.kernel,
-      packageManager: row.packageManager,
-      packages,
-      rebootRequired: row.rebootRequired,
-      rebootPackages: row.rebootPackages,
-      collectedAt: row.collectedAt,
-    };
+    return toSnapshot(row, packages);
+  }
+
+  /**
+   * The most recent snapshot of each of the hosts (by id), as `latest` returns it, in two queries.
+   * Equal packages are one shared object across the snapshots of this call and of earlier calls
+   * given the same `packages` cache (treat them as immutable): a fleet of similar hosts costs one
+   * object per distinct package, and matching evaluates each once. Hosts with no snapshot are absent.
+   */
+  async latestForHosts(
+    hostIds: readonly string[],
+    packages: PackageCache = new Map(),
+  ): Promise<Map<string, StoredSnapshot>> {
+    const out = new Map<string, StoredSnapshot>();
+    if (hostIds.length === 0) return out;
+    const latest = await this.prisma.$queryRaw<{ id: string }[]>`
+      SELECT DISTINCT ON (s."hostId") s.id::text AS id
+      FROM "InventorySnapshot" s
+      WHERE s."hostId" = ANY (ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(hostIds)}::jsonb)::uuid))
+      ORDER BY s."hostId", s."collectedAt" DESC, s."createdAt" DESC`;
+    if (latest.length === 0) return out;
+    const ids = latest.map((r) => r.id);
+    const [rows, lists] = await Promise.all([
+      this.prisma.inventorySnapshot.findMany({
+        where: { id: { in: ids } },
+        include: { host: { select: { name: true } } },
+      }),
+      // one text per snapshot: a line per package, its fields separated by U+001F
+      this.prisma.$queryRaw<{ snapshotId: string; count: number; packages: string }[]>`
+        SELECT p."snapshotId"::text AS "snapshotId", count(*)::int AS count,
+          string_agg(concat_ws(chr(31), p.name, p.version, p.arch, p."sourceName", p."sourceVersion"), chr(10)
+            ORDER BY p.name, p.arch, p.version) AS packages
+        FROM "InstalledPackage" p
+        WHERE p."snapshotId" = ANY (ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)::uuid))
+        GROUP BY p."snapshotId"`,
+    ]);
+    const packagesOf = new Map<string, InstalledPackage[]>();
+    for (const l of lists) {
+      const list = splitPackages(l.packages, l.count, packages);
+      // a field holding a separator (stored names and versions never do: src/core/packages) is read
+      // row by row instead
+      packagesOf.set(l.snapshotId, list ?? (await this.packagesOf(l.snapshotId)));
+    }
+    for (const row of rows) out.set(row.hostId, toSnapshot(row, packagesOf.get(row.id) ?? []));
+    return out;
+  }
+
+  private async packagesOf(snapshotId: string): Promise<InstalledPackage[]> {
+    const rows = await this.prisma.installedPackage.findMany({
+      where: { snapshotId },
+      orderBy: [{ name: 'asc' }, { arch: 'asc' }, { version: 'asc' }],
+    });
+    return rows.map((p) => ({
+      name: p.name,
+      version: p.version,
+      arch: p.arch,
+      sourceName: p.sourceName,
+      sourceVersion: p.sourceVersion,
+    }));
   }
 
   /** Number of snapshots kept for a host. */
   async count(hostName: string): Promise<number> {
     return this.prisma.inventorySnapshot.count({ where: { host: { name: hostName } } });
   }
+}
+
+/** Shared package objects by name, version, arch, source name and source version. */
+export type PackageCache = Map<string, InstalledPackage>;
+
+/**
+ * The packages of `latestForHosts`' text (lines of five U+001F-separated fields), interned in
+ * `cache`; undefined when the text does not hold exactly `count` such lines.
+ */
+function splitPackages(text: string, count: number, cache: PackageCache): InstalledPackage[] | undefined {
+  const lines = text.split('\n');
+  if (lines.length !== count) return undefined;
+  const list: InstalledPackage[] = [];
+  for (const line of lines) {
+    let p = cache.get(line);
+    if (!p) {
+      const fields = line.split('\u001f');
+      if (fields.length !== 5) return undefined;
+      const [name, version, arch, sourceName, sourceVersion] = fields;
+      cache.set(line, (p = { name, version, arch, sourceName, sourceVersion }));
+    }
+    list.push(p);
+  }
+  return list;
+}
+
+type SnapshotRow = Prisma.InventorySnapshotGetPayload<{ include: { host: { select: { name: true } } } }>;
+
+function toSnapshot(row: SnapshotRow, packages: InstalledPackage[]): StoredSnapshot {
+  const family = (OS_FAMILIES as readonly string[]).includes(row.osFamily)
+    ? (row.osFamily as OsFamily)
+    : 'unknown';
+  return {
+    id: row.id,
+    hostId: row.hostId,
+    hostName: row.host.name,
+    os: {
+      id: row.osId,
+      family,
+      versionId: row.osVersionId,
+      ...(row.osCodename !== null ? { codename: row.osCodename } : {}),
+      ...(row.osPrettyName !== null ? { prettyName: row.osPrettyName } : {}),
+    },
+    kernel: row.kernel,
+    packageManager: row.packageManager,
+    packages,
+    rebootRequired: row.rebootRequired,
+    rebootPackages: row.rebootPackages,
+    collectedAt: row.collectedAt,
+  };
 }
