@@ -17,7 +17,7 @@ ENV NODE_ENV=production \
     PATCHBOT_USE_DIST=1 \
     PATCHBOT_DATA_DIR=/var/lib/patchbot
 RUN apt-get update \
- && apt-get install -y --no-install-recommends openssh-client ca-certificates tini \
+ && apt-get install -y --no-install-recommends openssh-client ca-certificates tini fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system patchbot \
  && useradd --system --gid patchbot --home-dir /var/lib/patchbot --create-home patchbot

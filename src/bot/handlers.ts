@@ -60,6 +60,11 @@ export interface CommandInput {
   /** Where the command was typed. */
   channel: string;
   respond: Respond;
+  /**
+   * Slack's response_url for this command (valid 30 minutes, 5 answers), so slow work can answer
+   * from a background job. Absent on platforms without one.
+   */
+  responseUrl?: string;
 }
 
 export interface ChatHandlers {

@@ -55,6 +55,12 @@ export const RawEnv = z.object({
       .refine((n) => n >= 1 && n <= 65535, { error: 'expected a port number 1-65535' }),
   ),
   PATCHBOT_CONFIG: opt(z.string()),
+  /** Prefix of patchbot's keys in Redis (several installations, or tests, can share one Redis). */
+  PATCHBOT_QUEUE_PREFIX: opt(
+    z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
+      error: 'expected letters, digits, ".", "_" or "-" (at most 64)',
+    }),
+  ),
   SLACK_BOT_TOKEN: opt(
     z.string().regex(/^xoxb-[A-Za-z0-9-]+$/, { error: 'expected a Slack bot token (xoxb-...)' }),
   ),
@@ -79,6 +85,10 @@ export const RawEnv = z.object({
         error: 'expected 1/true/yes or 0/false/no',
       })
       .transform((s) => BOOL_TRUE.includes(s.toLowerCase())),
+  ),
+  /** OpenID metadata of the tokens Teams sends (default: the public cloud's); private or sovereign clouds, tests. */
+  TEAMS_OPENID_METADATA_URL: opt(
+    urlWith(['https:', 'http:'], 'an http(s) URL of an OpenID metadata document'),
   ),
   LOG_LEVEL: opt(z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` })),
   /** SSH agent socket, used when a host has no identity file. */
@@ -110,9 +120,13 @@ export const Env = RawEnv.superRefine(
       'expected TEAMS_APP_PASSWORD when TEAMS_APP_ID is set (or TEAMS_DEV_NO_AUTH=1 for local development)',
     );
     need(
-      e.TEAMS_APP_ID === undefined && (e.TEAMS_APP_PASSWORD !== undefined || e.TEAMS_TENANT_ID !== undefined),
+      e.TEAMS_APP_ID === undefined &&
+        (e.TEAMS_APP_PASSWORD !== undefined ||
+          e.TEAMS_TENANT_ID !== undefined ||
+          e.TEAMS_DEV_NO_AUTH === true ||
+          e.TEAMS_OPENID_METADATA_URL !== undefined),
       'TEAMS_APP_ID',
-      'expected TEAMS_APP_ID when TEAMS_APP_PASSWORD or TEAMS_TENANT_ID is set',
+      'expected TEAMS_APP_ID when TEAMS_APP_PASSWORD, TEAMS_TENANT_ID, TEAMS_DEV_NO_AUTH or TEAMS_OPENID_METADATA_URL is set',
     );
     // Run even when a variable is malformed, so one report lists every problem (the checks only test presence).
   },
@@ -122,6 +136,8 @@ export const Env = RawEnv.superRefine(
   databaseUrl: e.DATABASE_URL,
   dataDir: e.PATCHBOT_DATA_DIR ?? '.patchbot',
   redisUrl: e.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  /** Prefix of the BullMQ keys in Redis. */
+  queuePrefix: e.PATCHBOT_QUEUE_PREFIX ?? 'patchbot',
   port: e.PORT ?? 3000,
   policyPath: e.PATCHBOT_CONFIG ?? './patchbot.yaml',
   /** Whether PATCHBOT_CONFIG named the file (then it must exist). */
@@ -151,6 +167,8 @@ export const Env = RawEnv.superRefine(
           tenantId: e.TEAMS_TENANT_ID,
           /** Local development only: accept requests without a Bot Framework token. */
           devNoAuth: e.TEAMS_DEV_NO_AUTH ?? false,
+          /** OpenID metadata URL of incoming tokens; undefined = the public cloud's. */
+          openIdMetadataUrl: e.TEAMS_OPENID_METADATA_URL,
         },
 }));
 export type Env = z.output<typeof Env>;

@@ -443,6 +443,12 @@ export const Feeds = z
   });
 export type Feeds = z.infer<typeof Feeds>;
 
+export const InventorySchedule = z.strictObject({
+  /** How often `patchbot worker` collects the inventory of every host (then re-matches and notifies). */
+  collectInterval: Duration.prefault('24h'),
+});
+export type InventorySchedule = z.infer<typeof InventorySchedule>;
+
 export const Notifications = z.strictObject({
   /** More newly relevant fixes than this for one team at once are posted as one summary. */
   burstThreshold: positiveInt().default(20),
@@ -489,6 +495,7 @@ export const PolicyFile = z.strictObject({
   risk: RiskPolicy.prefault({}),
   riskAcceptance: RiskAcceptancePolicy.prefault({}),
   feeds: Feeds.prefault({}),
+  inventory: InventorySchedule.prefault({}),
   notifications: Notifications.prefault({}),
   reporting: Reporting.prefault({}),
 });

@@ -5,10 +5,16 @@ import type { Database } from './client.js';
 import { readMigrations } from './migrate.js';
 import { AdvisoryRepository } from './repositories/advisory-repository.js';
 import { AuditRepository } from './repositories/audit-repository.js';
+import { DeploymentRepository } from './repositories/deployment-repository.js';
+import { ChangeRepository } from './repositories/change-repository.js';
 import { FindingRepository } from './repositories/finding-repository.js';
 import { HostRepository } from './repositories/host-repository.js';
 import { InventoryRepository } from './repositories/inventory-repository.js';
+import { MetricsQueries } from './repositories/metrics-queries.js';
+import { NotificationQueries } from './repositories/notification-queries.js';
 import { RescanQueries } from './repositories/rescan-queries.js';
+import { StatusQueries } from './repositories/status-queries.js';
+import { TeamRepository } from './repositories/team-repository.js';
 
 export { openDatabase, type Database, type DatabaseKind } from './client.js';
 export type { MigrateResult } from './migrate.js';
@@ -19,7 +25,13 @@ export interface Repositories {
   advisories: AdvisoryRepository;
   findings: FindingRepository;
   audit: AuditRepository;
+  deployments: DeploymentRepository;
+  changes: ChangeRepository;
   rescan: RescanQueries;
+  teams: TeamRepository;
+  notifications: NotificationQueries;
+  status: StatusQueries;
+  metrics: MetricsQueries;
 }
 
 export function createRepositories(db: Database): Repositories {
@@ -29,7 +41,13 @@ export function createRepositories(db: Database): Repositories {
     advisories: new AdvisoryRepository(db.prisma),
     findings: new FindingRepository(db.prisma),
     audit: new AuditRepository(db.prisma),
+    deployments: new DeploymentRepository(db.prisma),
+    changes: new ChangeRepository(db.prisma),
     rescan: new RescanQueries(db.prisma),
+    teams: new TeamRepository(db.prisma),
+    notifications: new NotificationQueries(db.prisma, db.kind),
+    status: new StatusQueries(db.prisma),
+    metrics: new MetricsQueries(db.prisma),
   };
 }
 

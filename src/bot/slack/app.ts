@@ -397,7 +397,14 @@ function registerListeners(app: App, deps: ListenerDeps): void {
     };
     const reply = makeRespond(client, respond);
     await guarded(`command ${cmd.kind}`, reply, () =>
-      handlers.onCommand({ command: cmd, text: c.text, user, channel: c.channel_id, respond: reply }),
+      handlers.onCommand({
+        command: cmd,
+        text: c.text,
+        user,
+        channel: c.channel_id,
+        respond: reply,
+        responseUrl: c.response_url,
+      }),
     );
   });
 }

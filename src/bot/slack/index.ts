@@ -6,6 +6,7 @@ export {
   type SlackHandlers,
 } from './app.js';
 export { SlackPoster, type SlackPosterOptions } from './poster.js';
+export { createSlackPoster } from './web-client.js';
 export {
   ACTION_IDS,
   renderCampaign,
@@ -20,3 +21,5 @@ export {
 } from './render.js';
 export { buildModal, CALLBACK_IDS, parseSubmission } from './modals.js';
 export { LIMITS } from './blocks.js';
+export { checkResponseUrl, respondVia, SLACK_RESPONSE_HOSTS } from './response-url.js';
+export { slackGroupMembers, type GroupMembersOptions } from './groups.js';

@@ -13,6 +13,9 @@ import {
   type CampaignState,
   type CampaignView,
   type CoverageView,
+  type DigestList,
+  type DigestRiskLine,
+  type DigestView,
   type HelpView,
   type HostListView,
   type MessageContent,
@@ -35,12 +38,30 @@ import {
   LIMITS,
   link,
   listSections,
+  moreLabel,
   person,
   section,
   slackDate,
   type Button,
   type KnownBlock,
 } from './blocks.js';
+import { renderDeploymentProgress, slackMention } from './render-deployment.js';
+import {
+  AGE_BUCKETS,
+  type Headline,
+  type ScopeMetrics,
+  type TrendPoint,
+} from '../../core/metrics/definitions.js';
+import {
+  changeTone,
+  formatChange,
+  formatCount,
+  formatDays,
+  formatPercent,
+  formatValue,
+} from '../../core/metrics/format.js';
+
+export { renderDeploymentProgress, slackMention };
 
 export interface SlackMessage {
   text: string;
@@ -53,6 +74,10 @@ export const ACTION_IDS: Readonly<Record<CampaignActionKind, string>> = {
   reject: 'patch_reject',
   defer: 'patch_defer',
   accept_risk: 'patch_accept_risk',
+  pause: 'patch_deploy_pause',
+  resume: 'patch_deploy_resume',
+  abort: 'patch_deploy_abort',
+  rollback: 'patch_deploy_rollback',
   details: 'patch_details',
 };
 
@@ -61,6 +86,10 @@ const BUTTON_LABEL: Readonly<Record<CampaignActionKind, string>> = {
   reject: 'Reject',
   defer: 'Defer',
   accept_risk: 'Accept risk',
+  pause: 'Pause',
+  resume: 'Resume',
+  abort: 'Abort',
+  rollback: 'Roll back',
   details: 'Details',
 };
 
@@ -101,6 +130,10 @@ export function renderMessage(content: MessageContent): SlackMessage {
       return renderHelp(content);
     case 'notice':
       return renderNotice(content);
+    case 'digest':
+      return renderDigest(content);
+    case 'deployment-progress':
+      return renderDeploymentProgress(content);
   }
 }
 
@@ -126,22 +159,34 @@ export function stateLine(state: CampaignState): string {
     case 'risk-accepted':
       return `${e} *Risk accepted* by ${person(state.by)} ${slackDate(state.at)} until ${slackDate(state.expires, 'date')}: ${esc(clip(state.reason, 1000))}`;
     case 'scheduled':
-      return `${e} *Scheduled*${state.startsAt ? ` for ${slackDate(state.startsAt)}` : ''}${state.window ? ` (window ${esc(state.window)})` : ''}`;
+      return `${e} *Scheduled*${deploymentLabel(state)}${state.startsAt ? ` for ${slackDate(state.startsAt)}` : ''}${state.window ? ` (window ${esc(state.window)})` : ''}`;
     case 'deploying': {
       const ring = state.ringName ? ` (${esc(state.ringName)})` : '';
       const hosts =
         state.hostsDone !== undefined && state.hostsTotal !== undefined
           ? `, ${state.hostsDone} of ${plural(state.hostsTotal, 'host')} done`
           : '';
-      return `${e} *Deploying* ring ${state.ring}/${state.rings}${ring}${hosts}`;
+      const soak = state.soakUntil ? `; next ring after the soak, ${slackDate(state.soakUntil)}` : '';
+      return `${e} *Deploying*${deploymentLabel(state)} ring ${state.ring}/${state.rings}${ring}${hosts}${soak}`;
     }
     case 'done':
-      return `${e} *Done* ${slackDate(state.at)}${state.hostsPatched !== undefined ? `: ${plural(state.hostsPatched, 'host')} patched` : ''}`;
+      return `${e} *Done*${deploymentLabel(state)} ${slackDate(state.at)}${state.hostsPatched !== undefined ? `: ${plural(state.hostsPatched, 'host')} patched` : ''}`;
     case 'failed':
-      return `${e} *Failed* ${slackDate(state.at)}: ${esc(clip(state.reason, 1000))}`;
-    case 'halted':
-      return `${e} *Halted* ${slackDate(state.at)}${state.by ? ` by ${person(state.by)}` : ''}: ${esc(clip(state.reason, 1000))}`;
+      return `${e} *Failed*${deploymentLabel(state)} ${slackDate(state.at)}: ${esc(clip(state.reason, 1000))}`;
+    case 'halted': {
+      const word = state.rollingBack
+        ? ':rewind: *Rolling back*'
+        : state.paused
+          ? ':double_vertical_bar: *Paused*'
+          : `${e} *Halted*`;
+      return `${word}${deploymentLabel(state)} ${slackDate(state.at)}${state.by ? ` by ${person(state.by)}` : ''}: ${esc(clip(state.reason, 1000))}`;
+    }
   }
+}
+
+/** " (deployment #3)" when the state names its deployment. */
+function deploymentLabel(state: { deployment?: number }): string {
+  return state.deployment === undefined ? '' : ` (deployment #${state.deployment})`;
 }
 
 function stateWord(state: CampaignState): string {
@@ -157,6 +202,20 @@ function stateWord(state: CampaignState): string {
   }
 }
 
+/** The "are you sure?" dialogs of the buttons that stop or undo work on hosts (CONFIRMED_ACTIONS). */
+const CONFIRM: Partial<Record<CampaignActionKind, { title: string; text: string; button: string }>> = {
+  abort: {
+    title: 'Abort the deployment?',
+    text: 'No further host starts. Hosts already patched keep the new version until you roll back.',
+    button: 'Abort',
+  },
+  rollback: {
+    title: 'Roll back the deployment?',
+    text: 'Every host this deployment changed gets its previous package versions again, where its package manager can.',
+    button: 'Roll back',
+  },
+};
+
 export function campaignButtons(view: Pick<CampaignView, 'changeId' | 'actions'>): Button[] {
   return view.actions.slice(0, LIMITS.actionsElements).map((kind) => {
     const button: Button = {
@@ -167,6 +226,17 @@ export function campaignButtons(view: Pick<CampaignView, 'changeId' | 'actions'>
     };
     if (kind === 'approve') button.style = 'primary';
     if (kind === 'reject') button.style = 'danger';
+    const confirm = CONFIRM[kind];
+    if (confirm) {
+      button.style = 'danger';
+      button.confirm = {
+        title: { type: 'plain_text', text: confirm.title },
+        text: { type: 'plain_text', text: confirm.text },
+        confirm: { type: 'plain_text', text: confirm.button },
+        deny: { type: 'plain_text', text: 'Cancel' },
+        style: 'danger',
+      };
+    }
     return button;
   });
 }
@@ -433,20 +503,191 @@ export function renderStatus(view: StatusView): SlackMessage {
   return { text: clip(text, LIMITS.fallbackText), blocks: blocks.slice(0, LIMITS.blocksPerMessage) };
 }
 
-export function renderCoverage(view: CoverageView): SlackMessage {
-  const title = `Coverage${view.team ? ` · ${view.team}` : ''} · ${view.period}`;
-  const pct = (x: number | undefined) => (x === undefined ? '—' : `${Math.round(x * 100)}%`);
-  const lines = view.rows.map(
-    (r) =>
-      `• *${esc(r.team)}*: ${r.scanned}/${r.hosts} hosts scanned (${pct(r.hosts === 0 ? undefined : r.scanned / r.hosts)})` +
-      ` · SLA met ${pct(r.slaCompliance)} · MTTR ${r.meanDaysToRemediate === undefined ? '—' : `${r.meanDaysToRemediate.toFixed(1)} d`}`,
+const TONE_MARK: Readonly<Record<ReturnType<typeof changeTone>, string>> = {
+  better: ':small_green_triangle:',
+  worse: ':small_red_triangle:',
+  same: '',
+};
+
+/** "*Host coverage*\n66.7% (+5.0 pp :small_green_triangle:)". */
+function headlineField(h: Headline): string {
+  const change = formatChange(h);
+  const tone = TONE_MARK[changeTone(h)];
+  return `*${esc(h.label)}*\n${formatValue(h.value, h.unit)}${change === undefined ? '' : ` (${change}${tone ? ` ${tone}` : ''} vs last week)`}`;
+}
+
+function openLines(m: ScopeMetrics): string {
+  const bands = SEVERITY_ORDER.map((b) => `${b} ${formatCount(m.open.byBand[b])}`).join(' · ');
+  const ages = AGE_BUCKETS.map((a) => `${a.label} ${formatCount(m.open.byAge[a.key])}`).join(' · ');
+  return (
+    `*Open findings* ${formatCount(m.open.total)} (${formatCount(m.open.atOrAboveThreshold)} at ${m.threshold} risk or above)\n` +
+    `By risk band: ${bands}\nBy age: ${ages}\n` +
+    `*KEV* open ${formatCount(m.kev.open)} · overdue ${m.kev.overdue > 0 ? `:warning: *${formatCount(m.kev.overdue)}*` : '0'}` +
+    ` · *SLA breaches* ${formatCount(m.open.overdue)} · *due this week* ${formatCount(m.open.dueThisWeek)}`
   );
+}
+
+function slaLines(m: ScopeMetrics): string {
+  const sla = SEVERITY_ORDER.filter((b) => m.sla.bySeverity[b].due > 0)
+    .map((b) => {
+      const c = m.sla.bySeverity[b];
+      return `${b} ${formatPercent(c.compliance)} (${c.met}/${c.due})`;
+    })
+    .join(' · ');
+  const ttr = SEVERITY_ORDER.filter((b) => m.remediation.bySeverity[b].fixed > 0)
+    .map((b) => {
+      const c = m.remediation.bySeverity[b];
+      return `${b} mean ${formatDays(c.meanDays)}, p90 ${formatDays(c.p90Days)} (${c.fixed} fixed)`;
+    })
+    .join(' · ');
+  return (
+    `*SLA compliance, last ${m.periodDays} days* ${formatPercent(m.sla.overall.compliance)} (${m.sla.overall.met}/${m.sla.overall.due} fixed by their due date)${sla ? `\n${sla}` : ''}\n` +
+    `*Time to remediate* mean ${formatDays(m.remediation.overall.meanDays)}, p90 ${formatDays(m.remediation.overall.p90Days)} (${m.remediation.overall.fixed} fixed)${ttr ? `\n${ttr}` : ''}\n` +
+    `*Deployments* ${formatPercent(m.deployments.successRate)} of ${plural(m.deployments.hostRuns, 'host run')} succeeded · ` +
+    `*Accepted risks* ${m.acceptedRisks.active} (${m.acceptedRisks.expiringSoon} expiring within ${m.acceptedRisks.withinDays} days) · ` +
+    `*Reboot needed* ${m.hosts.rebootRequired} of ${m.hosts.total} hosts`
+  );
+}
+
+function breakdownLine(name: string, m: ScopeMetrics): string {
+  return (
+    `• *${esc(name)}*: coverage ${formatPercent(m.hosts.coverage)} (${m.hosts.covered}/${m.hosts.total})` +
+    ` · ${formatCount(m.open.atOrAboveThreshold)} at ${m.threshold}+ · ${formatCount(m.open.overdue)} overdue` +
+    ` · KEV overdue ${formatCount(m.kev.overdue)} · SLA ${formatPercent(m.sla.overall.compliance)}` +
+    ` · MTTR ${formatDays(m.remediation.overall.meanDays)}`
+  );
+}
+
+function trendText(points: readonly TrendPoint[]): string {
+  const known = points.filter((p) => p.coverage !== null);
+  if (known.length < 2) return 'Trend: not enough weekly snapshots yet.';
+  const cov = points.map((p) => (p.coverage === null ? '–' : `${Math.round(p.coverage * 100)}%`)).join(' ');
+  const risk = points.map((p) => (p.openRisk === null ? '–' : formatCount(p.openRisk))).join(' ');
+  return `Trend (${points.length} weeks, oldest first): coverage ${cov}; open risk ${risk}`;
+}
+
+export function renderCoverage(view: CoverageView): SlackMessage {
+  const m = view.metrics;
+  const title = `Coverage · ${view.team === undefined ? 'fleet' : `team ${view.team}`}`;
   const blocks: KnownBlock[] = [header(title)];
-  blocks.push(...(lines.length > 0 ? listSections(lines, 40) : [section('No hosts yet.')]));
-  blocks.push(context([`As of ${slackDate(view.asOf)}`]));
-  const hosts = view.rows.reduce((n, r) => n + r.hosts, 0);
-  const scanned = view.rows.reduce((n, r) => n + r.scanned, 0);
-  return { text: clip(`${title}: ${scanned}/${hosts} hosts scanned`, LIMITS.fallbackText), blocks };
+  blocks.push(
+    section(
+      `*Host coverage* ${formatPercent(m.hosts.coverage)}: ${m.hosts.covered} of ${plural(m.hosts.total, 'host')} have no open finding at ${m.threshold} risk or above.`,
+    ),
+  );
+  blocks.push(fieldsOnly(view.headlines.map(headlineField)));
+  blocks.push(section(openLines(m)));
+  blocks.push(section(slaLines(m)));
+  for (const b of view.breakdown) {
+    if (b.rows.length === 0) continue;
+    blocks.push(section(`*By ${b.kind === 'group' ? 'host group' : b.kind}*`));
+    blocks.push(
+      ...listSections(
+        b.rows.map((r) => breakdownLine(r.name, r.metrics)),
+        4,
+      ),
+    );
+  }
+  blocks.push(
+    context([
+      trendText(view.trend),
+      `Covered = no open finding at ${m.threshold} risk or above. Definitions: docs/metrics.md. As of ${slackDate(view.asOf)}`,
+    ]),
+  );
+  const text = `${title}: ${formatPercent(m.hosts.coverage)} (${m.hosts.covered}/${m.hosts.total} hosts), ${formatCount(m.open.overdue)} SLA breaches, ${formatCount(m.kev.overdue)} KEV overdue`;
+  return { text: clip(text, LIMITS.fallbackText), blocks: blocks.slice(0, LIMITS.blocksPerMessage) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weekly digest
+
+function digestRiskLine(r: DigestRiskLine, asOf: Date): string {
+  const cves =
+    r.cves.length > 0
+      ? ` (${
+          joinWithin(
+            r.cves.map((c) => link(c.url, c.id)),
+            ', ',
+            400,
+          ).text
+        })`
+      : '';
+  const advisory = r.advisoryUrl ? link(r.advisoryUrl, r.advisoryId) : esc(r.advisoryId);
+  const due = r.due ? dueLabel(r.due, asOf) : undefined;
+  return (
+    `${BAND_EMOJI[r.band]} *${esc(r.package)}* ${advisory}${cves} · risk ${Math.round(r.score)}` +
+    `${r.kev ? ' · :warning: KEV' : ''} · ${plural(r.hosts, 'host')}` +
+    `${r.fixedVersion ? ` · fix \`${esc(clip(r.fixedVersion, 80))}\`` : ' · no fix yet'}` +
+    `${due ? ` · ${due.overdue ? `*${due.text}*` : due.text}` : ''}`
+  );
+}
+
+function digestList<T>(
+  title: string,
+  list: DigestList<T>,
+  line: (x: T) => string,
+  empty: string,
+): KnownBlock[] {
+  if (list.total === 0 && list.lines.length === 0) return [section(`*${title}*: ${empty}`)];
+  const lines = list.lines.map(line);
+  const hidden = list.total - list.lines.length;
+  if (hidden > 0) lines.push(moreLabel(hidden));
+  return [section(`*${title} (${formatCount(list.total)})*`), ...listSections(lines, 2)];
+}
+
+export function renderDigest(view: DigestView): SlackMessage {
+  const m = view.metrics;
+  const blocks: KnownBlock[] = [header(`Weekly digest · ${view.team} · week of ${view.weekStart}`)];
+  const action = view.verdict.kind === 'action-required';
+  blocks.push(
+    section(
+      action
+        ? `:rotating_light: *${view.verdict.headline}*: ${esc(view.verdict.reasons.join('; '))}.`
+        : `:white_check_mark: *${view.verdict.headline}*: nothing is past its SLA due date and no deployment failed.`,
+    ),
+  );
+  blocks.push(fieldsOnly(view.headlines.map(headlineField)));
+  blocks.push(section(openLines(m)));
+  blocks.push(
+    ...digestList(
+      'Top risks',
+      { total: view.topRisks.length, lines: view.topRisks },
+      (r) => digestRiskLine(r, view.asOf),
+      'no open findings.',
+    ),
+  );
+  blocks.push(...digestList('SLA breaches', view.slaBreaches, (r) => digestRiskLine(r, view.asOf), 'none.'));
+  blocks.push(
+    ...digestList('Due this week', view.dueThisWeek, (r) => digestRiskLine(r, view.asOf), 'nothing.'),
+  );
+  blocks.push(
+    ...digestList(
+      `Patched in the last 7 days (${plural(view.patched.hosts, 'host')})`,
+      view.patched,
+      (p) => `• *${esc(p.package)}*: ${plural(p.findings, 'finding')} on ${plural(p.hosts, 'host')}`,
+      'nothing was fixed.',
+    ),
+  );
+  blocks.push(
+    ...digestList(
+      `Accepted risks expiring within ${view.expiringAcceptances.withinDays} days`,
+      view.expiringAcceptances,
+      (a) =>
+        `• ${a.package ? `*${esc(a.package)}* ` : ''}${a.advisoryId ? `${esc(a.advisoryId)} ` : ''}expires ${slackDate(a.expires, 'date')}` +
+        ` · owner ${esc(a.owner)} · ${plural(a.findings, 'finding')} · ${esc(clip(a.reason, 300))}`,
+      'none.',
+    ),
+  );
+  blocks.push(
+    context([
+      `${view.chart ? 'Chart: coverage and open risk over the last weeks, in the thread. ' : ''}More: \`${esc(view.coverageCommand)}\`. As of ${slackDate(view.asOf)}`,
+    ]),
+  );
+  const text =
+    `Weekly digest for ${view.team} (week of ${view.weekStart}): ${view.verdict.headline}` +
+    `${action ? ` (${view.verdict.reasons.join('; ')})` : ''}. Coverage ${formatPercent(m.hosts.coverage)}, ` +
+    `${formatCount(m.open.atOrAboveThreshold)} open at ${m.threshold}+, ${formatCount(m.open.overdue)} SLA breaches.`;
+  return { text: clip(text, LIMITS.fallbackText), blocks: blocks.slice(0, LIMITS.blocksPerMessage) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,9 +5,29 @@
  */
 import type { CveRef, PersonRef, Severity, SsvcDecision } from './common.js';
 
-/** The buttons a campaign message can carry; each maps to one handler `kind`. */
-export const CAMPAIGN_ACTIONS = ['approve', 'reject', 'defer', 'accept_risk', 'details'] as const;
+/**
+ * The buttons a campaign message can carry; each maps to one handler `kind`. Pause, resume, abort
+ * and rollback control the change's deployment (the same approval policy decides who may press).
+ */
+export const CAMPAIGN_ACTIONS = [
+  'approve',
+  'reject',
+  'defer',
+  'accept_risk',
+  'pause',
+  'resume',
+  'abort',
+  'rollback',
+  'details',
+] as const;
 export type CampaignActionKind = (typeof CAMPAIGN_ACTIONS)[number];
+
+/** The campaign buttons that control a deployment. */
+export const DEPLOYMENT_ACTIONS = ['pause', 'resume', 'abort', 'rollback'] as const;
+export type DeploymentActionKind = (typeof DEPLOYMENT_ACTIONS)[number];
+
+/** Buttons that undo work on hosts: the platform asks "are you sure?" before sending them. */
+export const CONFIRMED_ACTIONS: ReadonlySet<CampaignActionKind> = new Set(['abort', 'rollback']);
 
 export interface Approval {
   by: PersonRef;
@@ -20,7 +40,7 @@ export type CampaignState =
   | { kind: 'rejected'; by: PersonRef; at: Date; reason: string }
   | { kind: 'deferred'; by: PersonRef; at: Date; until: Date; reason?: string }
   | { kind: 'risk-accepted'; by: PersonRef; at: Date; reason: string; expires: Date }
-  | { kind: 'scheduled'; startsAt?: Date; window?: string }
+  | { kind: 'scheduled'; startsAt?: Date; window?: string; deployment?: number }
   | {
       kind: 'deploying';
       ring: number;
@@ -28,10 +48,30 @@ export type CampaignState =
       ringName?: string;
       hostsDone?: number;
       hostsTotal?: number;
+      deployment?: number;
+      /** Between rings: the next ring starts after this. */
+      soakUntil?: Date;
     }
-  | { kind: 'done'; at: Date; hostsPatched?: number }
-  | { kind: 'failed'; at: Date; reason: string }
-  | { kind: 'halted'; at: Date; reason: string; by?: PersonRef };
+  | { kind: 'done'; at: Date; hostsPatched?: number; deployment?: number }
+  | {
+      kind: 'failed';
+      at: Date;
+      reason: string;
+      deployment?: number;
+      /** Hosts were changed and can still be rolled back (an aborted deployment, a failed rollback). */
+      canRollBack?: boolean;
+    }
+  | {
+      kind: 'halted';
+      at: Date;
+      reason: string;
+      by?: PersonRef;
+      deployment?: number;
+      /** Paused by a person: it can be resumed. */
+      paused?: boolean;
+      /** The changed hosts are being rolled back. */
+      rollingBack?: boolean;
+    };
 
 export type CampaignStateKind = CampaignState['kind'];
 
@@ -78,7 +118,10 @@ export interface CampaignView {
   asOf: Date;
 }
 
-/** Buttons per state: decisions only while pending; Details always. */
+/**
+ * Buttons per state: decisions while pending; deployment controls while a deployment is scheduled,
+ * running, paused or halted (only the moves its state allows); Details always.
+ */
 export function campaignActions(state: CampaignState): CampaignActionKind[] {
   switch (state.kind) {
     case 'pending':
@@ -86,14 +129,19 @@ export function campaignActions(state: CampaignState): CampaignActionKind[] {
     case 'deferred':
       // A deferral can be overridden by deciding now.
       return ['approve', 'reject', 'details'];
+    case 'scheduled':
+    case 'deploying':
+      return ['pause', 'abort', 'details'];
+    case 'halted':
+      if (state.rollingBack) return ['details'];
+      if (state.paused) return ['resume', 'abort', 'rollback', 'details'];
+      return ['rollback', 'abort', 'details'];
+    case 'failed':
+      return state.canRollBack ? ['rollback', 'details'] : ['details'];
     case 'approved':
     case 'rejected':
     case 'risk-accepted':
-    case 'scheduled':
-    case 'deploying':
     case 'done':
-    case 'failed':
-    case 'halted':
       return ['details'];
   }
 }

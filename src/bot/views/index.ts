@@ -1,4 +1,6 @@
 import type { CampaignView, HostListView } from './campaign.js';
+import type { DeploymentProgressView } from './deployment.js';
+import type { DigestView } from './digest.js';
 import type { HelpView } from './help.js';
 import type { NoticeView } from './notice.js';
 import type { CoverageView, StatusView } from './status.js';
@@ -10,8 +12,18 @@ export * from './summary.js';
 export * from './status.js';
 export * from './help.js';
 export * from './notice.js';
+export * from './digest.js';
+export * from './deployment.js';
 export * from './modals.js';
 
 /** Anything patchbot posts: every platform renders each of these. */
 export type MessageContent =
-  CampaignView | HostListView | SummaryView | StatusView | CoverageView | HelpView | NoticeView;
+  | CampaignView
+  | HostListView
+  | SummaryView
+  | StatusView
+  | CoverageView
+  | HelpView
+  | NoticeView
+  | DigestView
+  | DeploymentProgressView;

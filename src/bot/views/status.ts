@@ -4,6 +4,7 @@
  */
 import type { CveRef, Severity, SsvcDecision } from './common.js';
 import type { CampaignStateKind } from './campaign.js';
+import type { Headline, ScopeMetrics, TrendPoint } from '../../core/metrics/definitions.js';
 
 export interface StatusCounts {
   hosts: number;
@@ -85,19 +86,20 @@ export interface StatusView {
   asOf: Date;
 }
 
-/** `/patch coverage [team]`: how much of the fleet patchbot sees and how well SLAs are met. */
+/**
+ * `/patch coverage [team]`: the metrics of docs/metrics.md for the fleet or one team, the headline
+ * numbers with their week-over-week change, the trend, and the same numbers per team, environment
+ * and host group. `patchbot report coverage` prints the same report.
+ */
 export interface CoverageView {
   type: 'coverage';
+  /** Undefined: the fleet. */
   team?: string;
-  rows: {
-    team: string;
-    hosts: number;
-    /** Hosts with an inventory newer than the freshness limit. */
-    scanned: number;
-    /** 0-1, closed within SLA over the period. */
-    slaCompliance?: number;
-    meanDaysToRemediate?: number;
-  }[];
-  period: string;
+  metrics: ScopeMetrics;
+  headlines: Headline[];
+  trend: TrendPoint[];
+  breakdown: { kind: 'team' | 'environment' | 'group'; rows: { name: string; metrics: ScopeMetrics }[] }[];
+  /** Monday of the current week ("YYYY-MM-DD"). */
+  weekStart: string;
   asOf: Date;
 }

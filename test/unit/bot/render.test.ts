@@ -24,6 +24,7 @@ import {
   type MessageContent,
   type SummaryView,
 } from '../../../src/bot/views/index.js';
+import { sampleCoverageView, sampleDigestView } from '../../support/metrics-views.js';
 
 const asOf = new Date('2025-08-20T12:00:00Z');
 const alice = { id: 'U01ALICE001', platform: 'slack' as const, name: 'alice' };
@@ -169,11 +170,23 @@ describe('renderCampaign', () => {
       },
       ['details'],
     ],
-    [{ kind: 'scheduled', startsAt: asOf, window: 'Tue 02:00-04:00' }, ['details']],
-    [{ kind: 'deploying', ring: 2, rings: 3, ringName: 'pilot', hostsDone: 4, hostsTotal: 9 }, ['details']],
+    [{ kind: 'scheduled', startsAt: asOf, window: 'Tue 02:00-04:00' }, ['pause', 'abort', 'details']],
+    [
+      { kind: 'deploying', ring: 2, rings: 3, ringName: 'pilot', hostsDone: 4, hostsTotal: 9 },
+      ['pause', 'abort', 'details'],
+    ],
     [{ kind: 'done', at: asOf, hostsPatched: 12 }, ['details']],
     [{ kind: 'failed', at: asOf, reason: 'apt-get exited 100 on pay-db-1' }, ['details']],
-    [{ kind: 'halted', at: asOf, reason: 'failure budget spent', by: alice }, ['details']],
+    [{ kind: 'failed', at: asOf, reason: 'aborted', canRollBack: true }, ['rollback', 'details']],
+    [
+      { kind: 'halted', at: asOf, reason: 'failure budget spent', by: alice },
+      ['rollback', 'abort', 'details'],
+    ],
+    [
+      { kind: 'halted', at: asOf, reason: 'paused', by: alice, paused: true },
+      ['resume', 'abort', 'rollback', 'details'],
+    ],
+    [{ kind: 'halted', at: asOf, reason: 'failure budget spent', rollingBack: true }, ['details']],
   ];
 
   it.each(cases)('state %j shows buttons %j', (state, expected) => {
@@ -352,12 +365,8 @@ describe('other views', () => {
         ],
       },
     },
-    {
-      type: 'coverage',
-      period: 'last 30 days',
-      asOf,
-      rows: [{ team: 'payments', hosts: 10, scanned: 9, slaCompliance: 0.9, meanDaysToRemediate: 4.25 }],
-    },
+    sampleCoverageView(),
+    sampleDigestView(),
   ];
 
   it.each(contents.map((c) => [c.type, c] as const))('%s renders within limits', (_type, content) => {

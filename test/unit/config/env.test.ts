@@ -15,6 +15,7 @@ describe('loadEnv', () => {
       dataDir: '.patchbot',
       redisUrl: 'redis://127.0.0.1:6379',
       port: 3000,
+      queuePrefix: 'patchbot',
       policyPath: './patchbot.yaml',
       policyPathExplicit: false,
       logLevel: 'info',

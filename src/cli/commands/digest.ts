@@ -1,0 +1,104 @@
+/**
+ * `patchbot digest --now [--team T] [--format text|json]`: runs the weekly digest now, for one
+ * team or every team of the policy file whose digest is enabled: stores the week's metric
+ * snapshots and posts the digest with its chart to the team's Slack channels. A team whose digest
+ * for this week was already posted (by the worker's schedule or an earlier run) is not posted again.
+ */
+import os from 'node:os';
+import { Option, type Command } from 'commander';
+import type { ChatPlatform } from '../../bot/chat-platform.js';
+import { createSlackPoster } from '../../bot/slack/index.js';
+import { ValidationError } from '../../core/errors.js';
+import { runDigest, type DigestResult } from '../../usecases/digest.js';
+import { syncDestinations } from '../../usecases/destinations.js';
+import { withApp } from '../context.js';
+import { writeLine, type CliIo } from '../io.js';
+
+type Format = 'text' | 'json';
+
+const OUTCOME_TEXT: Record<DigestResult['outcome'], string> = {
+  posted: 'posted',
+  'already-posted': 'already posted this week; not posted again',
+  'in-progress': 'another process is posting it right now',
+  'no-destination': 'not posted: the team has no chat channel (teams[].slack.channels)',
+  'no-platform': 'not posted: no chat platform is configured (set SLACK_BOT_TOKEN)',
+};
+
+export function registerDigest(program: Command, io: CliIo): void {
+  program
+    .command('digest')
+    .description(
+      "Run the weekly digest now (the worker runs it at each team's digest time): store this week's " +
+        "metric snapshots and post the digest with its trend chart to the team's channels",
+    )
+    .requiredOption('--now', 'run it now (required: the schedule is the worker’s)')
+    .option('--team <team>', 'only this team (default: every team whose digest is enabled)')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (o: { now: boolean; team?: string; format: Format }) => {
+      await withApp(io, {}, async (app) => {
+        const policy = app.config.policy;
+        let teams: string[];
+        if (o.team !== undefined) {
+          const known = new Set([...policy.teams.map((t) => t.name), ...(await app.repos.teams.names())]);
+          if (!known.has(o.team))
+            throw new ValidationError(
+              `--team: no team named ${JSON.stringify(o.team)}${known.size > 0 ? ` (teams: ${[...known].sort().join(', ')})` : ' (none are defined)'}`,
+            );
+          teams = [o.team];
+        } else {
+          teams = policy.teams.filter((t) => t.digest.enabled).map((t) => t.name);
+        }
+        // The policy file names the teams' channels: make the database agree before posting (no
+        // file at all is not an empty one: then the stored channels stay).
+        if (app.config.policySource !== 'defaults') await syncDestinations(policy, app.repos, new Date());
+        const platforms: ChatPlatform[] = [];
+        const slack = app.config.env.slack;
+        if (slack)
+          platforms.push(
+            await createSlackPoster({
+              token: slack.botToken,
+              ...(slack.apiUrl === undefined ? {} : { apiUrl: slack.apiUrl }),
+              logger: app.logger,
+            }),
+          );
+        let user = 'cli';
+        try {
+          user = os.userInfo().username || user;
+        } catch {
+          // no user name: "cli" it is
+        }
+        const results: DigestResult[] = [];
+        for (const team of teams) {
+          results.push(
+            await runDigest(
+              {
+                repos: app.repos,
+                policy,
+                platforms,
+                now: new Date(),
+                logger: app.logger,
+                claimedBy: `cli:${user}`,
+              },
+              team,
+            ),
+          );
+        }
+        if (o.format === 'json') {
+          writeLine(io.stdout, JSON.stringify({ results }, null, 2));
+          return;
+        }
+        if (results.length === 0) writeLine(io.stdout, 'no team has its digest enabled in the policy file');
+        for (const r of results)
+          writeLine(
+            io.stdout,
+            `${r.team} (week of ${r.weekStart}): ${OUTCOME_TEXT[r.outcome]}` +
+              (r.posted.length > 0
+                ? ` to ${r.posted.join(', ')}${r.chartAttached ? ' with its chart' : ' (chart upload failed)'}`
+                : '') +
+              (r.verdict
+                ? `; verdict: ${r.verdict === 'action-required' ? 'Action required' : 'On track'}`
+                : ''),
+          );
+      });
+    });
+}

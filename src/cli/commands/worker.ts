@@ -1,0 +1,39 @@
+/**
+ * `patchbot worker [--migrate]`: runs the background jobs (feeds sync, inventory collection,
+ * re-matching, announcements, slow slash commands) and keeps the recurring schedules of the policy
+ * file (feeds.syncInterval, inventory.collectInterval, each team's weekly digest). Several workers
+ * may run at once: each job runs once, announcements hold a database lock, and a digest is claimed
+ * per team and week. Stops cleanly on SIGTERM or SIGINT.
+ */
+import type { Command } from 'commander';
+import { createLogger } from '../../logging/logger.js';
+import { shutdownSignal, startWorker } from '../../main.js';
+import { loadCliConfig } from '../context.js';
+import type { CliIo } from '../io.js';
+
+export function registerWorker(program: Command, io: CliIo): void {
+  program
+    .command('worker')
+    .description(
+      'Run background jobs, the recurring feeds sync and inventory collection, and the weekly digests ' +
+        '(intervals and times from the policy file). Stops cleanly on SIGTERM or SIGINT.',
+    )
+    .option('--migrate', 'apply pending database migrations first (otherwise they refuse the start)')
+    .action(async (flags: { migrate?: boolean }) => {
+      const config = await loadCliConfig(io);
+      const logger = createLogger({ level: config.env.logLevel, destination: io.stderr, pretty: false });
+      for (const w of config.policyWarnings) logger.warn({ path: w.path }, w.message);
+      const onRejection = (err: unknown) => logger.error({ err }, 'unhandled promise rejection');
+      process.on('unhandledRejection', onRejection);
+      const signal = shutdownSignal();
+      try {
+        const app = await startWorker(config, logger, { migrate: flags.migrate === true, cwd: io.cwd });
+        const received = await signal;
+        logger.info({ signal: received }, 'shutting down');
+        await app.stop();
+        logger.info('stopped');
+      } finally {
+        process.off('unhandledRejection', onRejection);
+      }
+    });
+}

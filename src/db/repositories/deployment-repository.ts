@@ -1,0 +1,998 @@
+/**
+ * Deployments, their rings and host runs: the system of record of every staged rollout.
+ *
+ * Two workers never run one host step twice:
+ * - A host is claimed (`claimNextHost`) inside a transaction that locks its ring row, so the ring's
+ *   concurrency is counted exactly; the claim writes a lease (`workerId`, `heartbeatAt`). A lease
+ *   whose heartbeat is older than the lease time lets another worker take the host over (the first
+ *   one died).
+ * - Every step change (`markStep`) is one `UPDATE ... WHERE state, step and workerId are what the
+ *   caller saw ... RETURNING`: a worker that lost its lease changes nothing and learns it.
+ * - Steps with an effect on the host (install, reboot, rollback) record when their command was sent
+ *   (`installSentAt`, ...) before sending it: a resumed step with it set checks the host instead.
+ *
+ * Deployment state changes go through the core state machine (transitionDeployment) with an
+ * optimistic check on the state and ring the caller read.
+ */
+import { z } from 'zod';
+import {
+  DEPLOYMENT_STATUSES,
+  transitionDeployment,
+  transitionHostRun,
+  type DeploymentEvent,
+  type DeploymentState,
+  type DeploymentStatus,
+  type HostRunEvent,
+  type HostRunStatus,
+  type PausableStatus,
+} from '../../core/deployments/state.js';
+import { NotFoundError, PatchbotError, ValidationError } from '../../core/errors.js';
+import type { DbClient } from '../client.js';
+import type { Prisma } from '../generated/client.js';
+
+// ---------------------------------------------------------------------------------------------
+// shapes
+
+export const PackageTargetRecord = z.object({
+  name: z.string().min(1),
+  version: z.string().min(1),
+  arch: z.string().min(1).optional(),
+});
+export type PackageTargetRecord = z.infer<typeof PackageTargetRecord>;
+const Targets = z.array(PackageTargetRecord);
+
+/** Installed versions per package name (a name may be installed for several architectures). */
+export const Baseline = z.record(z.string(), z.array(z.string()));
+export type Baseline = z.infer<typeof Baseline>;
+
+export const RollbackReportEntry = z.object({
+  name: z.string(),
+  from: z.array(z.string()),
+  to: z.string().nullable(),
+  possible: z.boolean(),
+  reason: z.string(),
+});
+export type RollbackReportEntry = z.infer<typeof RollbackReportEntry>;
+const RollbackReport = z.array(RollbackReportEntry);
+
+type DbHostRunState =
+  | 'pending'
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'skipped'
+  | 'rolling_back'
+  | 'rolled_back'
+  | 'rollback_failed';
+type DbHostRunStep =
+  | 'pre_baseline'
+  | 'install'
+  | 'post_baseline'
+  | 'verify'
+  | 'reboot'
+  | 'health_check'
+  | 'rollback'
+  | 'rollback_verify'
+  | 'done';
+
+const ACTIVE_STEP: Record<string, DbHostRunStep> = {
+  pre_baseline: 'pre_baseline',
+  installing: 'install',
+  post_baseline: 'post_baseline',
+  verifying: 'verify',
+  rebooting: 'reboot',
+  health_check: 'health_check',
+};
+const STATUS_OF_STEP: Record<string, HostRunStatus> = Object.fromEntries(
+  Object.entries(ACTIVE_STEP).map(([status, step]) => [step, status as HostRunStatus]),
+);
+
+/** The core host-run status a stored (state, step) pair stands for. */
+export function hostRunStatusOf(state: DbHostRunState, step: DbHostRunStep | null): HostRunStatus {
+  switch (state) {
+    case 'running':
+      return STATUS_OF_STEP[step ?? 'pre_baseline'] ?? 'pre_baseline';
+    case 'rolling_back':
+      return step === 'rollback_verify' ? 'rollback_verifying' : 'rollback_installing';
+    default:
+      return state;
+  }
+}
+
+/** The stored (state, step) pair of a core status; a failed run keeps the step it failed in. */
+export function storedHostRunStatus(
+  status: HostRunStatus,
+  previousStep: DbHostRunStep | null,
+): { state: DbHostRunState; step: DbHostRunStep | null } {
+  const active = ACTIVE_STEP[status];
+  if (active) return { state: 'running', step: active };
+  switch (status) {
+    case 'rollback_installing':
+      return { state: 'rolling_back', step: 'rollback' };
+    case 'rollback_verifying':
+      return { state: 'rolling_back', step: 'rollback_verify' };
+    case 'succeeded':
+      return { state: 'succeeded', step: 'done' };
+    case 'pending':
+      return { state: 'pending', step: null };
+    default:
+      return { state: status as DbHostRunState, step: previousStep };
+  }
+}
+
+export interface HostRunRecord {
+  id: string;
+  ringId: string;
+  deploymentId: string;
+  ringIndex: number;
+  hostId: string | null;
+  hostName: string;
+  status: HostRunStatus;
+  state: DbHostRunState;
+  step: DbHostRunStep | null;
+  attempt: number;
+  position: number;
+  tool: string;
+  targets: PackageTargetRecord[];
+  preBaseline: Baseline | null;
+  postBaseline: Baseline | null;
+  rebootNeeded: boolean;
+  rebootedAt: Date | null;
+  output: string | null;
+  error: string | null;
+  workerId: string | null;
+  heartbeatAt: Date | null;
+  notBefore: Date | null;
+  installSentAt: Date | null;
+  rebootSentAt: Date | null;
+  rollbackSentAt: Date | null;
+  bootId: string | null;
+  rollbackReport: RollbackReportEntry[] | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export type RingStateName =
+  | 'pending'
+  | 'waiting_window'
+  | 'running'
+  | 'soaking'
+  | 'passed'
+  | 'failed'
+  | 'halted'
+  | 'skipped'
+  | 'rolling_back'
+  | 'rolled_back';
+
+export interface RingRecord {
+  id: string;
+  deploymentId: string;
+  index: number;
+  name: string;
+  state: RingStateName;
+  concurrency: number;
+  failureBudget: { count: number } | { percent: number };
+  soakSeconds: number;
+  soakUntil: Date | null;
+  notBefore: Date | null;
+  flowGeneration: number;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export interface DeploymentRecord {
+  id: string;
+  number: number;
+  changeRequestId: string;
+  changeNumber: number;
+  state: DeploymentState;
+  /** The stored plan and the settings the jobs run with (see the use case). */
+  plan: unknown;
+  emergency: boolean;
+  createdBy: string;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  pausedAt: Date | null;
+}
+
+export interface DeploymentDetail extends DeploymentRecord {
+  rings: (RingRecord & { hosts: HostRunRecord[] })[];
+}
+
+export interface NewHostRun {
+  hostId: string;
+  hostName: string;
+  tool: string;
+  targets: PackageTargetRecord[];
+  notBefore: Date | null;
+}
+
+export interface NewRing {
+  name: string;
+  concurrency: number;
+  failureBudget: { count: number } | { percent: number };
+  soakSeconds: number;
+  notBefore: Date | null;
+  healthChecks: unknown;
+  hosts: NewHostRun[];
+}
+
+export interface NewDeployment {
+  changeRequestId: string;
+  emergency: boolean;
+  createdBy: string;
+  plan: unknown;
+  rings: NewRing[];
+}
+
+/** A change request with what a deployment is made from: its open findings and their hosts. */
+export interface ChangeForDeployment {
+  id: string;
+  number: number;
+  status: string;
+  ecosystem: string;
+  packageName: string;
+  sourcePackage: string | null;
+  fixedVersion: string;
+  emergency: boolean;
+  kev: boolean;
+  riskScore: number | null;
+  team: string | null;
+  findings: {
+    findingId: string;
+    hostId: string;
+    hostName: string;
+    packageName: string;
+    sourcePackage: string;
+    installedVersion: string;
+    fixedVersion: string | null;
+  }[];
+}
+
+/** Packages of a host's latest snapshot that belong to one source package. */
+export interface HostSourcePackages {
+  hostId: string;
+  packageManager: 'dpkg' | 'rpm' | 'apk';
+  osId: string;
+  osVersionId: string;
+  packages: { name: string; version: string; arch: string; sourceName: string }[];
+}
+
+export type ClaimResult =
+  | { kind: 'claimed'; run: HostRunRecord; resumed: boolean }
+  /** The ring's concurrency is used up (by live workers). */
+  | { kind: 'busy' }
+  /** Hosts are left, but none may start before `until`. */
+  | { kind: 'wait'; until: Date }
+  /**
+   * Nothing left to claim in the ring: every host is final or held by a worker (the ring job looks
+   * again once all lanes end, and takes over hosts whose worker died).
+   */
+  | { kind: 'done' };
+
+const FINAL_HOST_STATES: readonly DbHostRunState[] = [
+  'succeeded',
+  'failed',
+  'skipped',
+  'rolled_back',
+  'rollback_failed',
+];
+
+// ---------------------------------------------------------------------------------------------
+// row mapping
+
+type HostRunRow = Prisma.HostRunGetPayload<{
+  include: { ring: { select: { deploymentId: true; index: true } } };
+}>;
+type RingRow = Prisma.DeploymentRingGetPayload<object>;
+type DeploymentRow = Prisma.DeploymentGetPayload<{
+  include: { changeRequest: { select: { number: true } }; _count: { select: { rings: true } } };
+}>;
+
+const includeRing = { ring: { select: { deploymentId: true, index: true } } } as const;
+
+function parsed<T>(schema: z.ZodType<T>, value: unknown): T | null {
+  if (value === null || value === undefined) return null;
+  const r = schema.safeParse(value);
+  return r.success ? r.data : null;
+}
+
+function toHostRun(row: HostRunRow): HostRunRecord {
+  return {
+    id: row.id,
+    ringId: row.ringId,
+    deploymentId: row.ring.deploymentId,
+    ringIndex: row.ring.index,
+    hostId: row.hostId,
+    hostName: row.hostName,
+    status: hostRunStatusOf(row.state, row.step),
+    state: row.state,
+    step: row.step,
+    attempt: row.attempt,
+    position: row.position,
+    tool: row.tool,
+    targets: parsed(Targets, row.targets) ?? [],
+    preBaseline: parsed(Baseline, row.preBaseline),
+    postBaseline: parsed(Baseline, row.postBaseline),
+    rebootNeeded: row.rebootNeeded,
+    rebootedAt: row.rebootedAt,
+    output: row.output,
+    error: row.error,
+    workerId: row.workerId,
+    heartbeatAt: row.heartbeatAt,
+    notBefore: row.notBefore,
+    installSentAt: row.installSentAt,
+    rebootSentAt: row.rebootSentAt,
+    rollbackSentAt: row.rollbackSentAt,
+    bootId: row.bootId,
+    rollbackReport: parsed(RollbackReport, row.rollbackReport),
+    startedAt: row.startedAt,
+    finishedAt: row.finishedAt,
+  };
+}
+
+function toRing(row: RingRow): RingRecord {
+  return {
+    id: row.id,
+    deploymentId: row.deploymentId,
+    index: row.index,
+    name: row.name,
+    state: row.state,
+    concurrency: row.concurrency,
+    failureBudget:
+      row.failureBudgetPercent !== null
+        ? { percent: row.failureBudgetPercent }
+        : { count: row.failureBudget ?? 0 },
+    soakSeconds: row.soakSeconds,
+    soakUntil: row.soakUntil,
+    notBefore: row.notBefore,
+    flowGeneration: row.flowGeneration,
+    startedAt: row.startedAt,
+    finishedAt: row.finishedAt,
+  };
+}
+
+const CORE_STATUSES: ReadonlySet<string> = new Set(DEPLOYMENT_STATUSES);
+
+function toDeployment(row: DeploymentRow): DeploymentRecord {
+  const status: DeploymentStatus = CORE_STATUSES.has(row.state) ? (row.state as DeploymentStatus) : 'halted';
+  const pausedFrom = row.pausedFrom as PausableStatus | null;
+  return {
+    id: row.id,
+    number: row.number,
+    changeRequestId: row.changeRequestId,
+    changeNumber: row.changeRequest.number,
+    state: {
+      status,
+      ring: row.currentRing,
+      ringCount: Math.max(1, row._count.rings),
+      ...(pausedFrom ? { pausedFrom } : {}),
+      ...(row.haltedReason ? { haltReason: row.haltedReason } : {}),
+    },
+    plan: row.plan,
+    emergency: row.emergency,
+    createdBy: row.createdBy,
+    createdAt: row.createdAt,
+    startedAt: row.startedAt,
+    finishedAt: row.finishedAt,
+    pausedAt: row.pausedAt,
+  };
+}
+
+const includeDeployment = {
+  changeRequest: { select: { number: true } },
+  _count: { select: { rings: true } },
+} as const;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** What the status of a change request becomes when its deployment reaches a state. */
+const CHANGE_STATUS: Partial<Record<DeploymentStatus, string>> = {
+  waiting_window: 'scheduled',
+  running: 'deploying',
+  completed: 'completed',
+  halted: 'halted',
+  rolled_back: 'rolled_back',
+  rollback_failed: 'failed',
+  aborted: 'cancelled',
+};
+
+// ---------------------------------------------------------------------------------------------
+
+export class DeploymentRepository {
+  constructor(private readonly prisma: DbClient) {}
+
+  // ---- change requests (read) ----------------------------------------------------------------
+
+  /** A change by id (uuid) or number ("42", "#42"), with its open findings. */
+  async changeForDeployment(ref: string): Promise<ChangeForDeployment> {
+    const where = changeWhere(ref);
+    const row = await this.prisma.changeRequest.findFirst({
+      where,
+      include: {
+        team: { select: { name: true } },
+        findings: {
+          where: { finding: { status: 'open' } },
+          include: {
+            finding: {
+              select: {
+                id: true,
+                hostId: true,
+                packageName: true,
+                sourcePackage: true,
+                installedVersion: true,
+                fixedVersion: true,
+                host: { select: { name: true } },
+              },
+            },
+          },
+        },
+      },
+    });
+    if (!row) throw new NotFoundError(`change ${ref} does not exist`, { details: { change: ref } });
+    return {
+      id: row.id,
+      number: row.number,
+      status: row.status,
+      ecosystem: row.ecosystem,
+      packageName: row.packageName,
+      sourcePackage: row.sourcePackage,
+      fixedVersion: row.fixedVersion,
+      emergency: row.emergency,
+      kev: row.kev,
+      riskScore: row.riskScore,
+      team: row.team?.name ?? null,
+      findings: row.findings
+        .map((f) => ({
+          findingId: f.finding.id,
+          hostId: f.finding.hostId,
+          hostName: f.finding.host.name,
+          packageName: f.finding.packageName,
+          sourcePackage: f.finding.sourcePackage,
+          installedVersion: f.finding.installedVersion,
+          fixedVersion: f.finding.fixedVersion,
+        }))
+        .sort((a, b) => a.hostName.localeCompare(b.hostName) || a.packageName.localeCompare(b.packageName)),
+    };
+  }
+
+  /**
+   * Per host, the packages of its latest snapshot whose source package is one of `sourceNames`
+   * (Debian: the other binaries built from the fixed source), with the host's package manager.
+   */
+  async hostSourcePackages(
+    hostIds: readonly string[],
+    sourceNames: readonly string[],
+  ): Promise<Map<string, HostSourcePackages>> {
+    const out = new Map<string, HostSourcePackages>();
+    if (hostIds.length === 0) return out;
+    const snapshots = await this.prisma.$queryRaw<
+      { id: string; hostId: string; packageManager: string; osId: string; osVersionId: string }[]
+    >`
+      SELECT DISTINCT ON (s."hostId") s.id::text AS id, s."hostId"::text AS "hostId",
+        s."packageManager"::text AS "packageManager", s."osId", s."osVersionId"
+      FROM "InventorySnapshot" s
+      WHERE s."hostId" IN (SELECT jsonb_array_elements_text(${JSON.stringify(hostIds)}::jsonb)::uuid)
+      ORDER BY s."hostId", s."collectedAt" DESC, s."createdAt" DESC`;
+    if (snapshots.length === 0) return out;
+    const packages = await this.prisma.installedPackage.findMany({
+      where: {
+        snapshotId: { in: snapshots.map((s) => s.id) },
+        sourceName: { in: [...sourceNames] },
+      },
+      select: { snapshotId: true, name: true, version: true, arch: true, sourceName: true },
+      orderBy: [{ name: 'asc' }, { arch: 'asc' }],
+    });
+    for (const s of snapshots) {
+      out.set(s.hostId, {
+        hostId: s.hostId,
+        packageManager: s.packageManager as HostSourcePackages['packageManager'],
+        osId: s.osId,
+        osVersionId: s.osVersionId,
+        packages: packages
+          .filter((p) => p.snapshotId === s.id)
+          .map((p) => ({ name: p.name, version: p.version, arch: p.arch, sourceName: p.sourceName })),
+      });
+    }
+    return out;
+  }
+
+  /** Deployments of a change that have not reached a final state. */
+  async activeForChange(changeRequestId: string): Promise<DeploymentRecord[]> {
+    const rows = await this.prisma.deployment.findMany({
+      where: {
+        changeRequestId,
+        state: { notIn: ['completed', 'rolled_back', 'aborted', 'failed', 'rollback_failed'] },
+      },
+      include: includeDeployment,
+    });
+    return rows.map(toDeployment);
+  }
+
+  /** A change's id, number and status, by id (uuid) or number ("42", "#42"). */
+  async changeRef(ref: string): Promise<{ id: string; number: number; status: string }> {
+    const row = await this.prisma.changeRequest.findFirst({
+      where: changeWhere(ref),
+      select: { id: true, number: true, status: true },
+    });
+    if (!row) throw new NotFoundError(`change ${ref} does not exist`, { details: { change: ref } });
+    return row;
+  }
+
+  /** The change's most recent deployment, whatever its state. */
+  async latestForChange(changeRequestId: string): Promise<DeploymentRecord | undefined> {
+    const row = await this.prisma.deployment.findFirst({
+      where: { changeRequestId },
+      orderBy: [{ createdAt: 'desc' }, { number: 'desc' }],
+      include: includeDeployment,
+    });
+    return row ? toDeployment(row) : undefined;
+  }
+
+  /** The people whose approval of the change stands (not revoked), first approval first. */
+  async approversOf(
+    changeRequestId: string,
+  ): Promise<{ actorId: string; actorDisplay: string | null; surface: string }[]> {
+    const rows = await this.prisma.decision.findMany({
+      where: { changeRequestId, kind: 'approve', revokedAt: null },
+      orderBy: { createdAt: 'asc' },
+      select: { actorId: true, actorDisplay: true, surface: true },
+    });
+    const seen = new Set<string>();
+    return rows.filter((r) => (seen.has(r.actorId) ? false : (seen.add(r.actorId), true)));
+  }
+
+  // ---- create and read ----------------------------------------------------------------------
+
+  /** Stores a deployment with its rings and host runs (one transaction). */
+  async create(input: NewDeployment): Promise<DeploymentDetail> {
+    if (input.rings.length === 0) throw new ValidationError('a deployment needs at least one ring');
+    const id = await this.prisma.$transaction(
+      async (tx) => {
+        const dep = await tx.deployment.create({
+          data: {
+            changeRequestId: input.changeRequestId,
+            emergency: input.emergency,
+            createdBy: input.createdBy,
+            plan: input.plan as Prisma.InputJsonValue,
+          },
+        });
+        for (const [index, ring] of input.rings.entries()) {
+          const r = await tx.deploymentRing.create({
+            data: {
+              deploymentId: dep.id,
+              index,
+              name: ring.name,
+              concurrency: ring.concurrency,
+              ...('count' in ring.failureBudget
+                ? { failureBudget: ring.failureBudget.count }
+                : { failureBudgetPercent: ring.failureBudget.percent }),
+              soakSeconds: ring.soakSeconds,
+              notBefore: ring.notBefore,
+              healthChecks: ring.healthChecks as Prisma.InputJsonValue,
+            },
+          });
+          await tx.hostRun.createMany({
+            data: ring.hosts.map((h, position) => ({
+              ringId: r.id,
+              hostId: h.hostId,
+              hostName: h.hostName,
+              position,
+              tool: h.tool,
+              targets: h.targets,
+              notBefore: h.notBefore,
+            })),
+          });
+        }
+        return dep.id;
+      },
+      { timeout: 60_000, maxWait: 30_000 },
+    );
+    return this.detail(id);
+  }
+
+  /** A deployment by id (uuid) or number ("7", "#7"). */
+  async get(ref: string): Promise<DeploymentRecord> {
+    const row = await this.prisma.deployment.findFirst({
+      where: deploymentWhere(ref),
+      include: includeDeployment,
+    });
+    if (!row) throw new NotFoundError(`deployment ${ref} does not exist`, { details: { deployment: ref } });
+    return toDeployment(row);
+  }
+
+  /** A deployment with every ring and host run (rings and hosts in plan order). */
+  async detail(ref: string): Promise<DeploymentDetail> {
+    const dep = await this.get(ref);
+    const rings = await this.prisma.deploymentRing.findMany({
+      where: { deploymentId: dep.id },
+      orderBy: { index: 'asc' },
+      include: { hostRuns: { orderBy: { position: 'asc' }, include: includeRing } },
+    });
+    return {
+      ...dep,
+      rings: rings.map((r) => ({ ...toRing(r), hosts: r.hostRuns.map(toHostRun) })),
+    };
+  }
+
+  async ring(deploymentId: string, index: number): Promise<RingRecord> {
+    const row = await this.prisma.deploymentRing.findUnique({
+      where: { deploymentId_index: { deploymentId, index } },
+    });
+    if (!row) throw new NotFoundError(`deployment ${deploymentId} has no ring ${index + 1}`);
+    return toRing(row);
+  }
+
+  async hostRuns(ringId: string): Promise<HostRunRecord[]> {
+    const rows = await this.prisma.hostRun.findMany({
+      where: { ringId },
+      orderBy: { position: 'asc' },
+      include: includeRing,
+    });
+    return rows.map(toHostRun);
+  }
+
+  async hostRun(id: string): Promise<HostRunRecord> {
+    const row = await this.prisma.hostRun.findUnique({ where: { id }, include: includeRing });
+    if (!row) throw new NotFoundError(`host run ${id} does not exist`);
+    return toHostRun(row);
+  }
+
+  /** Deployments in a state where jobs should exist for them (for the reconciler). */
+  async inFlight(): Promise<DeploymentRecord[]> {
+    const rows = await this.prisma.deployment.findMany({
+      where: { state: { in: ['waiting_window', 'running', 'soaking', 'rolling_back'] } },
+      include: includeDeployment,
+      orderBy: { createdAt: 'asc' },
+    });
+    return rows.map(toDeployment);
+  }
+
+  async list(options: { limit?: number } = {}): Promise<DeploymentRecord[]> {
+    const rows = await this.prisma.deployment.findMany({
+      include: includeDeployment,
+      orderBy: { createdAt: 'desc' },
+      take: options.limit ?? 50,
+    });
+    return rows.map(toDeployment);
+  }
+
+  // ---- deployment state -----------------------------------------------------------------------
+
+  /**
+   * Applies an event through the core state machine with an optimistic check: the row changes
+   * only if its state and ring are still what was read. Re-reads and tries again when another
+   * writer got there first (as long as the event is still legal). Returns the states before and
+   * after; `ok: false` with the state machine's sentence when the event is not legal.
+   */
+  async transition(
+    deploymentId: string,
+    event: DeploymentEvent,
+    at: Date,
+  ): Promise<
+    | { ok: true; from: DeploymentState; to: DeploymentState; record: DeploymentRecord }
+    | { ok: false; error: string; state: DeploymentState }
+  > {
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const current = await this.get(deploymentId);
+      const r = transitionDeployment(current.state, event);
+      if (!r.ok) return { ok: false, error: r.error, state: current.state };
+      const to = r.state;
+      const data: Prisma.DeploymentUpdateManyMutationInput = {
+        state: to.status,
+        currentRing: to.ring,
+        pausedFrom: to.pausedFrom ?? null,
+        haltedReason: to.haltReason ?? null,
+      };
+      if (to.status === 'paused') data.pausedAt = at;
+      if (current.state.status === 'paused') data.pausedAt = null;
+      if (to.status === 'running' && current.startedAt === null) data.startedAt = at;
+      if (['completed', 'rolled_back', 'rollback_failed', 'aborted'].includes(to.status))
+        data.finishedAt = at;
+      if (to.status === 'rolling_back') data.finishedAt = null;
+      const updated = await this.prisma.deployment.updateMany({
+        where: {
+          id: deploymentId,
+          state: current.state.status,
+          currentRing: current.state.ring,
+        },
+        data,
+      });
+      if (updated.count === 1) {
+        const change = CHANGE_STATUS[to.status];
+        if (change !== undefined && to.status !== current.state.status) {
+          await this.prisma.changeRequest.updateMany({
+            where: { id: current.changeRequestId },
+            data: {
+              status: change as Prisma.ChangeRequestUpdateManyMutationInput['status'],
+              ...(['completed', 'rolled_back', 'cancelled'].includes(change) ? { closedAt: at } : {}),
+            },
+          });
+        }
+        return { ok: true, from: current.state, to, record: await this.get(deploymentId) };
+      }
+    }
+    throw new PatchbotError('CONFLICT', `deployment ${deploymentId} keeps changing; try again`);
+  }
+
+  // ---- rings --------------------------------------------------------------------------------
+
+  /** Sets a ring's state when it is one of `from`; returns whether it changed. */
+  async setRingState(
+    ringId: string,
+    from: readonly RingStateName[],
+    to: RingStateName,
+    data: { startedAt?: Date; finishedAt?: Date; soakUntil?: Date | null; notBefore?: Date | null } = {},
+  ): Promise<boolean> {
+    const r = await this.prisma.deploymentRing.updateMany({
+      where: { id: ringId, state: { in: [...from] } },
+      data: { state: to, ...data },
+    });
+    return r.count === 1;
+  }
+
+  /**
+   * Bumps the ring's job generation from `seen` to `seen + 1`; only one caller per generation wins
+   * (it then enqueues the ring's jobs with ids that carry the new generation).
+   */
+  async bumpFlowGeneration(ringId: string, seen: number): Promise<number | undefined> {
+    const r = await this.prisma.deploymentRing.updateMany({
+      where: { id: ringId, flowGeneration: seen },
+      data: { flowGeneration: seen + 1 },
+    });
+    return r.count === 1 ? seen + 1 : undefined;
+  }
+
+  /** Pending hosts of a ring become skipped (the deployment stopped); returns their names. */
+  async skipPending(ringId: string, reason: string, at: Date): Promise<string[]> {
+    const rows = await this.prisma.hostRun.updateManyAndReturn({
+      where: { ringId, state: 'pending' },
+      data: { state: 'skipped', error: reason, finishedAt: at },
+      select: { hostName: true },
+    });
+    return rows.map((r) => r.hostName);
+  }
+
+  /** Sets the earliest start of the ring's pending hosts that have none (ring start, soak). */
+  async setPendingNotBefore(ringId: string, hostId: string | null, notBefore: Date | null): Promise<void> {
+    await this.prisma.hostRun.updateMany({
+      where: { ringId, state: 'pending', ...(hostId ? { id: hostId } : {}) },
+      data: { notBefore },
+    });
+  }
+
+  // ---- host runs ----------------------------------------------------------------------------
+
+  /**
+   * Claims the next host of a ring for `workerId`: first a host whose worker died mid-run (lease
+   * older than `leaseMs`), then the next pending host (plan order) whose earliest start has come,
+   * as long as fewer than the ring's concurrency are running. The ring row is locked meanwhile, so
+   * two workers never exceed the concurrency or take the same host.
+   */
+  async claimNextHost(
+    ringId: string,
+    workerId: string,
+    options: { now: Date; realNow: Date; leaseMs: number },
+  ): Promise<ClaimResult> {
+    const expiry = new Date(options.realNow.getTime() - options.leaseMs);
+    const claimedId = await this.prisma.$transaction(
+      async (tx) => {
+        const ring = await tx.$queryRaw<{ concurrency: number }[]>`
+          SELECT concurrency FROM "DeploymentRing" WHERE id = ${ringId}::uuid FOR UPDATE`;
+        const concurrency = ring[0]?.concurrency;
+        if (concurrency === undefined) return { kind: 'done' as const };
+        const orphan = await tx.hostRun.findFirst({
+          where: {
+            ringId,
+            state: 'running',
+            OR: [{ workerId: null }, { heartbeatAt: null }, { heartbeatAt: { lt: expiry } }],
+          },
+          orderBy: { position: 'asc' },
+          select: { id: true },
+        });
+        if (orphan) {
+          await tx.hostRun.update({
+            where: { id: orphan.id },
+            data: { workerId, heartbeatAt: options.realNow, attempt: { increment: 1 } },
+          });
+          return { kind: 'claimed' as const, id: orphan.id, resumed: true };
+        }
+        const running = await tx.hostRun.count({ where: { ringId, state: 'running' } });
+        if (running >= concurrency) return { kind: 'busy' as const };
+        const next = await tx.hostRun.findFirst({
+          where: { ringId, state: 'pending', OR: [{ notBefore: null }, { notBefore: { lte: options.now } }] },
+          orderBy: { position: 'asc' },
+          select: { id: true },
+        });
+        if (next) {
+          const begun = transitionHostRun('pending', { type: 'begin' });
+          if (!begun.ok) throw new PatchbotError('CONFLICT', begun.error);
+          const stored = storedHostRunStatus(begun.state, null);
+          await tx.hostRun.update({
+            where: { id: next.id },
+            data: {
+              state: stored.state,
+              step: stored.step,
+              workerId,
+              heartbeatAt: options.realNow,
+              startedAt: options.now,
+              attempt: { increment: 1 },
+            },
+          });
+          return { kind: 'claimed' as const, id: next.id, resumed: false };
+        }
+        const waiting = await tx.hostRun.aggregate({
+          where: { ringId, state: 'pending' },
+          _min: { notBefore: true },
+          _count: true,
+        });
+        if (waiting._count > 0 && waiting._min.notBefore) {
+          return { kind: 'wait' as const, until: waiting._min.notBefore };
+        }
+        // The remaining hosts are held by other lanes: this lane has nothing to do.
+        return { kind: 'done' as const };
+      },
+      { timeout: 30_000, maxWait: 30_000 },
+    );
+    if (claimedId.kind !== 'claimed') return claimedId;
+    return { kind: 'claimed', run: await this.hostRun(claimedId.id), resumed: claimedId.resumed };
+  }
+
+  /**
+   * Claims a host run for rollback: one whose install was sent and that is succeeded, failed or
+   * rollback_failed (or rolling back under a dead worker). Returns null when another live worker
+   * holds it or it has nothing to roll back.
+   */
+  async claimForRollback(
+    hostRunId: string,
+    workerId: string,
+    options: { realNow: Date; leaseMs: number },
+  ): Promise<HostRunRecord | null> {
+    const expiry = new Date(options.realNow.getTime() - options.leaseMs);
+    const r = await this.prisma.hostRun.updateMany({
+      where: {
+        id: hostRunId,
+        installSentAt: { not: null },
+        OR: [
+          { state: { in: ['succeeded', 'failed', 'rollback_failed'] } },
+          {
+            state: 'rolling_back',
+            OR: [{ workerId: null }, { workerId }, { heartbeatAt: null }, { heartbeatAt: { lt: expiry } }],
+          },
+        ],
+      },
+      data: { workerId, heartbeatAt: options.realNow },
+    });
+    return r.count === 1 ? this.hostRun(hostRunId) : null;
+  }
+
+  /**
+   * Moves a host run one step (through the core state machine) and stores `data` with it, only if
+   * it is still in the status the caller saw and still held by `workerId`. Returns the updated
+   * run, or null when the lease was lost (another worker took over: stop working on it).
+   */
+  async markStep(
+    run: Pick<HostRunRecord, 'id' | 'status' | 'step'>,
+    workerId: string,
+    event: HostRunEvent,
+    data: HostRunData = {},
+  ): Promise<HostRunRecord | null> {
+    const next = transitionHostRun(run.status, event);
+    if (!next.ok) throw new PatchbotError('CONFLICT', next.error, { details: { hostRun: run.id } });
+    const from = storedHostRunStatus(run.status, run.step);
+    const to = storedHostRunStatus(next.state, run.step);
+    const final = (FINAL_HOST_STATES as readonly string[]).includes(to.state);
+    const rows = await this.prisma.hostRun.updateManyAndReturn({
+      where: { id: run.id, state: from.state, step: from.step, workerId },
+      data: {
+        ...hostRunData(data),
+        state: to.state,
+        step: to.step,
+        ...(final ? { workerId: null } : {}),
+      },
+      include: includeRing,
+    });
+    return rows[0] ? toHostRun(rows[0]) : null;
+  }
+
+  /** Stores data without changing the step (a command was sent, a lease heartbeat). */
+  async record(runId: string, workerId: string, data: HostRunData): Promise<HostRunRecord | null> {
+    const rows = await this.prisma.hostRun.updateManyAndReturn({
+      where: { id: runId, workerId },
+      data: hostRunData(data),
+      include: includeRing,
+    });
+    return rows[0] ? toHostRun(rows[0]) : null;
+  }
+
+  async heartbeat(runId: string, workerId: string, realNow: Date): Promise<boolean> {
+    const r = await this.prisma.hostRun.updateMany({
+      where: { id: runId, workerId },
+      data: { heartbeatAt: realNow },
+    });
+    return r.count === 1;
+  }
+
+  /** Gives a host back (its worker stops; another may resume it at once). */
+  async release(runId: string, workerId: string, data: { notBefore?: Date | null } = {}): Promise<void> {
+    await this.prisma.hostRun.updateMany({
+      where: { id: runId, workerId },
+      data: { workerId: null, heartbeatAt: null, ...data },
+    });
+  }
+
+  /** Lets hosts whose rollback failed be tried again (a new rollback round). */
+  async resetFailedRollbacks(deploymentId: string): Promise<void> {
+    await this.prisma.hostRun.updateMany({
+      where: { ring: { deploymentId }, state: 'rollback_failed' },
+      data: { rollbackSentAt: null },
+    });
+  }
+
+  /** Host runs of a deployment (all rings or one) with their ring index. */
+  async hostRunsOf(deploymentId: string, ringIndex?: number): Promise<HostRunRecord[]> {
+    const rows = await this.prisma.hostRun.findMany({
+      where: { ring: { deploymentId, ...(ringIndex !== undefined ? { index: ringIndex } : {}) } },
+      orderBy: [{ ring: { index: 'asc' } }, { position: 'asc' }],
+      include: includeRing,
+    });
+    return rows.map(toHostRun);
+  }
+}
+
+export interface HostRunData {
+  preBaseline?: Baseline;
+  postBaseline?: Baseline;
+  rebootNeeded?: boolean;
+  rebootedAt?: Date;
+  output?: string | null;
+  error?: string | null;
+  notBefore?: Date | null;
+  installSentAt?: Date;
+  rebootSentAt?: Date;
+  rollbackSentAt?: Date | null;
+  bootId?: string | null;
+  rollbackReport?: RollbackReportEntry[];
+  finishedAt?: Date | null;
+  heartbeatAt?: Date;
+  targets?: PackageTargetRecord[];
+}
+
+function hostRunData(d: HostRunData): Prisma.HostRunUpdateManyMutationInput {
+  const out: Prisma.HostRunUpdateManyMutationInput = {};
+  if (d.preBaseline !== undefined) out.preBaseline = d.preBaseline;
+  if (d.postBaseline !== undefined) out.postBaseline = d.postBaseline;
+  if (d.rebootNeeded !== undefined) out.rebootNeeded = d.rebootNeeded;
+  if (d.rebootedAt !== undefined) out.rebootedAt = d.rebootedAt;
+  if (d.output !== undefined) out.output = d.output;
+  if (d.error !== undefined) out.error = d.error;
+  if (d.notBefore !== undefined) out.notBefore = d.notBefore;
+  if (d.installSentAt !== undefined) out.installSentAt = d.installSentAt;
+  if (d.rebootSentAt !== undefined) out.rebootSentAt = d.rebootSentAt;
+  if (d.rollbackSentAt !== undefined) out.rollbackSentAt = d.rollbackSentAt;
+  if (d.bootId !== undefined) out.bootId = d.bootId;
+  if (d.rollbackReport !== undefined) out.rollbackReport = d.rollbackReport;
+  if (d.finishedAt !== undefined) out.finishedAt = d.finishedAt;
+  if (d.heartbeatAt !== undefined) out.heartbeatAt = d.heartbeatAt;
+  if (d.targets !== undefined) out.targets = d.targets;
+  return out;
+}
+
+function changeWhere(ref: string): Prisma.ChangeRequestWhereInput {
+  const s = ref.trim().replace(/^#/, '');
+  if (UUID.test(s)) return { id: s.toLowerCase() };
+  if (/^\d{1,9}$/.test(s)) return { number: Number(s) };
+  throw new ValidationError(
+    `expected a change number (e.g. 42) or id, got ${JSON.stringify(ref.slice(0, 80))}`,
+  );
+}
+
+function deploymentWhere(ref: string): Prisma.DeploymentWhereInput {
+  const s = ref.trim().replace(/^#/, '');
+  if (UUID.test(s)) return { id: s.toLowerCase() };
+  if (/^\d{1,9}$/.test(s)) return { number: Number(s) };
+  throw new ValidationError(
+    `expected a deployment number (e.g. 7) or id, got ${JSON.stringify(ref.slice(0, 80))}`,
+  );
+}

@@ -1,0 +1,467 @@
+/**
+ * Wiring of the long-running processes: `patchbot serve` (HTTP: Slack events, health, readiness,
+ * metrics; in-process job workers unless told otherwise) and `patchbot worker` (job workers and
+ * the recurring schedules). config -> logger -> database -> Redis + queues -> chat platform ->
+ * handlers -> HTTP server -> workers; `stop()` takes them down in the reverse order.
+ */
+import path from 'node:path';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { ChatPlatform } from './bot/chat-platform.js';
+import { createChatHandlers, answerQueuedCommand } from './bot/handlers/index.js';
+import type { ChatHandlers } from './bot/handlers.js';
+import {
+  createSlackApp,
+  respondVia,
+  slackGroupMembers,
+  SlackPoster,
+  type SlackEdge,
+} from './bot/slack/index.js';
+import { createTeamsEdge, TEAMS_MESSAGES_PATH, type TeamsEdge } from './bot/teams/index.js';
+import type { Config } from './config/index.js';
+import { PatchbotError } from './core/errors.js';
+import {
+  createRepositories,
+  openDatabase,
+  pendingMigrations,
+  type Database,
+  type Repositories,
+} from './db/index.js';
+import { Metrics } from './http/metrics.js';
+import { createRequestListener, listen, type RunningServer } from './http/server.js';
+import { connectRedis } from './jobs/connection.js';
+import { Jobs } from './jobs/definitions.js';
+import { createDigestJob, scheduleDigests } from './jobs/digest.js';
+import { createJobHandlers, scheduleRecurring } from './jobs/handlers.js';
+import { createJobQueue, type JobQueue } from './jobs/queue.js';
+import { startJobRunner, type JobRunner } from './jobs/worker.js';
+import { deploymentServices, type DeploymentServices } from './jobs/deployments/wiring.js';
+import { createApprovals, type Approvals } from './usecases/approvals/index.js';
+import { approverMentions } from './usecases/deployments/chat.js';
+import { syncDestinations } from './usecases/destinations.js';
+import { syncPolicyHosts } from './usecases/hosts.js';
+import { notifyNewlyRelevant, type NotifyResult } from './usecases/notify.js';
+import { createTeamsConversationStore, remapTeamsDestinations } from './usecases/teams-installations.js';
+
+export interface CoreOptions {
+  /** Apply pending migrations (otherwise pending ones refuse the start). */
+  migrate?: boolean;
+  /** Base of relative paths (embedded database, feed files). */
+  cwd?: string;
+  now?: () => Date;
+}
+
+export interface ServeOptions extends CoreOptions {
+  /** Default: the PORT environment variable (3000). */
+  port?: number;
+  host?: string;
+  /** Run job workers in this process (default true). */
+  worker?: boolean;
+}
+
+export interface RunningApp {
+  /** The HTTP port (serve). */
+  port?: number;
+  repos: Repositories;
+  /** Stops everything; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** Things to close, last opened first. */
+class Closer {
+  private readonly steps: { name: string; fn: () => Promise<void> }[] = [];
+  private closing?: Promise<void>;
+  constructor(private readonly log: Logger) {}
+  add(name: string, fn: () => Promise<void>): void {
+    this.steps.push({ name, fn });
+  }
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const step of [...this.steps].reverse()) {
+        try {
+          await step.fn();
+          this.log.debug({ step: step.name }, 'closed');
+        } catch (err) {
+          this.log.warn({ err, step: step.name }, 'closing failed');
+        }
+      }
+    })();
+    return this.closing;
+  }
+}
+
+async function openCore(config: Config, logger: Logger, options: CoreOptions, closer: Closer) {
+  const db: Database = await openDatabase({
+    url: config.env.databaseUrl,
+    dataDir: path.resolve(options.cwd ?? process.cwd(), config.env.dataDir, 'db'),
+    logger,
+  });
+  closer.add('database', () => db.close());
+  if (db.kind === 'embedded' || options.migrate) {
+    await db.migrate();
+  } else {
+    const pending = await pendingMigrations(db);
+    if (pending.length > 0)
+      throw new PatchbotError(
+        'DATABASE',
+        `${db.description} has ${pending.length} pending migration(s) (${pending.join(', ')}): ` +
+          'run `patchbot db migrate` first, or start with --migrate',
+      );
+  }
+  const repos = createRepositories(db);
+  const now = options.now ?? (() => new Date());
+  // The policy file is the source of its hosts, teams and channels.
+  await syncPolicyHosts(config.policy, repos, {
+    actor: { id: 'patchbot', display: 'policy file', surface: 'system' },
+    policyFile: config.policyPath,
+  });
+  const teams = await syncDestinations(config.policy, repos, now());
+  if (teams.destinationsAdded.length + teams.destinationsRemoved.length > 0)
+    logger.info(
+      { added: teams.destinationsAdded, removed: teams.destinationsRemoved },
+      'chat destinations synced',
+    );
+
+  const redis: Redis = await connectRedis(config.env.redisUrl);
+  closer.add('redis', async () => {
+    await redis.quit().catch(() => redis.disconnect());
+  });
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'Redis connection problem'));
+  const queue: JobQueue = createJobQueue(redis, { prefix: config.env.queuePrefix });
+  closer.add('queues', () => queue.close());
+  return { db, repos, redis, queue, now };
+}
+
+async function openSlack(
+  config: Config,
+  logger: Logger,
+  handlers: ChatHandlers,
+): Promise<{ edge: SlackEdge; platform: ChatPlatform } | undefined> {
+  const slack = config.env.slack;
+  if (!slack) {
+    logger.warn('SLACK_BOT_TOKEN is not set: no Slack app; nothing will be posted');
+    return undefined;
+  }
+  const edge = await createSlackApp({
+    token: slack.botToken,
+    ...(slack.signingSecret === undefined ? {} : { signingSecret: slack.signingSecret }),
+    ...(slack.appToken === undefined ? {} : { appToken: slack.appToken }),
+    ...(slack.apiUrl === undefined ? {} : { apiUrl: slack.apiUrl }),
+    logger,
+    handlers,
+  });
+  return { edge, platform: new SlackPoster({ client: edge.client, logger }) };
+}
+
+/**
+ * The Teams edge (POST /api/messages) and its poster when TEAMS_APP_ID is set. The conversations
+ * the bot was installed in are mapped to teams again by the current policy file first.
+ */
+async function openTeams(
+  config: Config,
+  logger: Logger,
+  core: { repos: Repositories; now: () => Date },
+  handlers: ChatHandlers,
+  approvals: Approvals,
+): Promise<TeamsEdge | undefined> {
+  const teams = config.env.msteams;
+  if (!teams) return undefined;
+  const remapped = await remapTeamsDestinations(core.repos, config.policy);
+  if (remapped.length > 0)
+    logger.info({ remapped }, 'Teams conversations mapped to teams by the policy file');
+  return createTeamsEdge({
+    appId: teams.appId,
+    ...(teams.appPassword === undefined ? {} : { appPassword: teams.appPassword }),
+    ...(teams.tenantId === undefined ? {} : { tenantId: teams.tenantId }),
+    ...(teams.openIdMetadataUrl === undefined ? {} : { openIdMetadataUrl: teams.openIdMetadataUrl }),
+    allowUnauthenticated: teams.devNoAuth,
+    logger,
+    handlers,
+    cardFor: (changeId) => approvals.campaignView(changeId, core.now()),
+    conversations: createTeamsConversationStore(core.repos, config.policy, core.now),
+    now: core.now,
+  });
+}
+
+/** The chat platforms this process posts to (filled in once their edges are up). */
+interface ChatPlatforms {
+  list: ChatPlatform[];
+  /** Slack user group members (approval rules naming groups). */
+  groupMembers?: (groupId: string) => Promise<readonly string[]>;
+}
+
+function approvalsFor(
+  config: Config,
+  logger: Logger,
+  core: { repos: Repositories; now: () => Date },
+  chat: ChatPlatforms,
+  deployments: () => DeploymentServices | undefined,
+): Approvals {
+  return createApprovals({
+    repos: core.repos,
+    policy: config.policy,
+    now: core.now,
+    logger,
+    platforms: () => chat.list,
+    groupMembers: (_platform, groupId) =>
+      chat.groupMembers ? chat.groupMembers(groupId) : Promise.resolve([]),
+    deployments: () => deployments()?.port,
+  });
+}
+
+/** Staged deployments: the engine over BullMQ and SSH, reporting into the campaign threads. */
+function deploymentsFor(
+  config: Config,
+  logger: Logger,
+  core: { repos: Repositories; redis: Redis; now: () => Date },
+  approvals: Approvals,
+  closer: Closer,
+): DeploymentServices {
+  const deployments = deploymentServices({
+    config,
+    repos: core.repos,
+    connection: core.redis,
+    prefix: config.env.queuePrefix,
+    now: core.now,
+    logger,
+    messenger: () => approvals.messenger,
+    approvers: async (changeId) => approverMentions(await approvals.approversOf(changeId)),
+  });
+  closer.add('deployments', () => deployments.close());
+  return deployments;
+}
+
+/** The use cases the jobs and handlers share, over one process's connections. */
+function services(
+  config: Config,
+  logger: Logger,
+  core: { repos: Repositories; queue: JobQueue; now: () => Date },
+  metrics: Metrics,
+  approvals: Approvals,
+  chat: ChatPlatforms,
+) {
+  const statusDeps = { repos: core.repos, policy: config.policy, now: core.now, logger };
+  const notify = async (): Promise<NotifyResult> => {
+    await approvals.sweep();
+    const results: NotifyResult[] = [];
+    for (const platform of chat.list.length > 0 ? chat.list : [undefined]) {
+      results.push(
+        await notifyNewlyRelevant({
+          repos: core.repos,
+          campaigns: approvals.campaigns,
+          campaignView: approvals.campaignView,
+          policy: config.policy,
+          platform,
+          now: core.now(),
+          logger,
+          onPost: (kind) => metrics.posts.inc({ kind }),
+        }),
+      );
+    }
+    return mergeNotifyResults(results);
+  };
+  const apiUrl = config.env.slack?.apiUrl;
+  const jobHandlers = createJobHandlers({
+    config,
+    repos: core.repos,
+    logger,
+    notify,
+    digest: createDigestJob({
+      repos: core.repos,
+      policy: config.policy,
+      platforms: () => chat.list,
+      queue: core.queue,
+      now: core.now,
+      logger,
+    }),
+    answerCommand: (text) => answerQueuedCommand(statusDeps, text),
+    respondVia: (url) => respondVia(url, apiUrl === undefined ? {} : { apiUrl }),
+  });
+  return { statusDeps, notify, jobHandlers };
+}
+
+/** One result for a notification run over several platforms. */
+function mergeNotifyResults(results: readonly NotifyResult[]): NotifyResult {
+  return {
+    ran: results.some((r) => r.ran),
+    findingsNotified: results.reduce((n, r) => n + r.findingsNotified, 0),
+    teams: results.flatMap((r) => r.teams),
+    withoutTeam: Math.max(0, ...results.map((r) => r.withoutTeam)),
+  };
+}
+
+function startRunner(
+  config: Config,
+  logger: Logger,
+  redis: Redis,
+  handlers: ReturnType<typeof createJobHandlers>,
+  metrics: Metrics,
+  deploymentConcurrency?: number,
+): JobRunner {
+  const runner = startJobRunner({
+    connection: redis,
+    handlers,
+    logger,
+    prefix: config.env.queuePrefix,
+    ...(deploymentConcurrency === undefined ? {} : { concurrency: { deployments: deploymentConcurrency } }),
+  });
+  for (const w of runner.workers) {
+    w.on('completed', (job) => metrics.jobs.inc({ job: job.name, outcome: 'completed' }));
+    w.on('failed', (job) => metrics.jobs.inc({ job: job?.name ?? 'unknown', outcome: 'failed' }));
+  }
+  return runner;
+}
+
+/** `patchbot serve`: the HTTP server (and job workers unless `worker: false`). */
+export async function startServe(
+  config: Config,
+  logger: Logger,
+  options: ServeOptions = {},
+): Promise<RunningApp> {
+  const closer = new Closer(logger);
+  try {
+    const core = await openCore(config, logger, options, closer);
+    const metrics = new Metrics({ openByBand: () => core.repos.status.openByBand() });
+    const chat: ChatPlatforms = { list: [] };
+    const late: { deployments?: DeploymentServices } = {};
+    const approvals = approvalsFor(config, logger, core, chat, () => late.deployments);
+    const deployments = deploymentsFor(config, logger, core, approvals, closer);
+    late.deployments = deployments;
+    const svc = services(config, logger, core, metrics, approvals, chat);
+    const handlers = createChatHandlers({
+      approvals: approvals.handlers,
+      status: {
+        ...svc.statusDeps,
+        enqueue: async (cmd) => {
+          await core.queue.enqueue(Jobs.chatCommand, {
+            text: cmd.text,
+            user: cmd.user,
+            channel: cmd.channel,
+            responseUrl: cmd.responseUrl,
+          });
+        },
+      },
+      metrics: {
+        request: (kind, name) => metrics.chatRequests.inc({ kind, name }),
+        decision: (kind, outcome) => metrics.decisions.inc({ kind, outcome }),
+      },
+    });
+    const slack = await openSlack(config, logger, handlers);
+    if (slack) {
+      chat.list.push(slack.platform);
+      chat.groupMembers = slackGroupMembers(slack.edge.client);
+    }
+    const teams = await openTeams(config, logger, core, handlers, approvals);
+    if (teams) {
+      chat.list.push(teams.poster);
+      closer.add('teams', () => teams.stop());
+    }
+
+    const listener = createRequestListener({
+      metrics,
+      logger,
+      checks: {
+        database: () => core.repos.status.ping(),
+        redis: async () => {
+          if (core.redis.status !== 'ready') throw new Error(`connection ${core.redis.status}`);
+          await core.redis.ping();
+        },
+      },
+      ...(slack?.edge.requestListener ? { fallback: slack.edge.requestListener } : {}),
+      ...(teams ? { routes: { [TEAMS_MESSAGES_PATH]: teams.requestListener } } : {}),
+    });
+    const server: RunningServer = await listen(listener, options.port ?? config.env.port, options.host);
+    closer.add('http', () => server.close());
+    if (slack?.edge.mode === 'socket') {
+      await slack.edge.start();
+      closer.add('slack', () => slack.edge.stop());
+    }
+    if (options.worker !== false) {
+      const jobHandlers = deployments.register(svc.jobHandlers);
+      const runner = startRunner(config, logger, core.redis, jobHandlers, metrics, deployments.concurrency);
+      closer.add('workers', () => runner.close());
+      await deployments.scheduleReconciler(core.queue);
+    }
+    logger.info(
+      {
+        port: server.port,
+        slack: slack?.edge.mode ?? 'off',
+        teams: teams ? TEAMS_MESSAGES_PATH : 'off',
+        workers: options.worker !== false,
+      },
+      'patchbot serve is up',
+    );
+    return { port: server.port, repos: core.repos, stop: () => closer.close() };
+  } catch (err) {
+    await closer.close();
+    throw err;
+  }
+}
+
+/** `patchbot worker`: job workers and the recurring feeds sync and inventory collection. */
+export async function startWorker(
+  config: Config,
+  logger: Logger,
+  options: CoreOptions = {},
+): Promise<RunningApp> {
+  const closer = new Closer(logger);
+  try {
+    const core = await openCore(config, logger, options, closer);
+    const metrics = new Metrics({ processMetrics: false });
+    const chat: ChatPlatforms = { list: [] };
+    const late: { deployments?: DeploymentServices } = {};
+    const approvals = approvalsFor(config, logger, core, chat, () => late.deployments);
+    const deployments = deploymentsFor(config, logger, core, approvals, closer);
+    late.deployments = deployments;
+    const svc = services(config, logger, core, metrics, approvals, chat);
+    // The worker only posts: the Slack app is built for its Web API client and never listens.
+    const slack = await openSlack(
+      config,
+      logger,
+      createChatHandlers({ approvals: approvals.handlers, status: svc.statusDeps }),
+    );
+    if (slack) {
+      chat.list.push(slack.platform);
+      chat.groupMembers = slackGroupMembers(slack.edge.client);
+    }
+    // Teams, likewise, only for its poster.
+    const teams = await openTeams(
+      config,
+      logger,
+      core,
+      createChatHandlers({ approvals: approvals.handlers, status: svc.statusDeps }),
+      approvals,
+    );
+    if (teams) chat.list.push(teams.poster);
+    const jobHandlers = deployments.register(svc.jobHandlers);
+    const runner = startRunner(config, logger, core.redis, jobHandlers, metrics, deployments.concurrency);
+    closer.add('workers', () => runner.close());
+    await scheduleRecurring(core.queue, config.policy);
+    await deployments.scheduleReconciler(core.queue);
+    await scheduleDigests(core.queue, config.policy, { repos: core.repos, now: core.now(), logger });
+    logger.info(
+      {
+        feedsEveryMs: config.policy.feeds.syncInterval,
+        inventoryEveryMs: config.policy.inventory.collectInterval,
+      },
+      'patchbot worker is up',
+    );
+    return { repos: core.repos, stop: () => closer.close() };
+  } catch (err) {
+    await closer.close();
+    throw err;
+  }
+}
+
+/** Resolves on the first SIGTERM or SIGINT (the listeners are removed afterwards). */
+export function shutdownSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals) => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+      resolve(signal);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+}

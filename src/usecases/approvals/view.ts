@@ -1,0 +1,308 @@
+/**
+ * A change request as its campaign message shows it now: built from live state (the change, its
+ * findings, decisions, CVE facts and latest deployment), never from what was posted before.
+ */
+import {
+  campaignActions,
+  cveRef,
+  type Approval,
+  type CampaignState,
+  type CampaignView,
+  type PersonRef,
+} from '../../bot/views/index.js';
+import { assignRings, type PlanHost } from '../../core/deployments/plan.js';
+import type { RiskFactor, Severity, SsvcDecision } from '../../core/model.js';
+import { approvalState, type RecordedDecision } from '../../core/policy/approval.js';
+import type { Policy } from '../../config/policy-schema.js';
+import type {
+  ChangeDetail,
+  DecisionRecord,
+  DeploymentSummary,
+} from '../../db/repositories/change-repository.js';
+import type { CveFacts } from '../../db/repositories/notification-queries.js';
+import type { HostRecord } from '../../db/types.js';
+import { ringSpecs } from '../deployments/plan.js';
+import { ruleFor, type ApprovalPolicy } from './rules.js';
+
+const SSVC: Record<string, SsvcDecision> = {
+  Track: 'Track',
+  TrackStar: 'Track*',
+  Attend: 'Attend',
+  Act: 'Act',
+};
+
+export function personOf(d: Pick<DecisionRecord, 'actorId' | 'actorDisplay' | 'surface'>): PersonRef {
+  return {
+    ...(d.surface === 'slack' || d.surface === 'teams' ? { id: d.actorId } : {}),
+    platform: d.surface,
+    name: d.actorDisplay ?? d.actorId,
+  };
+}
+
+export function recorded(d: DecisionRecord): RecordedDecision {
+  return {
+    actorId: d.actorId,
+    ...(d.actorDisplay === null ? {} : { actorName: d.actorDisplay }),
+    kind: d.kind,
+    at: d.createdAt,
+    ...(d.expiresAt === null ? {} : { expiresAt: d.expiresAt }),
+    ...(d.revokedAt === null ? {} : { revokedAt: d.revokedAt }),
+  };
+}
+
+function latest(change: ChangeDetail, kind: DecisionRecord['kind']): DecisionRecord | undefined {
+  return [...change.decisions].reverse().find((d) => d.kind === kind && d.revokedAt === null);
+}
+
+const FACTOR_SHAPE = (v: unknown): v is RiskFactor =>
+  typeof v === 'object' && v !== null && 'label' in v && 'contribution' in v;
+
+function deploymentState(dep: DeploymentSummary, change: ChangeDetail, at: Date): CampaignState {
+  const rings = Math.max(1, dep.rings.length);
+  const ring = Math.min(dep.currentRing, rings - 1);
+  switch (dep.state) {
+    case 'planned':
+    case 'waiting_window': {
+      const next = dep.rings.find((r) => r.notBefore !== null)?.notBefore ?? undefined;
+      return { kind: 'scheduled', ...(next ? { startsAt: next } : {}) };
+    }
+    case 'running':
+    case 'soaking':
+      return {
+        kind: 'deploying',
+        ring: ring + 1,
+        rings,
+        ...(dep.rings[ring] ? { ringName: dep.rings[ring].name } : {}),
+        hostsDone: dep.hostsSucceeded + dep.hostsFailed,
+        hostsTotal: dep.hostsTotal,
+      };
+    case 'paused': {
+      const by = latest(change, 'pause');
+      return {
+        kind: 'halted',
+        at: dep.pausedAt ?? at,
+        reason: `Deployment #${dep.number} paused at ring ${ring + 1}/${rings}`,
+        ...(by ? { by: personOf(by) } : {}),
+      };
+    }
+    case 'halted':
+    case 'rolling_back':
+    case 'rolled_back':
+    case 'rollback_failed': {
+      const what =
+        dep.state === 'rolling_back'
+          ? 'rolling back'
+          : dep.state === 'rolled_back'
+            ? 'rolled back'
+            : dep.state === 'rollback_failed'
+              ? 'rollback incomplete'
+              : 'halted';
+      return {
+        kind: 'halted',
+        at: dep.finishedAt ?? at,
+        reason: `Deployment #${dep.number} ${what}${dep.haltedReason ? `: ${dep.haltedReason}` : ''}`,
+      };
+    }
+    case 'aborted': {
+      const by = latest(change, 'abort');
+      return {
+        kind: 'halted',
+        at: dep.finishedAt ?? at,
+        reason: `Deployment #${dep.number} aborted`,
+        ...(by ? { by: personOf(by) } : {}),
+      };
+    }
+    case 'failed':
+      return {
+        kind: 'failed',
+        at: dep.finishedAt ?? at,
+        reason: dep.haltedReason ?? `${dep.hostsFailed} of ${dep.hostsTotal} host(s) failed`,
+      };
+    case 'completed':
+    default:
+      return { kind: 'done', at: dep.finishedAt ?? at, hostsPatched: dep.hostsSucceeded };
+  }
+}
+
+/** The state the message shows: decisions until a deployment exists, then the deployment's. */
+export function campaignStateOf(
+  policy: ApprovalPolicy,
+  change: ChangeDetail,
+  deployment: DeploymentSummary | undefined,
+  now: Date,
+  memberships: Readonly<Record<string, readonly string[]>> = {},
+): CampaignState {
+  if (deployment && !['rejected', 'accepted_risk', 'pending', 'deferred'].includes(change.status))
+    return deploymentState(deployment, change, now);
+  const { rule } = ruleFor(policy, change);
+  const state = approvalState({
+    rule,
+    scope: { team: change.team ?? '', environments: [] },
+    requesterId: change.requestedBy,
+    decisions: change.decisions.map(recorded),
+    memberships,
+    now,
+  });
+  const approvals: Approval[] = state.validApprovals.map((d) => {
+    const rec = change.decisions.find(
+      (x) => x.actorId === d.actorId && x.createdAt.getTime() === d.at.getTime(),
+    );
+    return { by: rec ? personOf(rec) : { name: d.actorName ?? d.actorId }, at: d.at };
+  });
+  switch (change.status) {
+    case 'rejected': {
+      const d = latest(change, 'reject');
+      return {
+        kind: 'rejected',
+        by: d ? personOf(d) : { name: 'unknown' },
+        at: d?.createdAt ?? now,
+        reason: d?.reason ?? '',
+      };
+    }
+    case 'accepted_risk': {
+      const d = latest(change, 'accept_risk');
+      return {
+        kind: 'risk-accepted',
+        by: d ? personOf(d) : { name: 'unknown' },
+        at: d?.createdAt ?? now,
+        reason: d?.reason ?? '',
+        expires: d?.expiresAt ?? now,
+      };
+    }
+    case 'deferred': {
+      const d = latest(change, 'defer');
+      if (change.deferUntil && change.deferUntil.getTime() > now.getTime())
+        return {
+          kind: 'deferred',
+          by: d ? personOf(d) : { name: 'unknown' },
+          at: d?.createdAt ?? now,
+          until: change.deferUntil,
+          ...(d?.reason ? { reason: d.reason } : {}),
+        };
+      return { kind: 'pending', approvals, required: rule.quorum };
+    }
+    case 'approved':
+      return { kind: 'approved', approvals, required: rule.quorum, at: change.approvedAt ?? now };
+    case 'scheduled':
+      return { kind: 'scheduled' };
+    case 'completed':
+      return { kind: 'done', at: change.closedAt ?? now };
+    case 'failed':
+      return { kind: 'failed', at: change.closedAt ?? now, reason: 'the deployment failed' };
+    case 'halted':
+    case 'rolled_back':
+      return {
+        kind: 'halted',
+        at: change.closedAt ?? now,
+        reason: `deployment ${change.status.replace('_', ' ')}`,
+      };
+    case 'cancelled':
+    case 'expired':
+      return { kind: 'failed', at: change.closedAt ?? now, reason: `change ${change.status}` };
+    case 'deploying':
+      return { kind: 'deploying', ring: 1, rings: 1 };
+    case 'pending':
+    default:
+      return { kind: 'pending', approvals, required: rule.quorum };
+  }
+}
+
+/** The rings the change's hosts would go through, with how many hosts each. */
+export function plannedRings(
+  policy: Pick<Policy, 'rings'>,
+  hosts: readonly HostRecord[],
+): { name: string; hostCount: number }[] {
+  const planHosts: PlanHost[] = hosts.map((h) => ({
+    name: h.name,
+    labels: h.labels,
+    ...(h.ring ? { ring: h.ring } : {}),
+  }));
+  return assignRings(planHosts, ringSpecs(policy, hosts))
+    .filter((r) => r.hosts.length > 0)
+    .map((r) => ({ name: r.ring.name, hostCount: r.hosts.length }));
+}
+
+export interface ViewInputs {
+  policy: ApprovalPolicy & Pick<Policy, 'rings'>;
+  change: ChangeDetail;
+  facts: Map<string, CveFacts>;
+  hosts: readonly HostRecord[];
+  deployment: DeploymentSummary | undefined;
+  now: Date;
+  /** Group memberships of the people who decided (approval rules naming groups). */
+  memberships?: Readonly<Record<string, readonly string[]>>;
+}
+
+/** The campaign message of a change (pure: everything it shows is passed in). */
+export function buildCampaignView(input: ViewInputs): CampaignView {
+  const { change, now } = input;
+  const live = change.findings.filter((f) => f.status !== 'fixed');
+  const findings = live.length > 0 ? live : change.findings;
+  const top = [...findings].sort((a, b) => b.riskScore - a.riskScore)[0];
+  const hostNames = [...new Set(findings.map((f) => f.hostName))].sort();
+  const cves = [...new Set(findings.flatMap((f) => f.cves.map((c) => c.toUpperCase())))].sort();
+  const facts = cves.map((c) => input.facts.get(c)).filter((f): f is CveFacts => f !== undefined);
+  const kevFacts = facts.filter((f) => f.kevDateAdded !== null);
+  const kevDue = kevFacts
+    .map((f) => f.kevDueDate)
+    .filter((d): d is Date => d !== null)
+    .sort((a, b) => a.getTime() - b.getTime())[0];
+  const epss = facts
+    .filter((f) => f.epssScore !== null)
+    .sort((a, b) => (b.epssScore ?? 0) - (a.epssScore ?? 0))[0];
+  const factors = Array.isArray(top?.riskBreakdown) ? top.riskBreakdown.filter(FACTOR_SHAPE) : [];
+  const due = findings
+    .map((f) => ({ at: f.slaDueAt, reason: f.dueReason }))
+    .filter((d): d is { at: Date; reason: string | null } => d.at !== null)
+    .sort((a, b) => a.at.getTime() - b.at.getTime())[0];
+  const environments = [...new Set(findings.map((f) => f.environment))];
+  const state = campaignStateOf(input.policy, change, input.deployment, now, input.memberships);
+  const score = Math.round(top?.riskScore ?? change.riskScore ?? 0);
+  const band: Severity = top?.severity ?? change.severity ?? 'none';
+  const hosts = input.hosts.filter((h) => hostNames.includes(h.name));
+  const ssvc = top?.ssvc ? SSVC[top.ssvc] : undefined;
+  return {
+    type: 'campaign',
+    changeId: change.id,
+    changeNumber: change.number,
+    team: change.team ?? 'unowned',
+    ...(environments.length === 1 && environments[0] ? { environment: environments[0] } : {}),
+    ecosystem: change.ecosystem,
+    package: change.packageName,
+    ...(change.sourcePackage && change.sourcePackage !== change.packageName
+      ? { sourcePackage: change.sourcePackage }
+      : {}),
+    fixedVersion: change.fixedVersion,
+    advisories: [...new Set(findings.map((f) => f.advisoryId))].sort(),
+    ...(top?.advisorySummary ? { summary: top.advisorySummary } : {}),
+    risk: {
+      score,
+      band,
+      topFactors: [...factors]
+        .filter((f) => f.contribution !== 0)
+        .sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution))
+        .map((f) => ({ label: f.label, contribution: f.contribution })),
+    },
+    cves: cves.map((c) => cveRef(c, change.ecosystem)),
+    ...(kevFacts.length > 0
+      ? {
+          kev: {
+            dueDate: kevDue ?? due?.at ?? now,
+            ransomware: kevFacts.some((f) => f.kevRansomware),
+            ...(kevFacts[0]?.kevDateAdded ? { dateAdded: kevFacts[0].kevDateAdded } : {}),
+          },
+        }
+      : {}),
+    ...(epss?.epssScore != null
+      ? { epss: { score: epss.epssScore, percentile: epss.epssPercentile ?? 0 } }
+      : {}),
+    ...(ssvc ? { ssvc } : {}),
+    hosts: { count: hostNames.length, names: hostNames },
+    slaDue: due?.at ?? kevDue ?? now,
+    ...(due?.reason ? { slaReason: due.reason } : {}),
+    rings: plannedRings(input.policy, hosts),
+    state,
+    actions: campaignActions(state),
+    asOf: now,
+  };
+}

@@ -1,0 +1,530 @@
+/**
+ * The rollout itself, as the jobs drive it. Every function reads its state from PostgreSQL, does
+ * one thing, stores the result, and is safe to run twice (a retried or duplicated job changes
+ * nothing the first run did):
+ *
+ * - startRing: a ring's hosts get their earliest start (the next opening of their maintenance
+ *   window, by the engine's clock), then the ring's jobs are enqueued once per generation.
+ * - runLane: one of the ring's `concurrency` lanes: claims the ring's next host (the claim counts
+ *   the ring's running hosts under a row lock), runs its steps, repeats. It stops claiming when the
+ *   deployment is paused, halted or aborted; it asks to be woken later when the next host's window
+ *   has not opened yet, or when other workers hold the remaining hosts.
+ * - finishRing: when the lanes are done, the ring passed (all hosts final, budget kept): soak, then
+ *   the next ring, or the deployment completed.
+ * - a host failure that takes its ring over the failure budget halts the deployment at once; with
+ *   `onFailure: rollback` the ring's changed hosts are rolled back (runRollback).
+ * - reconcile: for every deployment that should have jobs but has none in Redis, enqueue them again.
+ */
+import { randomUUID } from 'node:crypto';
+import { evaluateBudget, FINAL_DEPLOYMENT_STATUSES } from '../../core/deployments/state.js';
+import { earliestStartInWindow } from '../../core/deployments/windows.js';
+import { userMessageOf } from '../../core/errors.js';
+import type {
+  DeploymentRecord,
+  HostRunRecord,
+  RingRecord,
+} from '../../db/repositories/deployment-repository.js';
+import { firstLines, runHostRun } from './host-run.js';
+import {
+  StoredPlan,
+  SYSTEM_ACTOR,
+  timingOf,
+  type Actor,
+  type DeploymentProgressEvent,
+  type DeploymentSettings,
+  type EngineDeps,
+  type RingRef,
+} from './types.js';
+
+export type LaneResult = { kind: 'done' } | { kind: 'later'; delayMs: number };
+
+export function settingsOf(dep: DeploymentRecord): StoredPlan {
+  const parsed = StoredPlan.safeParse(dep.plan);
+  if (!parsed.success) {
+    throw new Error(
+      `deployment #${dep.number} has an unreadable plan: ${parsed.error.issues[0]?.message ?? ''}`,
+    );
+  }
+  return parsed.data;
+}
+
+export function ringRef(ring: Pick<RingRecord, 'index' | 'name'>, dep: DeploymentRecord): RingRef {
+  return { index: ring.index, name: ring.name, number: ring.index + 1, of: dep.state.ringCount };
+}
+
+type EventBody = DeploymentProgressEvent extends infer E
+  ? E extends DeploymentProgressEvent
+    ? Omit<E, 'deploymentId' | 'deploymentNumber' | 'changeRequestId' | 'changeNumber' | 'at'>
+    : never
+  : never;
+
+/** Tells the progress listener; its failures are logged, never thrown. */
+export async function emit(deps: EngineDeps, dep: DeploymentRecord, body: EventBody): Promise<void> {
+  if (!deps.progress) return;
+  const event = {
+    ...body,
+    deploymentId: dep.id,
+    deploymentNumber: dep.number,
+    changeRequestId: dep.changeRequestId,
+    changeNumber: dep.changeNumber,
+    at: deps.now(),
+  };
+  try {
+    await deps.progress.emit(event);
+  } catch (err) {
+    deps.logger.warn({ err, event: event.type, deployment: dep.id }, 'deployment progress listener failed');
+  }
+}
+
+export async function audit(
+  deps: EngineDeps,
+  dep: Pick<DeploymentRecord, 'id' | 'number'>,
+  action: string,
+  details: Record<string, unknown>,
+  actor: Actor = SYSTEM_ACTOR,
+): Promise<void> {
+  await deps.audit.append({
+    actor: actor.id,
+    actorDisplay: actor.display ?? null,
+    surface: actor.surface,
+    action,
+    subjectType: 'deployment',
+    subjectId: dep.id,
+    details: { deployment: dep.number, ...details },
+  });
+}
+
+/** When a host may start at or after `from`: its window's next opening (or `from`); null = never. */
+export function hostStart(settings: DeploymentSettings, hostName: string, from: Date): Date | null {
+  const windowName = settings.hosts[hostName]?.window;
+  if (settings.skipWindows || windowName === undefined) return from;
+  const window = settings.windows.find((w) => w.name === windowName);
+  if (!window) return from;
+  const next = earliestStartInWindow(window, from, { blackoutDates: settings.blackoutDates });
+  return next ? next.at : null;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Starts a ring (the deployment must be waiting for it or running it): sets each pending host's
+ * earliest start from its window, then enqueues the ring's jobs under a new generation. `force`
+ * re-enqueues a ring that already started (resume, reconciler).
+ */
+export async function startRing(
+  deps: EngineDeps,
+  dep: DeploymentRecord,
+  index: number,
+  options: { force?: boolean } = {},
+): Promise<void> {
+  const ring = await deps.deployments.ring(dep.id, index);
+  const fresh = ring.state === 'pending';
+  if (!fresh && !options.force) return;
+  if (fresh) {
+    const { settings } = settingsOf(dep);
+    const now = deps.now();
+    const runs = await deps.deployments.hostRuns(ring.id);
+    for (const run of runs.filter((r) => r.state === 'pending')) {
+      const start = hostStart(settings, run.hostName, now);
+      if (start === null) {
+        await deps.deployments.skipPending(
+          ring.id,
+          'its maintenance window does not open within 400 days',
+          now,
+        );
+        continue;
+      }
+      await deps.deployments.setPendingNotBefore(ring.id, run.id, start);
+    }
+    await deps.deployments.setRingState(ring.id, ['pending'], 'waiting_window', { notBefore: now });
+  }
+  const generation = await deps.deployments.bumpFlowGeneration(ring.id, ring.flowGeneration);
+  if (generation === undefined) return; // someone else enqueued this generation
+  const hosts = await deps.deployments.hostRuns(ring.id);
+  const lanes = Math.max(1, Math.min(ring.concurrency, hosts.length));
+  await deps.scheduler.enqueueRing({ deploymentId: dep.id, ringIndex: index, generation, lanes });
+}
+
+const WORKING: ReadonlySet<string> = new Set(['waiting_window', 'running']);
+
+/** One lane of a ring: claims and runs hosts until none is left to claim now. */
+export async function runLane(
+  deps: EngineDeps,
+  input: { deploymentId: string; ringIndex: number; workerId?: string },
+): Promise<LaneResult> {
+  const timing = timingOf(deps);
+  const workerId = input.workerId ?? `lane-${randomUUID()}`;
+  for (;;) {
+    const dep = await deps.deployments.get(input.deploymentId);
+    if (!WORKING.has(dep.state.status) || dep.state.ring !== input.ringIndex) return { kind: 'done' };
+    const ring = await deps.deployments.ring(dep.id, input.ringIndex);
+    const claim = await deps.deployments.claimNextHost(ring.id, workerId, {
+      now: deps.now(),
+      realNow: new Date(),
+      leaseMs: timing.leaseMs,
+    });
+    if (claim.kind === 'done') return { kind: 'done' };
+    if (claim.kind === 'busy')
+      return { kind: 'later', delayMs: Math.max(250, Math.round(timing.leaseMs / 2)) };
+    if (claim.kind === 'wait') {
+      const ms = claim.until.getTime() - deps.now().getTime();
+      return { kind: 'later', delayMs: Math.max(50, Math.min(ms, timing.maxDelayMs)) };
+    }
+    let current = dep;
+    if (dep.state.status === 'waiting_window') {
+      const moved = await deps.deployments.transition(dep.id, { type: 'window_open' }, deps.now());
+      if (moved.ok) current = moved.record;
+    }
+    if (
+      await deps.deployments.setRingState(ring.id, ['pending', 'waiting_window'], 'running', {
+        startedAt: deps.now(),
+      })
+    ) {
+      const size = (await deps.deployments.hostRuns(ring.id)).length;
+      await emit(deps, current, { type: 'ring_started', ring: ringRef(ring, current), hosts: size });
+      await audit(deps, current, 'deployment.ring_started', { ring: ring.name, hosts: size });
+    }
+    const { settings } = settingsOf(current);
+    const outcome = await runHostRun(deps, settings, claim.run, workerId, 'deploy');
+    if (!outcome.held) continue;
+    await afterHost(deps, current, ring, outcome.run);
+  }
+}
+
+async function afterHost(
+  deps: EngineDeps,
+  dep: DeploymentRecord,
+  ring: RingRecord,
+  run: HostRunRecord,
+): Promise<void> {
+  const ref = ringRef(ring, dep);
+  if (run.status === 'succeeded') {
+    await emit(deps, dep, {
+      type: 'host_succeeded',
+      ring: ref,
+      host: run.hostName,
+      installed: run.targets.map((t) => ({ name: t.name, version: t.version })),
+    });
+    return;
+  }
+  if (run.status === 'skipped') {
+    await emit(deps, dep, { type: 'host_skipped', ring: ref, host: run.hostName, reason: run.error ?? '' });
+    return;
+  }
+  if (run.status !== 'failed') return;
+  const error = firstLines(run.error ?? 'failed');
+  await emit(deps, dep, { type: 'host_failed', ring: ref, host: run.hostName, step: run.step ?? '', error });
+  await audit(deps, dep, 'deployment.host_failed', {
+    ring: ring.name,
+    host: run.hostName,
+    step: run.step,
+    error,
+  });
+  const runs = await deps.deployments.hostRuns(ring.id);
+  const budget = evaluateBudget({ size: runs.length, failureBudget: ring.failureBudget }, runs);
+  if (budget.exceeded) {
+    const reason = `ring ${ring.name}: ${budget.failed} of ${budget.size} host(s) failed, over the failure budget of ${'count' in ring.failureBudget ? ring.failureBudget.count : `${ring.failureBudget.percent}%`}`;
+    await haltRing(deps, dep.id, ring, reason);
+  }
+}
+
+/** Halts the deployment over a ring's failures; with onFailure: rollback, starts the rollback. */
+export async function haltRing(
+  deps: EngineDeps,
+  deploymentId: string,
+  ring: RingRecord,
+  reason: string,
+): Promise<void> {
+  const halted = await deps.deployments.transition(
+    deploymentId,
+    { type: 'budget_exceeded', reason },
+    deps.now(),
+  );
+  if (!halted.ok) return; // already halted (another lane) or stopped by a person
+  const dep = halted.record;
+  const now = deps.now();
+  await deps.deployments.setRingState(ring.id, ['pending', 'waiting_window', 'running'], 'halted', {
+    finishedAt: now,
+  });
+  const skipped = await deps.deployments.skipPending(ring.id, 'not started: the deployment halted', now);
+  const runs = await deps.deployments.hostRuns(ring.id);
+  const { settings } = settingsOf(dep);
+  const rollingBack = settings.onFailure === 'rollback';
+  await audit(deps, dep, 'deployment.halted', { ring: ring.name, reason, skipped });
+  await emit(deps, dep, {
+    type: 'ring_halted',
+    ring: ringRef(ring, dep),
+    reason,
+    failed: runs
+      .filter((r) => r.status === 'failed')
+      .map((r) => ({ host: r.hostName, error: firstLines(r.error ?? '') })),
+    rollingBack,
+  });
+  if (rollingBack) await beginRollback(deps, dep, [ring.index], SYSTEM_ACTOR);
+}
+
+/**
+ * Moves the deployment to rolling_back (from halted, paused, aborted, completed, rollback_failed),
+ * marks the rings in scope, and enqueues the rollback job.
+ */
+export async function beginRollback(
+  deps: EngineDeps,
+  dep: DeploymentRecord,
+  ringIndexes: readonly number[] | 'all',
+  actor: Actor,
+): Promise<{ ok: true; record: DeploymentRecord } | { ok: false; error: string }> {
+  const moved = await deps.deployments.transition(dep.id, { type: 'rollback' }, deps.now());
+  if (!moved.ok) return moved;
+  await deps.deployments.resetFailedRollbacks(dep.id);
+  const detail = await deps.deployments.detail(dep.id);
+  const now = deps.now();
+  for (const ring of detail.rings) {
+    const inScope =
+      ringIndexes === 'all'
+        ? ring.hosts.some((h) => h.installSentAt !== null)
+        : ringIndexes.includes(ring.index);
+    if (!inScope) continue;
+    await deps.deployments.skipPending(ring.id, 'not started: the deployment is rolled back', now);
+    await deps.deployments.setRingState(
+      ring.id,
+      [
+        'pending',
+        'waiting_window',
+        'running',
+        'soaking',
+        'passed',
+        'failed',
+        'halted',
+        'rolled_back',
+        'rolling_back',
+      ],
+      'rolling_back',
+    );
+  }
+  await audit(deps, moved.record, 'deployment.rollback_started', { rings: ringIndexes }, actor);
+  await deps.scheduler.enqueueRollback({ deploymentId: dep.id });
+  return { ok: true, record: moved.record };
+}
+
+/** When every lane of a ring is done: pass the ring (soak, next ring) or re-enqueue what is left. */
+export async function finishRing(
+  deps: EngineDeps,
+  input: { deploymentId: string; ringIndex: number },
+): Promise<void> {
+  const dep = await deps.deployments.get(input.deploymentId);
+  if (!WORKING.has(dep.state.status) || dep.state.ring !== input.ringIndex) return;
+  const ring = await deps.deployments.ring(dep.id, input.ringIndex);
+  const runs = await deps.deployments.hostRuns(ring.id);
+  const open = runs.filter((r) => r.state === 'pending' || r.state === 'running');
+  if (open.length > 0) {
+    // Lanes ended with hosts left (a lane job failed for good, a worker died, or lanes of another
+    // generation still hold hosts). Hosts whose lease still runs are looked at again when it could
+    // have run out; otherwise new lanes take the ring's hosts over now.
+    const { leaseMs } = timingOf(deps);
+    const realNow = Date.now();
+    const leaseEnds = open.map((r) =>
+      r.state === 'running' && r.workerId !== null && r.heartbeatAt !== null
+        ? r.heartbeatAt.getTime() + leaseMs
+        : 0,
+    );
+    const firstEnd = Math.min(...leaseEnds);
+    if (firstEnd > realNow) {
+      await deps.scheduler.enqueueAdvance({
+        deploymentId: dep.id,
+        at: new Date(deps.now().getTime() + (firstEnd - realNow) + 50),
+      });
+      return;
+    }
+    await startRing(deps, dep, input.ringIndex, { force: true });
+    return;
+  }
+  const budget = evaluateBudget({ size: runs.length, failureBudget: ring.failureBudget }, runs);
+  if (budget.exceeded) {
+    await haltRing(
+      deps,
+      dep.id,
+      ring,
+      `ring ${ring.name}: ${budget.failed} of ${budget.size} host(s) failed, over the failure budget`,
+    );
+    return;
+  }
+  const { settings } = settingsOf(dep);
+  const now = deps.now();
+  const soakMs = settings.skipSoak ? 0 : ring.soakSeconds * 1000;
+  const last = ring.index + 1 >= dep.state.ringCount;
+  const soakUntil = last ? null : new Date(now.getTime() + soakMs);
+  const passed = await deps.deployments.transition(dep.id, { type: 'ring_passed' }, now);
+  if (!passed.ok) return;
+  await deps.deployments.setRingState(
+    ring.id,
+    ['pending', 'waiting_window', 'running'],
+    last ? 'passed' : 'soaking',
+    {
+      finishedAt: now,
+      soakUntil,
+    },
+  );
+  const counts = {
+    succeeded: runs.filter((r) => r.status === 'succeeded').length,
+    failed: runs.filter((r) => r.status === 'failed').length,
+    skipped: runs.filter((r) => r.status === 'skipped').length,
+  };
+  await audit(deps, passed.record, 'deployment.ring_passed', { ring: ring.name, ...counts });
+  await emit(deps, passed.record, {
+    type: 'ring_passed',
+    ring: ringRef(ring, passed.record),
+    ...counts,
+    soakUntil,
+  });
+  if (last) {
+    const all = await deps.deployments.hostRunsOf(dep.id);
+    const totals = {
+      succeeded: all.filter((r) => r.status === 'succeeded').length,
+      failed: all.filter((r) => r.status === 'failed').length,
+      skipped: all.filter((r) => r.status === 'skipped').length,
+    };
+    await audit(deps, passed.record, 'deployment.completed', totals);
+    await emit(deps, passed.record, { type: 'completed', ...totals });
+    return;
+  }
+  await deps.scheduler.enqueueAdvance({ deploymentId: dep.id, at: soakUntil ?? now });
+}
+
+/**
+ * Moves a deployment on when its clock says so: the end of a soak starts the next ring; a
+ * deployment waiting for or running a ring gets that ring's jobs when they are missing.
+ */
+export async function advance(deps: EngineDeps, input: { deploymentId: string }): Promise<LaneResult> {
+  const timing = timingOf(deps);
+  const dep = await deps.deployments.get(input.deploymentId);
+  if (dep.state.status === 'soaking') {
+    const ring = await deps.deployments.ring(dep.id, dep.state.ring);
+    const until = ring.soakUntil?.getTime() ?? 0;
+    const left = until - deps.now().getTime();
+    if (left > 0) return { kind: 'later', delayMs: Math.min(left, timing.maxDelayMs) };
+    const moved = await deps.deployments.transition(dep.id, { type: 'soak_done' }, deps.now());
+    if (!moved.ok) return { kind: 'done' };
+    await deps.deployments.setRingState(ring.id, ['soaking'], 'passed');
+    await startRing(deps, moved.record, moved.record.state.ring);
+    return { kind: 'done' };
+  }
+  if (WORKING.has(dep.state.status)) {
+    const ring = await deps.deployments.ring(dep.id, dep.state.ring);
+    await startRing(deps, dep, dep.state.ring, { force: ring.state !== 'pending' });
+  }
+  return { kind: 'done' };
+}
+
+/**
+ * Rolls back the host runs of the rings marked rolling_back: each host whose install was sent goes
+ * back to its pre-baseline versions (or says why it cannot). Waits while hosts of those rings are
+ * still being deployed. Ends the deployment rolled_back, or rollback_failed when a host could not
+ * be restored.
+ */
+export async function runRollback(
+  deps: EngineDeps,
+  input: { deploymentId: string; workerId?: string },
+): Promise<LaneResult> {
+  const timing = timingOf(deps);
+  const workerId = input.workerId ?? `rollback-${randomUUID()}`;
+  const dep = await deps.deployments.get(input.deploymentId);
+  if (dep.state.status !== 'rolling_back') return { kind: 'done' };
+  const { settings } = settingsOf(dep);
+  const detail = await deps.deployments.detail(dep.id);
+  const rings = detail.rings.filter((r) => r.state === 'rolling_back');
+  const runs = rings.flatMap((r) => r.hosts);
+  const expiry = Date.now() - timing.leaseMs;
+  const busy = (r: HostRunRecord): boolean =>
+    (r.state === 'running' || r.state === 'rolling_back') &&
+    r.workerId !== null &&
+    (r.heartbeatAt?.getTime() ?? 0) >= expiry;
+  if (runs.some((r) => r.state === 'running' && busy(r))) {
+    return { kind: 'later', delayMs: 1_000 };
+  }
+  let waiting = false;
+  const concurrency = Math.max(1, ...rings.map((r) => r.concurrency));
+  const todo = runs.filter(
+    (r) => r.installSentAt !== null && !['rolled_back', 'skipped', 'pending'].includes(r.state),
+  );
+  const queue = [...todo];
+  const worker = async (): Promise<void> => {
+    for (let run = queue.shift(); run; run = queue.shift()) {
+      if (run.state === 'rollback_failed' && run.rollbackSentAt !== null) continue;
+      const claimed = await deps.deployments.claimForRollback(run.id, workerId, {
+        realNow: new Date(),
+        leaseMs: timing.leaseMs,
+      });
+      if (!claimed) {
+        if (busy(run)) waiting = true;
+        continue;
+      }
+      if (claimed.state === 'running') continue;
+      await runHostRun(deps, settings, claimed, workerId, 'rollback');
+      await deps.deployments.release(claimed.id, workerId);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, queue.length)) }, () => worker()));
+  if (waiting) return { kind: 'later', delayMs: 1_000 };
+  const after = (await deps.deployments.detail(dep.id)).rings.filter((r) => r.state === 'rolling_back');
+  const finalRuns = after.flatMap((r) => r.hosts);
+  if (finalRuns.some((r) => r.state === 'rolling_back')) return { kind: 'later', delayMs: 1_000 };
+  const hosts = finalRuns.map((r) => ({
+    host: r.hostName,
+    result:
+      r.state === 'rolled_back'
+        ? ('rolled_back' as const)
+        : r.state === 'rollback_failed'
+          ? ('rollback_failed' as const)
+          : ('unchanged' as const),
+    detail:
+      r.state === 'rolled_back'
+        ? `restored ${(r.rollbackReport ?? []).map((e) => `${e.name} ${e.to ?? ''}`).join(', ')}`.trim()
+        : r.state === 'rollback_failed'
+          ? firstLines(r.error ?? 'could not be restored')
+          : r.installSentAt === null
+            ? 'nothing was installed on this host'
+            : `left as ${r.state}`,
+  }));
+  const ok = hosts.every((h) => h.result !== 'rollback_failed');
+  const moved = await deps.deployments.transition(
+    dep.id,
+    { type: ok ? 'rollback_done' : 'rollback_failed' },
+    deps.now(),
+  );
+  if (!moved.ok) return { kind: 'done' };
+  if (ok)
+    for (const r of after)
+      await deps.deployments.setRingState(r.id, ['rolling_back'], 'rolled_back', { finishedAt: deps.now() });
+  await audit(deps, moved.record, ok ? 'deployment.rolled_back' : 'deployment.rollback_failed', { hosts });
+  await emit(deps, moved.record, { type: 'rollback_finished', ok, hosts });
+  return { kind: 'done' };
+}
+
+/**
+ * Re-creates the jobs of every deployment that should have some but has none (Redis lost them, a
+ * job failed for good). Returns the deployments it re-drove.
+ */
+export async function reconcile(deps: EngineDeps): Promise<{ deployment: number; state: string }[]> {
+  const out: { deployment: number; state: string }[] = [];
+  for (const dep of await deps.deployments.inFlight()) {
+    if (FINAL_DEPLOYMENT_STATUSES.has(dep.state.status)) continue;
+    if (await deps.scheduler.hasPendingJobs(dep.id)) continue;
+    try {
+      if (dep.state.status === 'soaking') {
+        const ring = await deps.deployments.ring(dep.id, dep.state.ring);
+        await deps.scheduler.enqueueAdvance({ deploymentId: dep.id, at: ring.soakUntil ?? deps.now() });
+      } else if (dep.state.status === 'rolling_back') {
+        await deps.scheduler.enqueueRollback({ deploymentId: dep.id });
+      } else {
+        const ring = await deps.deployments.ring(dep.id, dep.state.ring);
+        await startRing(deps, dep, dep.state.ring, { force: ring.state !== 'pending' });
+      }
+      out.push({ deployment: dep.number, state: dep.state.status });
+      await audit(deps, dep, 'deployment.reconciled', { state: dep.state.status, ring: dep.state.ring });
+    } catch (err) {
+      deps.logger.error({ err, deployment: dep.id }, 'reconciling a deployment failed');
+      out.push({ deployment: dep.number, state: `error: ${userMessageOf(err)}` });
+    }
+  }
+  return out;
+}
