@@ -376,7 +376,7 @@ async function notifyTeam(
           hostCount: v?.hosts.count ?? p.campaign.fix.hosts.length,
         };
       }),
-      statusCommand: deps.statusCommand ?? '/patch status',
+      statusCommand: deps.statusCommand ?? (platform.platform === 'teams' ? 'patch status' : '/patch status'),
       asOf: now,
     };
     for (const channel of channels) {

@@ -77,20 +77,21 @@ function credentialsFactory(options: TeamsAuthOptions): CredentialsFactory {
         });
   const disabled = options.allowUnauthenticated === true;
   return {
-    isValidAppId: (appId: string) => Promise.resolve(appId === options.appId),
+    // App ids are GUIDs: the same id in any letter case.
+    isValidAppId: (appId: string) => Promise.resolve(appId.toLowerCase() === options.appId.toLowerCase()),
     isAuthenticationDisabled: () => Promise.resolve(disabled),
     async createCredentials(
-      appId: string | undefined,
+      _appId: string | undefined,
       audience: string | undefined,
       loginEndpoint: string,
       validateAuthority: boolean,
     ): Promise<Credentials> {
       const token = options.outboundToken;
       if (token) return bearer(() => token(audience));
-      // Anonymous turns (authentication off) carry no app id: outgoing calls use the bot's own.
+      // Outgoing calls are always the bot's own (anonymous turns, with authentication off, name none).
       if (entra)
         return entra.createCredentials(
-          appId || options.appId,
+          options.appId,
           audience ?? PUBLIC_CLOUD.toChannelFromBotOAuthScope,
           loginEndpoint,
           validateAuthority,

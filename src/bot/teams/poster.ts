@@ -13,7 +13,8 @@
  * - Cards stay under Teams' message size limit: lists are shortened ("…and N more").
  * - Teams has no ephemeral messages in channels: `postEphemeral` sends the person a 1:1 chat.
  * - `uploadPng` embeds the picture in a card as an Image with a `data:` URI (Teams bots cannot
- *   upload files into channels); pictures that do not fit in one message are refused.
+ *   upload files into channels). A picture too large for one message is scaled down until it
+ *   fits (charts stay readable at two thirds of their width); one that never fits is refused.
  */
 import type { CloudAdapter } from 'botbuilder';
 import type { Logger } from 'pino';
@@ -30,6 +31,7 @@ import {
   type OutgoingActivity,
 } from './connector.js';
 import { RETRYABLE, retryAfterOf, statusOf, toPatchbotError } from './errors.js';
+import { fitPng } from './png.js';
 import { renderCard, type TeamsMessage } from './render.js';
 
 export interface TeamsPosterOptions {
@@ -119,23 +121,33 @@ export class TeamsPoster implements ChatPlatform {
   }
 
   async uploadPng(to: Destination, file: PngFile, thread?: MessageRef): Promise<{ fileId: string }> {
-    const dataUri = `data:image/png;base64,${Buffer.from(file.data).toString('base64')}`;
-    const body: CardElement[] = [];
-    if (file.title) body.push(text(`**${md(clip(file.title, 300))}**`));
-    body.push({
-      type: 'Image',
-      url: dataUri,
-      altText: clip(file.altText ?? file.title ?? file.filename, 1000),
-      size: 'stretch',
-    });
-    if (file.comment) body.push(rich([clip(file.comment, LIMITS.longText)]));
-    const summary = clip(file.title ?? file.comment ?? file.filename, LIMITS.summary);
-    const msg: TeamsMessage = { summary, card: adaptiveCard(body, { fallbackText: summary }) };
-    const size = byteLength(msg);
-    if (size > this.maxMessageBytes)
+    const PREFIX = 'data:image/png;base64,';
+    const card = (url: string): TeamsMessage => {
+      const body: CardElement[] = [];
+      if (file.title) body.push(text(`**${md(clip(file.title, 300))}**`));
+      body.push({
+        type: 'Image',
+        url,
+        altText: clip(file.altText || file.title || file.filename, 1000),
+        size: 'stretch',
+      });
+      if (file.comment) body.push(rich([clip(file.comment, LIMITS.longText)]));
+      const summary = clip(file.title ?? file.comment ?? file.filename, LIMITS.summary);
+      return { summary, card: adaptiveCard(body, { fallbackText: summary }) };
+    };
+    // What the picture may take: the message limit less the rest of the card, in base64.
+    const room = this.maxMessageBytes - byteLength(card(PREFIX));
+    const png = fitPng(file.data, Math.floor((Math.max(0, room) * 3) / 4));
+    if (!png)
       throw new ValidationError(
-        `${file.filename} is too large to show in Teams: ${Math.ceil(size / 1024)} KB as a card, at most ${Math.floor(this.maxMessageBytes / 1024)} KB fit in one message`,
+        `${file.filename} is too large to show in Teams: ${Math.ceil(file.data.byteLength / 1024)} KB, and even scaled down it does not fit in one message (${Math.floor(this.maxMessageBytes / 1024)} KB with the card)`,
       );
+    if (png !== file.data)
+      this.logger.debug(
+        { file: file.filename, from: file.data.byteLength, to: png.byteLength },
+        'picture scaled down to fit a Teams message',
+      );
+    const msg = card(`${PREFIX}${Buffer.from(png).toString('base64')}`);
     if (thread) {
       const ref = await this.replyWith(thread, msg);
       return { fileId: ref.id };

@@ -1,6 +1,7 @@
 /**
  * `patchbot serve [--migrate] [--port N] [--host H] [--no-worker]`: the Slack app (POST /slack/events,
- * or Socket Mode with SLACK_APP_TOKEN), GET /healthz, /readyz and /metrics on one HTTP server, and
+ * or Socket Mode with SLACK_APP_TOKEN), the Microsoft Teams bot (POST /api/messages), GET /healthz,
+ * /readyz and /metrics on one HTTP server, and
  * the job workers in the same process unless --no-worker. Runs until SIGTERM or SIGINT, then stops
  * taking requests and work, lets running jobs finish, and closes Redis and the database.
  */

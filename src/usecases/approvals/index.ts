@@ -545,7 +545,7 @@ export function createApprovals(deps: ApprovalsDeps): Approvals {
               `Change ${changeLabel({ changeId: change.id, changeNumber: change.number })} is ${STATUS_WORDS[change.status] ?? change.status}`,
             );
           const now = deps.now();
-          const title = `${change.packageName} → ${change.fixedVersion}`.slice(0, 24);
+          const title = `${changeLabel({ changeId: change.id, changeNumber: change.number })} ${change.packageName} → ${change.fixedVersion}`;
           if (kind === 'reject')
             return { type: 'modal', modal: { kind: 'reject', changeId: change.id, title } };
           if (kind === 'defer')

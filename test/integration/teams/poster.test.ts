@@ -3,6 +3,7 @@
  * mapped channel, edits in place, thread replies, 1:1 messages for ephemerals, pictures as data
  * URIs, the message size limit, and retries on 412/429 with Retry-After (a virtual clock).
  */
+import { PNG } from 'pngjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NotFoundError, TransientError, ValidationError } from '../../../src/core/errors.js';
 import type { ChatHandlers } from '../../../src/bot/handlers.js';
@@ -146,6 +147,35 @@ describe('posting', () => {
     await expect(
       w.edge.poster.uploadPng({ channel: PATCHING }, { filename: 'big.png', data: huge }),
     ).rejects.toThrow(ValidationError);
+  });
+
+  it('scales a chart too large for one message down until it fits', async () => {
+    // 960 x 480, white with a noisy band: about 100 KB as PNG, far over the message limit.
+    const img = new PNG({ width: 960, height: 480 });
+    let seed = 7;
+    for (let y = 0; y < 480; y++)
+      for (let x = 0; x < 960; x++) {
+        const i = (y * 960 + x) * 4;
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        const noisy = y > 200 && y < 260;
+        img.data[i] = noisy ? seed % 256 : 255;
+        img.data[i + 1] = noisy ? (seed >> 8) % 256 : y % 40 === 0 ? 0 : 255;
+        img.data[i + 2] = 255;
+        img.data[i + 3] = 255;
+      }
+    const png = PNG.sync.write(img);
+    expect(png.length).toBeGreaterThan(40_000);
+    const { fileId } = await w.edge.poster.uploadPng(
+      { channel: PATCHING },
+      { filename: 'trend.png', data: png, title: 'Coverage trend', altText: 'Coverage and open risk' },
+    );
+    const m = w.connector.message(PATCHING, fileId)!;
+    expect(Buffer.byteLength(json(m.activity))).toBeLessThan(40_000);
+    const url = /"url":"data:image\/png;base64,([^"]+)"/.exec(json(cardOf(m.activity)))![1];
+    const shown = PNG.sync.read(Buffer.from(url, 'base64'));
+    expect(shown.width).toBeLessThan(960);
+    expect(shown.width).toBeGreaterThanOrEqual(320);
+    expect(shown.height / shown.width).toBeCloseTo(0.5, 2);
   });
 
   it('keeps a huge view within the size limit, its lists ending in "…and N more"', async () => {
