@@ -627,12 +627,13 @@ function digestList<T>(
   list: DigestList<T>,
   line: (x: T) => string,
   empty: string,
+  count = formatCount(list.total),
 ): KnownBlock[] {
   if (list.total === 0 && list.lines.length === 0) return [section(`*${title}*: ${empty}`)];
   const lines = list.lines.map(line);
   const hidden = list.total - list.lines.length;
   if (hidden > 0) lines.push(moreLabel(hidden));
-  return [section(`*${title} (${formatCount(list.total)})*`), ...listSections(lines, 2)];
+  return [section(`*${title} (${count})*`), ...listSections(lines, 3)];
 }
 
 export function renderDigest(view: DigestView): SlackMessage {
@@ -662,10 +663,11 @@ export function renderDigest(view: DigestView): SlackMessage {
   );
   blocks.push(
     ...digestList(
-      `Patched in the last 7 days (${plural(view.patched.hosts, 'host')})`,
+      'Patched in the last 7 days',
       view.patched,
       (p) => `• *${esc(p.package)}*: ${plural(p.findings, 'finding')} on ${plural(p.hosts, 'host')}`,
       'nothing was fixed.',
+      `${plural(view.patched.total, 'finding')} on ${plural(view.patched.hosts, 'host')}`,
     ),
   );
   blocks.push(

@@ -29,6 +29,7 @@ import {
 import { NotFoundError, PatchbotError, ValidationError } from '../../core/errors.js';
 import type { DbClient } from '../client.js';
 import type { Prisma } from '../generated/client.js';
+import { changeWhere } from './change-repository.js';
 
 // ---------------------------------------------------------------------------------------------
 // shapes
@@ -977,15 +978,6 @@ function hostRunData(d: HostRunData): Prisma.HostRunUpdateManyMutationInput {
   if (d.heartbeatAt !== undefined) out.heartbeatAt = d.heartbeatAt;
   if (d.targets !== undefined) out.targets = d.targets;
   return out;
-}
-
-function changeWhere(ref: string): Prisma.ChangeRequestWhereInput {
-  const s = ref.trim().replace(/^#/, '');
-  if (UUID.test(s)) return { id: s.toLowerCase() };
-  if (/^\d{1,9}$/.test(s)) return { number: Number(s) };
-  throw new ValidationError(
-    `expected a change number (e.g. 42) or id, got ${JSON.stringify(ref.slice(0, 80))}`,
-  );
 }
 
 function deploymentWhere(ref: string): Prisma.DeploymentWhereInput {

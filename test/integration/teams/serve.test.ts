@@ -5,46 +5,18 @@
  * server), stores an installation sent with one; TEAMS_DEV_NO_AUTH warns loudly and lets requests
  * in without a token; an app id without a password refuses to start, saying why.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../../src/db/index.js';
 import { BotFrameworkKeys } from '../../support/bot-framework-keys.js';
 import { createTempDir, createTempPostgres, type TempDir, type TempPostgres } from '../../support/db.js';
+import { spawnPatchbot, waitForLine, type Proc } from '../../support/process.js';
 import { APP_ID, botMembership, WEB_CHAT } from './support.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/patchbot.js', import.meta.url));
 const SERVICE_URL = 'https://smba.trafficmanager.net/emea/';
-
-interface Proc {
-  child: ChildProcess;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-function spawnPatchbot(args: string[], env: NodeJS.ProcessEnv, cwd: string): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  child.stdout?.resume();
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, stderr: () => err, exited };
-}
-
-async function waitForLine(p: Proc, re: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const m = re.exec(p.stderr());
-    if (m) return m;
-    if (p.child.exitCode !== null) throw new Error(`patchbot exited ${p.child.exitCode}: ${p.stderr()}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}: ${p.stderr()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 let pg: TempPostgres;
 let tmp: TempDir;
