@@ -3,6 +3,8 @@
  * notification/fallback line, `blocks` stay within Slack's limits whatever the view holds.
  */
 import {
+  campaignDeploymentLabel,
+  campaignStateWord,
   changeLabel,
   dueLabel,
   isoDay,
@@ -159,7 +161,7 @@ export function stateLine(state: CampaignState): string {
     case 'risk-accepted':
       return `${e} *Risk accepted* by ${person(state.by)} ${slackDate(state.at)} until ${slackDate(state.expires, 'date')}: ${esc(clip(state.reason, 1000))}`;
     case 'scheduled':
-      return `${e} *Scheduled*${deploymentLabel(state)}${state.startsAt ? ` for ${slackDate(state.startsAt)}` : ''}${state.window ? ` (window ${esc(state.window)})` : ''}`;
+      return `${e} *Scheduled*${campaignDeploymentLabel(state)}${state.startsAt ? ` for ${slackDate(state.startsAt)}` : ''}${state.window ? ` (window ${esc(state.window)})` : ''}`;
     case 'deploying': {
       const ring = state.ringName ? ` (${esc(state.ringName)})` : '';
       const hosts =
@@ -167,38 +169,20 @@ export function stateLine(state: CampaignState): string {
           ? `, ${state.hostsDone} of ${plural(state.hostsTotal, 'host')} done`
           : '';
       const soak = state.soakUntil ? `; next ring after the soak, ${slackDate(state.soakUntil)}` : '';
-      return `${e} *Deploying*${deploymentLabel(state)} ring ${state.ring}/${state.rings}${ring}${hosts}${soak}`;
+      return `${e} *Deploying*${campaignDeploymentLabel(state)} ring ${state.ring}/${state.rings}${ring}${hosts}${soak}`;
     }
     case 'done':
-      return `${e} *Done*${deploymentLabel(state)} ${slackDate(state.at)}${state.hostsPatched !== undefined ? `: ${plural(state.hostsPatched, 'host')} patched` : ''}`;
+      return `${e} *Done*${campaignDeploymentLabel(state)} ${slackDate(state.at)}${state.hostsPatched !== undefined ? `: ${plural(state.hostsPatched, 'host')} patched` : ''}`;
     case 'failed':
-      return `${e} *Failed*${deploymentLabel(state)} ${slackDate(state.at)}: ${esc(clip(state.reason, 1000))}`;
+      return `${e} *Failed*${campaignDeploymentLabel(state)} ${slackDate(state.at)}: ${esc(clip(state.reason, 1000))}`;
     case 'halted': {
       const word = state.rollingBack
         ? ':rewind: *Rolling back*'
         : state.paused
           ? ':double_vertical_bar: *Paused*'
           : `${e} *Halted*`;
-      return `${word}${deploymentLabel(state)} ${slackDate(state.at)}${state.by ? ` by ${person(state.by)}` : ''}: ${esc(clip(state.reason, 1000))}`;
+      return `${word}${campaignDeploymentLabel(state)} ${slackDate(state.at)}${state.by ? ` by ${person(state.by)}` : ''}: ${esc(clip(state.reason, 1000))}`;
     }
-  }
-}
-
-/** " (deployment #3)" when the state names its deployment. */
-function deploymentLabel(state: { deployment?: number }): string {
-  return state.deployment === undefined ? '' : ` (deployment #${state.deployment})`;
-}
-
-function stateWord(state: CampaignState): string {
-  switch (state.kind) {
-    case 'pending':
-      return `waiting for approval (${state.approvals.length}/${state.required})`;
-    case 'deploying':
-      return `deploying ring ${state.ring}/${state.rings}`;
-    case 'risk-accepted':
-      return 'risk accepted';
-    default:
-      return state.kind;
   }
 }
 
@@ -321,7 +305,7 @@ export function renderCampaign(view: CampaignView): SlackMessage {
   const text = clip(
     `${view.escalationReason ? `Posted again (${view.escalationReason}): ` : ''}${pkg} → ${view.fixedVersion} for ${view.team}: ` +
       `risk ${Math.round(view.risk.score)} (${view.risk.band})${view.kev ? ', KEV' : ''}, ${plural(view.hosts.count, 'host')}, ` +
-      `SLA ${isoDay(view.slaDue)}${due.overdue ? ' (overdue)' : ''} — ${stateWord(view.state)}`,
+      `SLA ${isoDay(view.slaDue)}${due.overdue ? ' (overdue)' : ''} — ${campaignStateWord(view.state)}`,
     LIMITS.fallbackText,
   );
   return { text, blocks: blocks.slice(0, LIMITS.blocksPerMessage) };

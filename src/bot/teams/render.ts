@@ -18,6 +18,8 @@ import {
   formatValue,
 } from '../../core/metrics/format.js';
 import {
+  campaignDeploymentLabel,
+  campaignStateWord,
   changeLabel,
   dueLabel,
   isoDay,
@@ -220,24 +222,6 @@ function ordinal(n: number): string {
 // ---------------------------------------------------------------------------------------------
 // Campaign
 
-/** " (deployment #3)" when the state names its deployment. */
-function deploymentLabel(state: { deployment?: number }): string {
-  return state.deployment === undefined ? '' : ` (deployment #${state.deployment})`;
-}
-
-function stateWord(state: CampaignState): string {
-  switch (state.kind) {
-    case 'pending':
-      return `waiting for approval (${state.approvals.length}/${state.required})`;
-    case 'deploying':
-      return `deploying ring ${state.ring}/${state.rings}`;
-    case 'risk-accepted':
-      return 'risk accepted';
-    default:
-      return state.kind;
-  }
-}
-
 /** The state as a TextBlock (it may mention people) and, when there is one, the reason as typed. */
 function stateElements(state: CampaignState, mentions: Mentions): CardElement[] {
   const icon = STATE_ICON[state.kind];
@@ -268,7 +252,7 @@ function stateElements(state: CampaignState, mentions: Mentions): CardElement[] 
       reason = state.reason;
       break;
     case 'scheduled':
-      line = `${icon} **Scheduled**${deploymentLabel(state)}${state.startsAt ? ` for ${md(dateTime(state.startsAt))}` : ''}${state.window ? ` (window ${md(clip(state.window, 100))})` : ''}`;
+      line = `${icon} **Scheduled**${campaignDeploymentLabel(state)}${state.startsAt ? ` for ${md(dateTime(state.startsAt))}` : ''}${state.window ? ` (window ${md(clip(state.window, 100))})` : ''}`;
       break;
     case 'deploying': {
       const ring = state.ringName ? ` (${md(clip(state.ringName, 100))})` : '';
@@ -277,14 +261,14 @@ function stateElements(state: CampaignState, mentions: Mentions): CardElement[] 
           ? `, ${state.hostsDone} of ${plural(state.hostsTotal, 'host')} done`
           : '';
       const soak = state.soakUntil ? `; next ring after the soak, ${md(dateTime(state.soakUntil))}` : '';
-      line = `${icon} **Deploying**${deploymentLabel(state)} ring ${state.ring}/${state.rings}${ring}${hosts}${soak}`;
+      line = `${icon} **Deploying**${campaignDeploymentLabel(state)} ring ${state.ring}/${state.rings}${ring}${hosts}${soak}`;
       break;
     }
     case 'done':
-      line = `${icon} **Done**${deploymentLabel(state)} ${md(dateTime(state.at))}${state.hostsPatched !== undefined ? `: ${plural(state.hostsPatched, 'host')} patched` : ''}`;
+      line = `${icon} **Done**${campaignDeploymentLabel(state)} ${md(dateTime(state.at))}${state.hostsPatched !== undefined ? `: ${plural(state.hostsPatched, 'host')} patched` : ''}`;
       break;
     case 'failed':
-      line = `${icon} **Failed**${deploymentLabel(state)} ${md(dateTime(state.at))}`;
+      line = `${icon} **Failed**${campaignDeploymentLabel(state)} ${md(dateTime(state.at))}`;
       reason = state.reason;
       break;
     case 'halted': {
@@ -293,7 +277,7 @@ function stateElements(state: CampaignState, mentions: Mentions): CardElement[] 
         : state.paused
           ? '⏸️ **Paused**'
           : `${icon} **Halted**`;
-      line = `${word}${deploymentLabel(state)} ${md(dateTime(state.at))}${state.by ? ` by ${mentions.person(state.by)}` : ''}`;
+      line = `${word}${campaignDeploymentLabel(state)} ${md(dateTime(state.at))}${state.by ? ` by ${mentions.person(state.by)}` : ''}`;
       reason = state.reason;
       break;
     }
@@ -321,7 +305,7 @@ function campaignSummary(view: CampaignView): string {
   return clip(
     `${view.escalationReason ? `Posted again (${view.escalationReason}): ` : ''}${pkg} → ${view.fixedVersion} for ${view.team}: ` +
       `risk ${Math.round(view.risk.score)} (${view.risk.band})${view.kev ? ', KEV' : ''}, ${plural(view.hosts.count, 'host')}, ` +
-      `SLA ${isoDay(view.slaDue)}${due.overdue ? ' (overdue)' : ''} — ${stateWord(view.state)}`,
+      `SLA ${isoDay(view.slaDue)}${due.overdue ? ' (overdue)' : ''} — ${campaignStateWord(view.state)}`,
     LIMITS.summary,
   );
 }

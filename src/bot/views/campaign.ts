@@ -152,3 +152,22 @@ export interface HostListView {
   title: string;
   hosts: { name: string; environment?: string; installedVersion?: string }[];
 }
+
+/** " (deployment #3)" when the state names its deployment. */
+export function campaignDeploymentLabel(state: { deployment?: number }): string {
+  return state.deployment === undefined ? '' : ` (deployment #${state.deployment})`;
+}
+
+/** The state in a few words, for one-line mentions ("waiting for approval (1/2)"). */
+export function campaignStateWord(state: CampaignState): string {
+  switch (state.kind) {
+    case 'pending':
+      return `waiting for approval (${state.approvals.length}/${state.required})`;
+    case 'deploying':
+      return `deploying ring ${state.ring}/${state.rings}`;
+    case 'risk-accepted':
+      return 'risk accepted';
+    default:
+      return state.kind;
+  }
+}
