@@ -10,6 +10,7 @@
  * Needs PostgreSQL (PATCHBOT_TEST_POSTGRES_URL) and Redis (REDIS_URL), both default on 127.0.0.1.
  */
 import { randomUUID } from 'node:crypto';
+import { cpus, loadavg } from 'node:os';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { Policy } from '../src/config/policy-schema.js';
@@ -182,8 +183,12 @@ export async function run(): Promise<void> {
       `  total ${(total / 1000).toFixed(2)} s (commands alone at full concurrency: ${(ideal / 1000).toFixed(2)} s)`,
     );
     console.log(
-      `  per host: commands ${commandPerHost.toFixed(1)} ms, host run ${perHostRun.toFixed(1)} ms, ` +
+      `  per host: commands ${commandPerHost.toFixed(1)} ms, host run ${perHostRun.toFixed(1)} ms ` +
+        `(${(perHostRun - commandPerHost).toFixed(1)} ms beyond its commands), ` +
         `orchestration overhead ${overhead.toFixed(1)} ms (target < 50 ms)`,
+    );
+    console.log(
+      `  one worker process on ${cpus().length} CPU(s), load average ${loadavg()[0]?.toFixed(2) ?? '?'} at the end`,
     );
   } finally {
     const keys = await connection.keys(`${prefix}:*`);

@@ -8,6 +8,7 @@
  * - `available`: what the "repository" offers, `name<TAB>version` (apt-cache madison prints it,
  *   apt-get install refuses other versions, as apt does);
  * - `install.log`: one line per apt-get install that changed the state (tests count them);
+ * - `install.begun`: one line per apt-get install that reached the host (before it does anything);
  * - markers: `fail-install` (its content goes to stderr and apt-get exits 100), `slow-install`
  *   (seconds apt-get sleeps before changing anything), `unhealthy` (the `healthcheck` command exits 1).
  *
@@ -57,6 +58,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ "$cmd" != install ]; then echo "E: only install is supported here" >&2; exit 100; fi
+echo "$*" >> "$state/install.begun"
 if [ -f "$state/fail-install" ]; then cat "$state/fail-install" >&2; exit 100; fi
 if [ -f "$state/slow-install" ]; then sleep "$(cat "$state/slow-install")"; fi
 for spec in "$@"; do
@@ -122,6 +124,8 @@ export interface FleetHost {
   installed(): Promise<Map<string, string>>;
   /** Lines of install.log (one per apt-get install or downgrade that changed the state). */
   installLog(): Promise<string[]>;
+  /** Lines of install.begun: apt-get installs that reached the host, finished or not. */
+  installsBegun(): Promise<string[]>;
   setFailInstall(message: string | null): Promise<void>;
   setSlowInstall(seconds: number | null): Promise<void>;
   setUnhealthy(unhealthy: boolean): Promise<void>;
@@ -183,7 +187,7 @@ export async function startFleet(
           offered.map((a) => `${a.name}\t${a.version}\n`).join(''),
         );
         await writeFile(join(stateDir, 'install.log'), '');
-        for (const m of ['fail-install', 'slow-install', 'unhealthy', 'installed.tmp']) {
+        for (const m of ['fail-install', 'slow-install', 'unhealthy', 'installed.tmp', 'install.begun']) {
           await rm(join(stateDir, m), { force: true });
         }
         const uid = uidOf(TEST_USER);
@@ -217,6 +221,10 @@ export async function startFleet(
         },
         async installLog() {
           return (await readFile(join(stateDir, 'install.log'), 'utf8')).split('\n').filter((l) => l !== '');
+        },
+        async installsBegun() {
+          const text = await readFile(join(stateDir, 'install.begun'), 'utf8').catch(() => '');
+          return text.split('\n').filter((l) => l !== '');
         },
         setFailInstall: (m) => marker(stateDir, 'fail-install', m === null ? null : `${m}\n`),
         setSlowInstall: (s) => marker(stateDir, 'slow-install', s === null ? null : String(s)),

@@ -1,9 +1,10 @@
 /**
  * `patchbot worker [--migrate]`: runs the background jobs (feeds sync, inventory collection,
- * re-matching, announcements, slow slash commands) and keeps the recurring schedules of the policy
- * file (feeds.syncInterval, inventory.collectInterval, each team's weekly digest). Several workers
- * may run at once: each job runs once, announcements hold a database lock, and a digest is claimed
- * per team and week. Stops cleanly on SIGTERM or SIGINT.
+ * re-matching, announcements, slow slash commands, staged deployments and their reconciler) and
+ * keeps the recurring schedules of the policy file (feeds.syncInterval, inventory.collectInterval,
+ * each team's weekly digest). Several workers may run at once: each job runs once, announcements
+ * hold a database lock, a host step is claimed under a lease, and a digest is claimed per team and
+ * week. Stops cleanly on SIGTERM or SIGINT.
  */
 import type { Command } from 'commander';
 import { createLogger } from '../../logging/logger.js';

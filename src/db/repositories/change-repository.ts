@@ -156,23 +156,6 @@ export interface DecisionWrite {
   audit: { action: string; details: Record<string, unknown> };
 }
 
-/** Where the latest deployment of a change stands (for the campaign message). */
-export interface DeploymentSummary {
-  number: number;
-  state: string;
-  emergency: boolean;
-  currentRing: number;
-  rings: { name: string; state: string; notBefore: Date | null }[];
-  hostsTotal: number;
-  hostsSucceeded: number;
-  hostsFailed: number;
-  haltedReason: string | null;
-  startedAt: Date | null;
-  finishedAt: Date | null;
-  pausedAt: Date | null;
-  createdBy: string;
-}
-
 export type DecideOutcome<R> =
   | { type: 'recorded'; decision: DecisionRecord; change: ChangeDetail; result: R }
   | { type: 'refused'; change: ChangeDetail; result: R }
@@ -594,37 +577,6 @@ export class ChangeRepository {
       data: { renderHash: hash },
     });
     return updated.count > 0;
-  }
-
-  /** The change's latest deployment, with ring and host counts. */
-  async latestDeployment(changeId: string): Promise<DeploymentSummary | undefined> {
-    const d = await this.prisma.deployment.findFirst({
-      where: { changeRequestId: changeId },
-      orderBy: { createdAt: 'desc' },
-      include: {
-        rings: {
-          orderBy: { index: 'asc' },
-          select: { name: true, state: true, notBefore: true, hostRuns: { select: { state: true } } },
-        },
-      },
-    });
-    if (!d) return undefined;
-    const runs = d.rings.flatMap((r) => r.hostRuns);
-    return {
-      number: d.number,
-      state: d.state,
-      emergency: d.emergency,
-      currentRing: d.currentRing,
-      rings: d.rings.map((r) => ({ name: r.name, state: r.state, notBefore: r.notBefore })),
-      hostsTotal: runs.length,
-      hostsSucceeded: runs.filter((r) => r.state === 'succeeded').length,
-      hostsFailed: runs.filter((r) => r.state === 'failed' || r.state === 'rollback_failed').length,
-      haltedReason: d.haltedReason,
-      startedAt: d.startedAt,
-      finishedAt: d.finishedAt,
-      pausedAt: d.pausedAt,
-      createdBy: d.createdBy,
-    };
   }
 
   /** Stores the approval rule that applied at creation and the approvals it needs. */

@@ -35,6 +35,7 @@ import {
 } from '../../core/policy/approval.js';
 import type { Repositories } from '../../db/index.js';
 import type { ChangeDetail, DecideOutcome, DecisionWrite } from '../../db/repositories/change-repository.js';
+import { deploymentCampaignState } from '../deployments/chat.js';
 import type { CampaignStore, CampaignViewFn } from '../notify.js';
 import {
   DEPLOYMENT_CONTROLS,
@@ -52,7 +53,7 @@ export { buildCampaignView, campaignStateOf, plannedRings } from './view.js';
 
 const DAY_MS = 86_400_000;
 
-export type ApprovalRepos = Pick<Repositories, 'changes' | 'hosts' | 'notifications'>;
+export type ApprovalRepos = Pick<Repositories, 'changes' | 'hosts' | 'notifications' | 'deployments'>;
 
 export interface ApprovalsDeps {
   repos: ApprovalRepos;
@@ -187,11 +188,14 @@ export function createApprovals(deps: ApprovalsDeps): Approvals {
   async function campaignView(changeId: string, now: Date): Promise<CampaignView> {
     const change = await repos.changes.get(changeId);
     const cves = [...new Set(change.findings.flatMap((f) => f.cves.map((c) => c.toUpperCase())))];
-    const [facts, hosts, deployment] = await Promise.all([
+    const [facts, hosts, latest] = await Promise.all([
       repos.notifications.cveFacts(cves),
       repos.hosts.list(),
-      repos.changes.latestDeployment(change.id),
+      repos.deployments.latestForChange(change.id),
     ]);
+    const deployment = latest
+      ? deploymentCampaignState(await repos.deployments.detail(latest.id), now)
+      : undefined;
     const member = await memberships(ruleFor(deps.policy, change), change);
     return buildCampaignView({
       policy: deps.policy,

@@ -14,11 +14,7 @@ import { assignRings, type PlanHost } from '../../core/deployments/plan.js';
 import type { RiskFactor, Severity, SsvcDecision } from '../../core/model.js';
 import { approvalState, type RecordedDecision } from '../../core/policy/approval.js';
 import type { Policy } from '../../config/policy-schema.js';
-import type {
-  ChangeDetail,
-  DecisionRecord,
-  DeploymentSummary,
-} from '../../db/repositories/change-repository.js';
+import type { ChangeDetail, DecisionRecord } from '../../db/repositories/change-repository.js';
 import type { CveFacts } from '../../db/repositories/notification-queries.js';
 import type { HostRecord } from '../../db/types.js';
 import { ringSpecs } from '../deployments/plan.js';
@@ -57,83 +53,17 @@ function latest(change: ChangeDetail, kind: DecisionRecord['kind']): DecisionRec
 const FACTOR_SHAPE = (v: unknown): v is RiskFactor =>
   typeof v === 'object' && v !== null && 'label' in v && 'contribution' in v;
 
-function deploymentState(dep: DeploymentSummary, change: ChangeDetail, at: Date): CampaignState {
-  const rings = Math.max(1, dep.rings.length);
-  const ring = Math.min(dep.currentRing, rings - 1);
-  switch (dep.state) {
-    case 'planned':
-    case 'waiting_window': {
-      const next = dep.rings.find((r) => r.notBefore !== null)?.notBefore ?? undefined;
-      return { kind: 'scheduled', ...(next ? { startsAt: next } : {}) };
-    }
-    case 'running':
-    case 'soaking':
-      return {
-        kind: 'deploying',
-        ring: ring + 1,
-        rings,
-        ...(dep.rings[ring] ? { ringName: dep.rings[ring].name } : {}),
-        hostsDone: dep.hostsSucceeded + dep.hostsFailed,
-        hostsTotal: dep.hostsTotal,
-      };
-    case 'paused': {
-      const by = latest(change, 'pause');
-      return {
-        kind: 'halted',
-        at: dep.pausedAt ?? at,
-        reason: `Deployment #${dep.number} paused at ring ${ring + 1}/${rings}`,
-        ...(by ? { by: personOf(by) } : {}),
-      };
-    }
-    case 'halted':
-    case 'rolling_back':
-    case 'rolled_back':
-    case 'rollback_failed': {
-      const what =
-        dep.state === 'rolling_back'
-          ? 'rolling back'
-          : dep.state === 'rolled_back'
-            ? 'rolled back'
-            : dep.state === 'rollback_failed'
-              ? 'rollback incomplete'
-              : 'halted';
-      return {
-        kind: 'halted',
-        at: dep.finishedAt ?? at,
-        reason: `Deployment #${dep.number} ${what}${dep.haltedReason ? `: ${dep.haltedReason}` : ''}`,
-      };
-    }
-    case 'aborted': {
-      const by = latest(change, 'abort');
-      return {
-        kind: 'halted',
-        at: dep.finishedAt ?? at,
-        reason: `Deployment #${dep.number} aborted`,
-        ...(by ? { by: personOf(by) } : {}),
-      };
-    }
-    case 'failed':
-      return {
-        kind: 'failed',
-        at: dep.finishedAt ?? at,
-        reason: dep.haltedReason ?? `${dep.hostsFailed} of ${dep.hostsTotal} host(s) failed`,
-      };
-    case 'completed':
-    default:
-      return { kind: 'done', at: dep.finishedAt ?? at, hostsPatched: dep.hostsSucceeded };
-  }
-}
-
 /** The state the message shows: decisions until a deployment exists, then the deployment's. */
 export function campaignStateOf(
   policy: ApprovalPolicy,
   change: ChangeDetail,
-  deployment: DeploymentSummary | undefined,
+  /** The state of the change's latest deployment (deployments/chat deploymentCampaignState). */
+  deployment: CampaignState | undefined,
   now: Date,
   memberships: Readonly<Record<string, readonly string[]>> = {},
 ): CampaignState {
   if (deployment && !['rejected', 'accepted_risk', 'pending', 'deferred'].includes(change.status))
-    return deploymentState(deployment, change, now);
+    return deployment;
   const { rule } = ruleFor(policy, change);
   const state = approvalState({
     rule,
@@ -227,7 +157,8 @@ export interface ViewInputs {
   change: ChangeDetail;
   facts: Map<string, CveFacts>;
   hosts: readonly HostRecord[];
-  deployment: DeploymentSummary | undefined;
+  /** The state of the change's latest deployment, when it has one. */
+  deployment: CampaignState | undefined;
   now: Date;
   /** Group memberships of the people who decided (approval rules naming groups). */
   memberships?: Readonly<Record<string, readonly string[]>>;

@@ -405,7 +405,7 @@ export function createChatProgress(
     enqueue(changeId, view.tone, (m) => m.reply(changeId, view));
   };
 
-  const approverMentions = async (changeId: string): Promise<ChatMention[]> => {
+  const mentionsFor = async (changeId: string): Promise<ChatMention[]> => {
     const out: ChatMention[] = [];
     try {
       for (const a of await options.deployments.approversOf(changeId)) {
@@ -431,7 +431,7 @@ export function createChatProgress(
   /** A reply that mentions the approvers (looked up when it is sent). */
   const replyWithApprovers = (changeId: string, view: DeploymentProgressView): void => {
     enqueue(changeId, view.tone, async (m) => {
-      const mentions = await approverMentions(changeId);
+      const mentions = await mentionsFor(changeId);
       await m.reply(changeId, mentions.length > 0 ? { ...view, mentions } : view);
     });
   };
@@ -521,6 +521,7 @@ export function createChatProgress(
       }
       case 'rollback_finished': {
         refreshNow(id);
+        lastRefresh.delete(id);
         const order = { rollback_failed: 0, rolled_back: 1, unchanged: 2 } as const;
         const hosts: DeploymentHostLine[] = [...e.hosts]
           .sort((a, b) => order[a.result] - order[b.result] || a.host.localeCompare(b.host))
@@ -556,6 +557,7 @@ export function createChatProgress(
       }
       case 'completed':
         refreshNow(id);
+        lastRefresh.delete(id);
         reply(
           id,
           viewOf(

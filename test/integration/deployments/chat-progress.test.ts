@@ -152,15 +152,18 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('deployment progress
     const n = dep.number;
     expect(summary).toBe(`Deployment #${n} scheduled: 3 rings, 4 hosts, first ring starts now.`);
 
+    // the clock moves only once the ring's reply is out (it names the end of the soak)
     await waitFor(
       'canary passed',
       async () => (await repos.deployments.get(dep.id)).state.status === 'soaking',
     );
+    await replied(root.id, /^Ring 1\/3 \(canary\) passed/);
     clock.advance(60 * 60_000);
     await waitFor('pilot passed', async () => {
       const d = await repos.deployments.get(dep.id);
       return d.state.status === 'soaking' && d.state.ring === 1;
     });
+    await replied(root.id, /^Ring 2\/3 \(pilot\) passed/);
     clock.advance(30 * 60_000);
     await waitFor(
       'completed',

@@ -317,8 +317,8 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)(
       expect(texts.filter((t) => /e2e-\d/.test(t))).toEqual([]);
 
       const states = edits(c);
-      expect(states.some((s) => s.includes('*Deploying* ring 1/2'))).toBe(true);
-      expect(states.some((s) => s.includes('*Deploying* ring 2/2'))).toBe(true);
+      expect(states.some((s) => /\*Deploying\* \(deployment #\d+\) ring 1\/2/.test(s))).toBe(true);
+      expect(states.some((s) => /\*Deploying\* \(deployment #\d+\) ring 2\/2/.test(s))).toBe(true);
       expect(states.at(-1)).toMatch(/\*Done\*[^"]*3 hosts patched/);
       for (const name of ['e2e-1', 'e2e-2', 'e2e-3']) {
         expect((await fleet.host(name).installed()).get('openssl')).toBe(NEW);
@@ -385,12 +385,20 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)(
       expect(await answerTo(await click(BOB, 'pause', c))).toContain(`Deployment #${dep.number} paused`);
       expect((await repos.deployments.get(dep.id)).state.status).toBe('paused');
       await waitFor('paused message', async () => Promise.resolve(/paused/i.test(edits(c).at(-1) ?? '')));
+      // a paused deployment offers Resume, and no longer Pause
+      expect(edits(c).at(-1)).toContain(ACTION_IDS.resume);
+      expect(edits(c).at(-1)).not.toContain(ACTION_IDS.pause);
 
       expect(await answerTo(await click(BOB, 'resume', c))).toContain(`Deployment #${dep.number} resumed`);
       expect((await repos.deployments.get(dep.id)).state.status).toBe('waiting_window');
 
       expect(await answerTo(await click(ALICE, 'abort', c))).toContain(`Deployment #${dep.number} aborted`);
       expect((await repos.deployments.get(dep.id)).state.status).toBe('aborted');
+      // nothing was installed before the abort: nothing to roll back or abort any more
+      await waitFor('aborted message', async () =>
+        Promise.resolve(!(edits(c).at(-1) ?? '').includes(ACTION_IDS.abort)),
+      );
+      expect(edits(c).at(-1)).not.toContain(ACTION_IDS.pause);
       expect(await answerTo(await click(ALICE, 'pause', c))).toContain(
         'has no deployment under way to pause',
       );

@@ -99,10 +99,16 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('a worker killed mid
     const scheduled = await scheduleDeployment(harness.deps, { changeId: change.id });
     const id = scheduled.deployment.id;
 
-    // kill it while the first two hosts are installing (their install was sent, apt-get sleeps)
+    // kill it while the first two hosts are installing: their install was sent (stored before it
+    // is sent) and reached the host, where apt-get sleeps
     await waitFor('installs sent', async () => {
       const runs = (await repos.deployments.detail(id)).rings[0]?.hosts ?? [];
-      return runs.filter((r) => r.installSentAt !== null).length >= 2;
+      const sent = runs.filter((r) => r.installSentAt !== null);
+      if (sent.length < 2) return false;
+      const begun = await Promise.all(
+        sent.map(async (r) => (await fleet.host(r.hostName).installsBegun()).length),
+      );
+      return begun.every((n) => n > 0);
     });
     child.kill('SIGKILL');
     await new Promise((r) => child?.once('exit', r));
