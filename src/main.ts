@@ -312,6 +312,47 @@ function startRunner(
   return runner;
 }
 
+/** Everything both processes run on: connections, approvals, deployments and the job handlers. */
+async function openServices(
+  config: Config,
+  logger: Logger,
+  options: CoreOptions,
+  closer: Closer,
+  metrics: (repos: Repositories) => Metrics,
+) {
+  const core = await openCore(config, logger, options, closer);
+  const m = metrics(core.repos);
+  const chat: ChatPlatforms = { list: [] };
+  const late: { deployments?: DeploymentServices } = {};
+  const approvals = approvalsFor(config, logger, core, chat, () => late.deployments);
+  const deployments = deploymentsFor(config, logger, core, approvals, closer);
+  late.deployments = deployments;
+  const svc = services(config, logger, core, m, approvals, chat);
+  return { core, metrics: m, chat, approvals, deployments, svc };
+}
+
+/** The chat edges (each only when configured); their posters join `chat.list`. */
+async function openChat(
+  config: Config,
+  logger: Logger,
+  opened: Awaited<ReturnType<typeof openServices>>,
+  handlers: ChatHandlers,
+  closer: Closer,
+) {
+  const { core, chat, approvals } = opened;
+  const slack = await openSlack(config, logger, handlers);
+  if (slack) {
+    chat.list.push(slack.platform);
+    chat.groupMembers = slackGroupMembers(slack.edge.client);
+  }
+  const teams = await openTeams(config, logger, core, handlers, approvals);
+  if (teams) {
+    chat.list.push(teams.poster);
+    closer.add('teams', () => teams.stop());
+  }
+  return { slack, teams };
+}
+
 /** `patchbot serve`: the HTTP server (and job workers unless `worker: false`). */
 export async function startServe(
   config: Config,
@@ -320,14 +361,14 @@ export async function startServe(
 ): Promise<RunningApp> {
   const closer = new Closer(logger);
   try {
-    const core = await openCore(config, logger, options, closer);
-    const metrics = new Metrics({ openByBand: () => core.repos.status.openByBand() });
-    const chat: ChatPlatforms = { list: [] };
-    const late: { deployments?: DeploymentServices } = {};
-    const approvals = approvalsFor(config, logger, core, chat, () => late.deployments);
-    const deployments = deploymentsFor(config, logger, core, approvals, closer);
-    late.deployments = deployments;
-    const svc = services(config, logger, core, metrics, approvals, chat);
+    const opened = await openServices(
+      config,
+      logger,
+      options,
+      closer,
+      (repos) => new Metrics({ openByBand: () => repos.status.openByBand() }),
+    );
+    const { core, metrics, approvals, deployments, svc } = opened;
     const handlers = createChatHandlers({
       approvals: approvals.handlers,
       status: {
@@ -346,16 +387,7 @@ export async function startServe(
         decision: (kind, outcome) => metrics.decisions.inc({ kind, outcome }),
       },
     });
-    const slack = await openSlack(config, logger, handlers);
-    if (slack) {
-      chat.list.push(slack.platform);
-      chat.groupMembers = slackGroupMembers(slack.edge.client);
-    }
-    const teams = await openTeams(config, logger, core, handlers, approvals);
-    if (teams) {
-      chat.list.push(teams.poster);
-      closer.add('teams', () => teams.stop());
-    }
+    const { slack, teams } = await openChat(config, logger, opened, handlers, closer);
 
     const listener = createRequestListener({
       metrics,
@@ -406,33 +438,22 @@ export async function startWorker(
 ): Promise<RunningApp> {
   const closer = new Closer(logger);
   try {
-    const core = await openCore(config, logger, options, closer);
-    const metrics = new Metrics({ processMetrics: false });
-    const chat: ChatPlatforms = { list: [] };
-    const late: { deployments?: DeploymentServices } = {};
-    const approvals = approvalsFor(config, logger, core, chat, () => late.deployments);
-    const deployments = deploymentsFor(config, logger, core, approvals, closer);
-    late.deployments = deployments;
-    const svc = services(config, logger, core, metrics, approvals, chat);
-    // The worker only posts: the Slack app is built for its Web API client and never listens.
-    const slack = await openSlack(
+    const opened = await openServices(
       config,
       logger,
-      createChatHandlers({ approvals: approvals.handlers, status: svc.statusDeps }),
+      options,
+      closer,
+      () => new Metrics({ processMetrics: false }),
     );
-    if (slack) {
-      chat.list.push(slack.platform);
-      chat.groupMembers = slackGroupMembers(slack.edge.client);
-    }
-    // Teams, likewise, only for its poster.
-    const teams = await openTeams(
+    const { core, metrics, approvals, deployments, svc } = opened;
+    // The worker only posts: the chat edges are built for their posters and never listen.
+    await openChat(
       config,
       logger,
-      core,
+      opened,
       createChatHandlers({ approvals: approvals.handlers, status: svc.statusDeps }),
-      approvals,
+      closer,
     );
-    if (teams) chat.list.push(teams.poster);
     const jobHandlers = deployments.register(svc.jobHandlers);
     const runner = startRunner(config, logger, core.redis, jobHandlers, metrics, deployments.concurrency);
     closer.add('workers', () => runner.close());

@@ -3,6 +3,7 @@
  * notification/fallback line, `blocks` stay within Slack's limits whatever the view holds.
  */
 import {
+  CAMPAIGN_ACTION_LABELS,
   campaignDeploymentLabel,
   campaignStateWord,
   changeLabel,
@@ -81,18 +82,6 @@ export const ACTION_IDS: Readonly<Record<CampaignActionKind, string>> = {
   abort: 'patch_deploy_abort',
   rollback: 'patch_deploy_rollback',
   details: 'patch_details',
-};
-
-const BUTTON_LABEL: Readonly<Record<CampaignActionKind, string>> = {
-  approve: 'Approve',
-  reject: 'Reject',
-  defer: 'Defer',
-  accept_risk: 'Accept risk',
-  pause: 'Pause',
-  resume: 'Resume',
-  abort: 'Abort',
-  rollback: 'Roll back',
-  details: 'Details',
 };
 
 const BAND_EMOJI: Readonly<Record<Severity, string>> = {
@@ -205,7 +194,7 @@ export function campaignButtons(view: Pick<CampaignView, 'changeId' | 'actions'>
     const button: Button = {
       type: 'button',
       action_id: ACTION_IDS[kind],
-      text: { type: 'plain_text', text: BUTTON_LABEL[kind], emoji: true },
+      text: { type: 'plain_text', text: CAMPAIGN_ACTION_LABELS[kind], emoji: true },
       value: view.changeId,
     };
     if (kind === 'approve') button.style = 'primary';

@@ -18,6 +18,7 @@ import {
   formatValue,
 } from '../../core/metrics/format.js';
 import {
+  CAMPAIGN_ACTION_LABELS,
   campaignDeploymentLabel,
   campaignStateWord,
   changeLabel,
@@ -92,18 +93,6 @@ export const CAMPAIGN_VERBS: Readonly<Record<CampaignActionKind, string>> = {
 
 /** Shows the current card again (the Cancel of a decision form). */
 export const REFRESH_VERB = 'refresh';
-
-const BUTTON_LABEL: Readonly<Record<CampaignActionKind, string>> = {
-  approve: 'Approve',
-  reject: 'Reject',
-  defer: 'Defer',
-  accept_risk: 'Accept risk',
-  pause: 'Pause',
-  resume: 'Resume',
-  abort: 'Abort',
-  rollback: 'Roll back',
-  details: 'Details',
-};
 
 /** The "are you sure?" card of the buttons that stop or undo work on hosts (CONFIRMED_ACTIONS). */
 export const CONFIRM: Partial<Record<CampaignActionKind, { title: string; text: string; button: string }>> = {
@@ -291,7 +280,7 @@ function stateElements(state: CampaignState, mentions: Mentions): CardElement[] 
 export function campaignActions(view: Pick<CampaignView, 'changeId' | 'actions'>): CardAction[] {
   return view.actions.map((kind) =>
     execute(
-      BUTTON_LABEL[kind],
+      CAMPAIGN_ACTION_LABELS[kind],
       CAMPAIGN_VERBS[kind],
       { changeId: view.changeId },
       kind === 'approve' ? 'positive' : kind === 'reject' || CONFIRM[kind] ? 'destructive' : undefined,

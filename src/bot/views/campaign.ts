@@ -171,3 +171,16 @@ export function campaignStateWord(state: CampaignState): string {
       return state.kind;
   }
 }
+
+/** What each button says, on every platform. */
+export const CAMPAIGN_ACTION_LABELS: Readonly<Record<CampaignActionKind, string>> = {
+  approve: 'Approve',
+  reject: 'Reject',
+  defer: 'Defer',
+  accept_risk: 'Accept risk',
+  pause: 'Pause',
+  resume: 'Resume',
+  abort: 'Abort',
+  rollback: 'Roll back',
+  details: 'Details',
+};
