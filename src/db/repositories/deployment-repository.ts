@@ -293,6 +293,9 @@ type DeploymentRow = Prisma.DeploymentGetPayload<{
 
 const includeRing = { ring: { select: { deploymentId: true, index: true } } } as const;
 
+/** Where a host run belongs (fixed when the deployment is created). */
+type RingKey = Pick<HostRunRecord, 'deploymentId' | 'ringIndex'>;
+
 function parsed<T>(schema: z.ZodType<T>, value: unknown): T | null {
   if (value === null || value === undefined) return null;
   const r = schema.safeParse(value);
@@ -352,6 +355,11 @@ function toRing(row: RingRow): RingRecord {
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,
   };
+}
+
+/** A host-run row read without its ring, completed with the ring the caller already knows. */
+function withRing(row: Prisma.HostRunGetPayload<object>, ring: RingKey): HostRunRecord {
+  return toHostRun({ ...row, ring: { deploymentId: ring.deploymentId, index: ring.ringIndex } });
 }
 
 const CORE_STATUSES: ReadonlySet<string> = new Set(DEPLOYMENT_STATUSES);
@@ -777,41 +785,46 @@ export class DeploymentRepository {
     options: { now: Date; realNow: Date; leaseMs: number },
   ): Promise<ClaimResult> {
     const expiry = new Date(options.realNow.getTime() - options.leaseMs);
-    const claimedId = await this.prisma.$transaction(
-      async (tx) => {
-        const ring = await tx.$queryRaw<{ concurrency: number }[]>`
-          SELECT concurrency FROM "DeploymentRing" WHERE id = ${ringId}::uuid FOR UPDATE`;
-        const concurrency = ring[0]?.concurrency;
-        if (concurrency === undefined) return { kind: 'done' as const };
-        const orphan = await tx.hostRun.findFirst({
-          where: {
-            ringId,
-            state: 'running',
-            OR: [{ workerId: null }, { heartbeatAt: null }, { heartbeatAt: { lt: expiry } }],
-          },
-          orderBy: { position: 'asc' },
-          select: { id: true },
-        });
-        if (orphan) {
-          await tx.hostRun.update({
-            where: { id: orphan.id },
+    return this.prisma.$transaction(
+      async (tx): Promise<ClaimResult> => {
+        // The lock comes first, in its own statement: the counts below then see every claim that
+        // committed while this one waited for the lock.
+        const ring = await tx.$queryRaw<{ concurrency: number; deploymentId: string; index: number }[]>`
+          SELECT concurrency, "deploymentId"::text AS "deploymentId", index
+          FROM "DeploymentRing" WHERE id = ${ringId}::uuid FOR UPDATE`;
+        const locked = ring[0];
+        if (locked === undefined) return { kind: 'done' };
+        const picked = await tx.$queryRaw<{ orphan: string | null; running: number; next: string | null }[]>`
+          SELECT
+            (SELECT h.id::text FROM "HostRun" h
+              WHERE h."ringId" = ${ringId}::uuid AND h.state = 'running'
+                AND (h."workerId" IS NULL OR h."heartbeatAt" IS NULL
+                  OR h."heartbeatAt" < ${expiry.toISOString()}::timestamptz)
+              ORDER BY h.position ASC LIMIT 1) AS orphan,
+            (SELECT count(*)::int FROM "HostRun" h
+              WHERE h."ringId" = ${ringId}::uuid AND h.state = 'running') AS running,
+            (SELECT h.id::text FROM "HostRun" h
+              WHERE h."ringId" = ${ringId}::uuid AND h.state = 'pending'
+                AND (h."notBefore" IS NULL OR h."notBefore" <= ${options.now.toISOString()}::timestamptz)
+              ORDER BY h.position ASC LIMIT 1) AS next`;
+        const found = picked[0];
+        const ringOf = { deploymentId: locked.deploymentId, index: locked.index };
+        if (found?.orphan) {
+          const rows = await tx.hostRun.updateManyAndReturn({
+            where: { id: found.orphan },
             data: { workerId, heartbeatAt: options.realNow, attempt: { increment: 1 } },
           });
-          return { kind: 'claimed' as const, id: orphan.id, resumed: true };
+          const row = rows[0];
+          if (!row) throw new PatchbotError('CONFLICT', `host run ${found.orphan} vanished while claimed`);
+          return { kind: 'claimed', run: toHostRun({ ...row, ring: ringOf }), resumed: true };
         }
-        const running = await tx.hostRun.count({ where: { ringId, state: 'running' } });
-        if (running >= concurrency) return { kind: 'busy' as const };
-        const next = await tx.hostRun.findFirst({
-          where: { ringId, state: 'pending', OR: [{ notBefore: null }, { notBefore: { lte: options.now } }] },
-          orderBy: { position: 'asc' },
-          select: { id: true },
-        });
-        if (next) {
+        if ((found?.running ?? 0) >= locked.concurrency) return { kind: 'busy' };
+        if (found?.next) {
           const begun = transitionHostRun('pending', { type: 'begin' });
           if (!begun.ok) throw new PatchbotError('CONFLICT', begun.error);
           const stored = storedHostRunStatus(begun.state, null);
-          await tx.hostRun.update({
-            where: { id: next.id },
+          const rows = await tx.hostRun.updateManyAndReturn({
+            where: { id: found.next },
             data: {
               state: stored.state,
               step: stored.step,
@@ -821,7 +834,9 @@ export class DeploymentRepository {
               attempt: { increment: 1 },
             },
           });
-          return { kind: 'claimed' as const, id: next.id, resumed: false };
+          const row = rows[0];
+          if (!row) throw new PatchbotError('CONFLICT', `host run ${found.next} vanished while claimed`);
+          return { kind: 'claimed', run: toHostRun({ ...row, ring: ringOf }), resumed: false };
         }
         const waiting = await tx.hostRun.aggregate({
           where: { ringId, state: 'pending' },
@@ -829,15 +844,13 @@ export class DeploymentRepository {
           _count: true,
         });
         if (waiting._count > 0 && waiting._min.notBefore) {
-          return { kind: 'wait' as const, until: waiting._min.notBefore };
+          return { kind: 'wait', until: waiting._min.notBefore };
         }
         // The remaining hosts are held by other lanes: this lane has nothing to do.
-        return { kind: 'done' as const };
+        return { kind: 'done' };
       },
       { timeout: 30_000, maxWait: 30_000 },
     );
-    if (claimedId.kind !== 'claimed') return claimedId;
-    return { kind: 'claimed', run: await this.hostRun(claimedId.id), resumed: claimedId.resumed };
   }
 
   /**
@@ -874,7 +887,7 @@ export class DeploymentRepository {
    * run, or null when the lease was lost (another worker took over: stop working on it).
    */
   async markStep(
-    run: Pick<HostRunRecord, 'id' | 'status' | 'step'>,
+    run: Pick<HostRunRecord, 'id' | 'status' | 'step'> & Partial<RingKey>,
     workerId: string,
     event: HostRunEvent,
     data: HostRunData = {},
@@ -884,21 +897,38 @@ export class DeploymentRepository {
     const from = storedHostRunStatus(run.status, run.step);
     const to = storedHostRunStatus(next.state, run.step);
     const final = (FINAL_HOST_STATES as readonly string[]).includes(to.state);
-    const rows = await this.prisma.hostRun.updateManyAndReturn({
-      where: { id: run.id, state: from.state, step: from.step, workerId },
-      data: {
-        ...hostRunData(data),
-        state: to.state,
-        step: to.step,
-        ...(final ? { workerId: null } : {}),
-      },
-      include: includeRing,
-    });
+    const where = { id: run.id, state: from.state, step: from.step, workerId };
+    const update: Prisma.HostRunUpdateManyMutationInput = {
+      ...hostRunData(data),
+      state: to.state,
+      step: to.step,
+      ...(final ? { workerId: null } : {}),
+    };
+    if (run.deploymentId !== undefined && run.ringIndex !== undefined) {
+      const rows = await this.prisma.hostRun.updateManyAndReturn({ where, data: update });
+      return rows[0] ? withRing(rows[0], { deploymentId: run.deploymentId, ringIndex: run.ringIndex }) : null;
+    }
+    const rows = await this.prisma.hostRun.updateManyAndReturn({ where, data: update, include: includeRing });
     return rows[0] ? toHostRun(rows[0]) : null;
   }
 
-  /** Stores data without changing the step (a command was sent, a lease heartbeat). */
-  async record(runId: string, workerId: string, data: HostRunData): Promise<HostRunRecord | null> {
+  /**
+   * Stores data without changing the step (a command was sent, a lease heartbeat). With `ring`
+   * (the run's deployment and ring index, which never change) the ring is not read again.
+   */
+  async record(
+    runId: string,
+    workerId: string,
+    data: HostRunData,
+    ring?: RingKey,
+  ): Promise<HostRunRecord | null> {
+    if (ring) {
+      const rows = await this.prisma.hostRun.updateManyAndReturn({
+        where: { id: runId, workerId },
+        data: hostRunData(data),
+      });
+      return rows[0] ? withRing(rows[0], ring) : null;
+    }
     const rows = await this.prisma.hostRun.updateManyAndReturn({
       where: { id: runId, workerId },
       data: hostRunData(data),

@@ -154,10 +154,17 @@ export async function runLane(
 ): Promise<LaneResult> {
   const timing = timingOf(deps);
   const workerId = input.workerId ?? `lane-${randomUUID()}`;
+  // The ring's identity, name and budget do not change: it is read once per lane job. Once this
+  // lane saw the ring running (or tried to start it), it does not try again.
+  let ring: RingRecord | undefined;
+  let ringStarted = false;
   for (;;) {
     const dep = await deps.deployments.get(input.deploymentId);
     if (!WORKING.has(dep.state.status) || dep.state.ring !== input.ringIndex) return { kind: 'done' };
-    const ring = await deps.deployments.ring(dep.id, input.ringIndex);
+    if (ring === undefined) {
+      ring = await deps.deployments.ring(dep.id, input.ringIndex);
+      ringStarted = ring.state !== 'pending' && ring.state !== 'waiting_window';
+    }
     const claim = await deps.deployments.claimNextHost(ring.id, workerId, {
       now: deps.now(),
       realNow: new Date(),
@@ -175,14 +182,17 @@ export async function runLane(
       const moved = await deps.deployments.transition(dep.id, { type: 'window_open' }, deps.now());
       if (moved.ok) current = moved.record;
     }
-    if (
-      await deps.deployments.setRingState(ring.id, ['pending', 'waiting_window'], 'running', {
-        startedAt: deps.now(),
-      })
-    ) {
-      const size = (await deps.deployments.hostRuns(ring.id)).length;
-      await emit(deps, current, { type: 'ring_started', ring: ringRef(ring, current), hosts: size });
-      await audit(deps, current, 'deployment.ring_started', { ring: ring.name, hosts: size });
+    if (!ringStarted) {
+      ringStarted = true;
+      if (
+        await deps.deployments.setRingState(ring.id, ['pending', 'waiting_window'], 'running', {
+          startedAt: deps.now(),
+        })
+      ) {
+        const size = (await deps.deployments.hostRuns(ring.id)).length;
+        await emit(deps, current, { type: 'ring_started', ring: ringRef(ring, current), hosts: size });
+        await audit(deps, current, 'deployment.ring_started', { ring: ring.name, hosts: size });
+      }
     }
     const { settings } = settingsOf(current);
     const outcome = await runHostRun(deps, settings, claim.run, workerId, 'deploy');

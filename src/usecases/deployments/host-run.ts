@@ -176,7 +176,7 @@ async function step(ctx: RunContext, event: HostRunEvent, data: HostRunData = {}
 }
 
 async function record(ctx: RunContext, data: HostRunData): Promise<void> {
-  const next = await ctx.deps.deployments.record(ctx.run.id, ctx.workerId, data);
+  const next = await ctx.deps.deployments.record(ctx.run.id, ctx.workerId, data, ctx.run);
   if (!next) throw new LeaseLost();
   ctx.run = next;
 }

@@ -208,6 +208,10 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('staged deployments 
     const halted = harness.events.find((e) => e.type === 'ring_halted');
     expect(halted).toMatchObject({ rollingBack: true, failed: [{ host: failing }] });
     if (halted?.type === 'ring_halted') expect(halted.failed[0]?.error).toMatch(/health check failed: svc/);
+    // The event follows the state change that ends the rollback.
+    await waitFor('rollback reported', () =>
+      Promise.resolve(harness?.events.some((e) => e.type === 'rollback_finished')),
+    );
     const finished = harness.events.find((e) => e.type === 'rollback_finished');
     expect(finished).toMatchObject({ ok: true });
     const change2 = await test.db.prisma.changeRequest.findUniqueOrThrow({ where: { id: change.id } });
