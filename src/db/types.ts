@@ -76,6 +76,8 @@ export interface HostRecord {
 }
 
 export const HostFilter = z.strictObject({
+  /** only these hosts */
+  names: z.array(z.string()).optional(),
   team: z.string().optional(),
   environment: z.string().optional(),
   ring: z.string().optional(),

@@ -9,7 +9,7 @@
  * are written together or not at all.
  */
 import { z } from 'zod';
-import { NotFoundError, PatchbotError, ValidationError } from '../../core/errors.js';
+import { NotFoundError, ValidationError } from '../../core/errors.js';
 import type { Severity } from '../../core/model.js';
 import type { DbClient } from '../client.js';
 import type { Prisma } from '../generated/client.js';
@@ -132,7 +132,6 @@ export interface StoredMessage {
   threadId?: string;
   kind: 'change' | 'summary' | 'digest' | 'notice';
   renderHash: string | null;
-  conversationReference: unknown;
 }
 
 /** What a decision writes, decided by the caller on the locked state. */
@@ -521,7 +520,6 @@ export class ChangeRepository {
     changeId: string | null,
     ref: { platform: 'slack' | 'teams'; channel: string; id: string; threadId?: string },
     kind: StoredMessage['kind'] = 'change',
-    extra: { renderHash?: string; conversationReference?: unknown } = {},
   ): Promise<void> {
     await this.prisma.chatMessage.upsert({
       where: {
@@ -534,14 +532,8 @@ export class ChangeRepository {
         threadId: ref.threadId ?? null,
         kind,
         changeRequestId: changeId,
-        renderHash: extra.renderHash ?? null,
-        ...(extra.conversationReference === undefined
-          ? {}
-          : { conversationReference: extra.conversationReference as Prisma.InputJsonObject }),
       },
-      update: {
-        ...(extra.renderHash === undefined ? {} : { renderHash: extra.renderHash }),
-      },
+      update: {},
     });
   }
 
@@ -558,25 +550,18 @@ export class ChangeRepository {
       ...(r.threadId === null ? {} : { threadId: r.threadId }),
       kind: r.kind,
       renderHash: r.renderHash,
-      conversationReference: r.conversationReference,
     }));
   }
 
-  /** Remembers what a message shows now; false when it already showed that (no edit needed). */
-  async swapRenderHash(
+  /** Remembers what a message shows now (after it was edited to show it). */
+  async setRenderHash(
     ref: { platform: 'slack' | 'teams'; channel: string; id: string },
     hash: string,
-  ): Promise<boolean> {
-    const updated = await this.prisma.chatMessage.updateMany({
-      where: {
-        platform: ref.platform,
-        channelId: ref.channel,
-        messageId: ref.id,
-        OR: [{ renderHash: null }, { renderHash: { not: hash } }],
-      },
+  ): Promise<void> {
+    await this.prisma.chatMessage.updateMany({
+      where: { platform: ref.platform, channelId: ref.channel, messageId: ref.id },
       data: { renderHash: hash },
     });
-    return updated.count > 0;
   }
 
   /** Stores the approval rule that applied at creation and the approvals it needs. */
@@ -607,15 +592,5 @@ export class ChangeRepository {
       select: { id: true },
     });
     return rows.map((r) => r.id);
-  }
-
-  /** Whether a change with this id or number exists. */
-  async exists(ref: string): Promise<boolean> {
-    try {
-      return (await this.prisma.changeRequest.count({ where: changeWhere(ref) })) > 0;
-    } catch (err) {
-      if (err instanceof PatchbotError) return false;
-      throw err;
-    }
   }
 }

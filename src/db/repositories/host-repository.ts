@@ -107,6 +107,7 @@ export class HostRepository {
   async list(filter: HostFilter = {}): Promise<HostRecord[]> {
     const f = HostFilter.parse(filter);
     const where: Prisma.HostWhereInput = {
+      ...(f.names !== undefined ? { name: { in: f.names } } : {}),
       ...(f.team !== undefined ? { team: { name: f.team } } : {}),
       ...(f.environment !== undefined ? { environment: f.environment } : {}),
       ...(f.ring !== undefined ? { ring: f.ring } : {}),

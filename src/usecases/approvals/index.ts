@@ -188,9 +188,10 @@ export function createApprovals(deps: ApprovalsDeps): Approvals {
   async function campaignView(changeId: string, now: Date): Promise<CampaignView> {
     const change = await repos.changes.get(changeId);
     const cves = [...new Set(change.findings.flatMap((f) => f.cves.map((c) => c.toUpperCase())))];
+    const names = [...new Set(change.findings.map((f) => f.hostName))];
     const [facts, hosts, latest] = await Promise.all([
       repos.notifications.cveFacts(cves),
-      repos.hosts.list(),
+      repos.hosts.list({ names }),
       repos.deployments.latestForChange(change.id),
     ]);
     const deployment = latest
@@ -219,8 +220,10 @@ export function createApprovals(deps: ApprovalsDeps): Approvals {
         if (!platform) continue;
         const ref: MessageRef = { platform: m.platform, channel: m.channel, id: m.id };
         try {
-          if (!(await repos.changes.swapRenderHash(ref, hash))) continue;
+          // An edit that failed is tried again by the next refresh: the hash is kept only after it.
+          if (m.renderHash === hash) continue;
           await platform.update(ref, view);
+          await repos.changes.setRenderHash(ref, hash);
         } catch (err) {
           log.warn(
             { change: changeId, channel: m.channel, err: userMessageOf(err) },
@@ -407,11 +410,7 @@ export function createApprovals(deps: ApprovalsDeps): Approvals {
       outcome.change,
       input.kind,
       who,
-      input.kind === 'approve'
-        ? ` (${outcome.result.message})`
-        : input.kind === 'defer'
-          ? outcome.result.message
-          : outcome.result.message,
+      input.kind === 'approve' ? ` (${outcome.result.message})` : outcome.result.message,
     );
     await messenger.refresh(outcome.change.id);
     await messenger.reply(outcome.change.id, line);

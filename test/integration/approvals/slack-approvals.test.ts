@@ -179,9 +179,9 @@ async function waitForDecisions(changeId: string, count: number) {
   }
 }
 
-/** The last text the campaign message was edited to. */
+/** The last text the campaign message was edited to (edits Slack refused do not count). */
 function lastUpdate(c: Campaign): string {
-  const updates = fake.callsTo('chat.update').filter((u) => u.params.ts === c.ts);
+  const updates = fake.callsTo('chat.update').filter((u) => u.params.ts === c.ts && u.error === undefined);
   return JSON.stringify(updates[updates.length - 1]?.params.blocks ?? '');
 }
 
@@ -456,5 +456,22 @@ describe('approvals from Slack buttons', () => {
     } finally {
       clock -= 25 * HOUR;
     }
+  });
+
+  it('edits the message again on the next refresh when an edit failed', async () => {
+    const c = await take();
+    fake.failNext('chat.update', 'internal_error');
+    await click(ALICE, 'approve', c);
+    await waitForDecisions(c.id, 1);
+    await fake.waitFor(() =>
+      fake.callsTo('chat.update').some((u) => u.params.ts === c.ts && u.error !== undefined),
+    );
+    expect(lastUpdate(c)).not.toContain('1 of 2');
+    await approvals.messenger.refresh(c.id);
+    expect(lastUpdate(c)).toContain('1 of 2');
+    // and nothing more once the message shows the current state
+    const edits = fake.callsTo('chat.update').filter((u) => u.params.ts === c.ts).length;
+    await approvals.messenger.refresh(c.id);
+    expect(fake.callsTo('chat.update').filter((u) => u.params.ts === c.ts)).toHaveLength(edits);
   });
 });

@@ -125,6 +125,10 @@ describe('syncPolicyHosts', () => {
       hostKeySha256: null,
     });
     expect((await repos.hosts.list({ team: 'platform' })).map((h) => h.name)).toEqual(['web-1']);
+    expect((await repos.hosts.list({ names: ['pay-1', 'web-1', 'gone-1'] })).map((h) => h.name)).toEqual([
+      'pay-1',
+      'web-1',
+    ]);
     expect((await repos.audit.list({ action: 'host.policy.add' })).map((e) => e.subjectId).sort()).toEqual([
       'nokey-1',
       'pay-1',
