@@ -362,6 +362,43 @@ function withRing(row: Prisma.HostRunGetPayload<object>, ring: RingKey): HostRun
   return toHostRun({ ...row, ring: { deploymentId: ring.deploymentId, index: ring.ringIndex } });
 }
 
+/** A HostRun row as `$queryRaw` returns it (same columns as the model; JSON already parsed). */
+type RawHostRunRow = Record<string, unknown>;
+
+function asDate(v: Date | string): Date {
+  return v instanceof Date ? v : new Date(v);
+}
+
+const RAW_DATES = [
+  'notBefore',
+  'installSentAt',
+  'rebootSentAt',
+  'rollbackSentAt',
+  'rebootedAt',
+  'heartbeatAt',
+  'startedAt',
+  'finishedAt',
+  'updatedAt',
+] as const;
+
+/** A host-run row read with raw SQL (the claim), as a record. */
+function fromRawHostRun(row: RawHostRunRow, ring: RingKey): HostRunRecord {
+  const r = { ...row };
+  for (const k of RAW_DATES) {
+    const v = r[k];
+    if (typeof v === 'string') r[k] = new Date(v);
+  }
+  return withRing(r as Prisma.HostRunGetPayload<object>, ring);
+}
+
+/** A unique-index violation (PostgreSQL 23505) reported by the Prisma client through its adapter. */
+function isUniqueViolation(err: unknown): boolean {
+  const cause = (
+    err as { meta?: { driverAdapterError?: { cause?: { kind?: unknown; originalCode?: unknown } } } }
+  ).meta?.driverAdapterError?.cause;
+  return cause?.kind === 'UniqueConstraintViolation' || cause?.originalCode === '23505';
+}
+
 const CORE_STATUSES: ReadonlySet<string> = new Set(DEPLOYMENT_STATUSES);
 
 function toDeployment(row: DeploymentRow): DeploymentRecord {
@@ -555,50 +592,44 @@ export class DeploymentRepository {
   // ---- create and read ----------------------------------------------------------------------
 
   /** Stores a deployment with its rings and host runs (one transaction). */
-  async create(input: NewDeployment): Promise<DeploymentDetail> {
+  async create(input: NewDeployment): Promise<DeploymentRecord> {
     if (input.rings.length === 0) throw new ValidationError('a deployment needs at least one ring');
-    const id = await this.prisma.$transaction(
-      async (tx) => {
-        const dep = await tx.deployment.create({
-          data: {
-            changeRequestId: input.changeRequestId,
-            emergency: input.emergency,
-            createdBy: input.createdBy,
-            plan: input.plan as Prisma.InputJsonValue,
-          },
-        });
-        for (const [index, ring] of input.rings.entries()) {
-          const r = await tx.deploymentRing.create({
-            data: {
-              deploymentId: dep.id,
-              index,
-              name: ring.name,
-              concurrency: ring.concurrency,
-              ...('count' in ring.failureBudget
-                ? { failureBudget: ring.failureBudget.count }
-                : { failureBudgetPercent: ring.failureBudget.percent }),
-              soakSeconds: ring.soakSeconds,
-              notBefore: ring.notBefore,
-              healthChecks: ring.healthChecks as Prisma.InputJsonValue,
+    // One nested write (one transaction): the deployment, its rings and every host run.
+    const dep = await this.prisma.deployment.create({
+      data: {
+        changeRequestId: input.changeRequestId,
+        emergency: input.emergency,
+        createdBy: input.createdBy,
+        plan: input.plan as Prisma.InputJsonValue,
+        rings: {
+          create: input.rings.map((ring, index) => ({
+            index,
+            name: ring.name,
+            concurrency: ring.concurrency,
+            ...('count' in ring.failureBudget
+              ? { failureBudget: ring.failureBudget.count }
+              : { failureBudgetPercent: ring.failureBudget.percent }),
+            soakSeconds: ring.soakSeconds,
+            notBefore: ring.notBefore,
+            healthChecks: ring.healthChecks as Prisma.InputJsonValue,
+            hostRuns: {
+              createMany: {
+                data: ring.hosts.map((h, position) => ({
+                  hostId: h.hostId,
+                  hostName: h.hostName,
+                  position,
+                  tool: h.tool,
+                  targets: h.targets,
+                  notBefore: h.notBefore,
+                })),
+              },
             },
-          });
-          await tx.hostRun.createMany({
-            data: ring.hosts.map((h, position) => ({
-              ringId: r.id,
-              hostId: h.hostId,
-              hostName: h.hostName,
-              position,
-              tool: h.tool,
-              targets: h.targets,
-              notBefore: h.notBefore,
-            })),
-          });
-        }
-        return dep.id;
+          })),
+        },
       },
-      { timeout: 60_000, maxWait: 30_000 },
-    );
-    return this.detail(id);
+      include: includeDeployment,
+    });
+    return toDeployment(dep);
   }
 
   /** A deployment by id (uuid) or number ("7", "#7"). */
@@ -719,7 +750,15 @@ export class DeploymentRepository {
             },
           });
         }
-        return { ok: true, from: current.state, to, record: await this.get(deploymentId) };
+        // The record as now stored, without reading it back.
+        const record: DeploymentRecord = {
+          ...current,
+          state: { ...to, ringCount: current.state.ringCount },
+          pausedAt: data.pausedAt !== undefined ? (data.pausedAt as Date | null) : current.pausedAt,
+          startedAt: data.startedAt !== undefined ? (data.startedAt as Date) : current.startedAt,
+          finishedAt: data.finishedAt !== undefined ? (data.finishedAt as Date | null) : current.finishedAt,
+        };
+        return { ok: true, from: current.state, to, record };
       }
     }
     throw new PatchbotError('CONFLICT', `deployment ${deploymentId} keeps changing; try again`);
@@ -753,20 +792,23 @@ export class DeploymentRepository {
     return r.count === 1 ? seen + 1 : undefined;
   }
 
-  /** Pending hosts of a ring become skipped (the deployment stopped); returns their names. */
-  async skipPending(ringId: string, reason: string, at: Date): Promise<string[]> {
+  /**
+   * Pending hosts of a ring (all, or those of `ids`) become skipped (the deployment stopped, a
+   * window that never opens); returns their names.
+   */
+  async skipPending(ringId: string, reason: string, at: Date, ids?: readonly string[]): Promise<string[]> {
     const rows = await this.prisma.hostRun.updateManyAndReturn({
-      where: { ringId, state: 'pending' },
+      where: { ringId, state: 'pending', ...(ids ? { id: { in: [...ids] } } : {}) },
       data: { state: 'skipped', error: reason, finishedAt: at },
       select: { hostName: true },
     });
     return rows.map((r) => r.hostName);
   }
 
-  /** Sets the earliest start of the ring's pending hosts that have none (ring start, soak). */
-  async setPendingNotBefore(ringId: string, hostId: string | null, notBefore: Date | null): Promise<void> {
+  /** Sets the earliest start of some of a ring's pending hosts (their windows, at ring start). */
+  async setPendingNotBefore(ringId: string, ids: readonly string[], notBefore: Date | null): Promise<void> {
     await this.prisma.hostRun.updateMany({
-      where: { ringId, state: 'pending', ...(hostId ? { id: hostId } : {}) },
+      where: { ringId, state: 'pending', id: { in: [...ids] } },
       data: { notBefore },
     });
   }
@@ -774,83 +816,128 @@ export class DeploymentRepository {
   // ---- host runs ----------------------------------------------------------------------------
 
   /**
-   * Claims the next host of a ring for `workerId`: first a host whose worker died mid-run (lease
-   * older than `leaseMs`), then the next pending host (plan order) whose earliest start has come,
-   * as long as fewer than the ring's concurrency are running. The ring row is locked meanwhile, so
-   * two workers never exceed the concurrency or take the same host.
+   * Claims the next host of a ring for `workerId`, in one statement: first a host whose worker died
+   * mid-run (lease older than `leaseMs`; it keeps its slot), then the next pending host (plan
+   * order) whose earliest start has come, in a free concurrency slot (`slotHint` first). Nothing is
+   * claimed once the deployment stopped working on this ring (paused, halted, aborted, moved on).
+   *
+   * Concurrency is a constraint, not a count: running hosts of a ring hold distinct slots below the
+   * ring's concurrency (a partial unique index), and `FOR UPDATE SKIP LOCKED` keeps two claims off
+   * one host. Two claims that picked the same free slot at once: the second fails on the index and
+   * is tried again with what it then sees.
    */
   async claimNextHost(
     ringId: string,
     workerId: string,
-    options: { now: Date; realNow: Date; leaseMs: number },
+    options: { now: Date; realNow: Date; leaseMs: number; slotHint?: number },
   ): Promise<ClaimResult> {
     const expiry = new Date(options.realNow.getTime() - options.leaseMs);
-    return this.prisma.$transaction(
-      async (tx): Promise<ClaimResult> => {
-        // The lock comes first, in its own statement: the counts below then see every claim that
-        // committed while this one waited for the lock.
-        const ring = await tx.$queryRaw<{ concurrency: number; deploymentId: string; index: number }[]>`
-          SELECT concurrency, "deploymentId"::text AS "deploymentId", index
-          FROM "DeploymentRing" WHERE id = ${ringId}::uuid FOR UPDATE`;
-        const locked = ring[0];
-        if (locked === undefined) return { kind: 'done' };
-        const picked = await tx.$queryRaw<{ orphan: string | null; running: number; next: string | null }[]>`
-          SELECT
-            (SELECT h.id::text FROM "HostRun" h
-              WHERE h."ringId" = ${ringId}::uuid AND h.state = 'running'
-                AND (h."workerId" IS NULL OR h."heartbeatAt" IS NULL
-                  OR h."heartbeatAt" < ${expiry.toISOString()}::timestamptz)
-              ORDER BY h.position ASC LIMIT 1) AS orphan,
-            (SELECT count(*)::int FROM "HostRun" h
-              WHERE h."ringId" = ${ringId}::uuid AND h.state = 'running') AS running,
-            (SELECT h.id::text FROM "HostRun" h
-              WHERE h."ringId" = ${ringId}::uuid AND h.state = 'pending'
-                AND (h."notBefore" IS NULL OR h."notBefore" <= ${options.now.toISOString()}::timestamptz)
-              ORDER BY h.position ASC LIMIT 1) AS next`;
-        const found = picked[0];
-        const ringOf = { deploymentId: locked.deploymentId, index: locked.index };
-        if (found?.orphan) {
-          const rows = await tx.hostRun.updateManyAndReturn({
-            where: { id: found.orphan },
-            data: { workerId, heartbeatAt: options.realNow, attempt: { increment: 1 } },
-          });
-          const row = rows[0];
-          if (!row) throw new PatchbotError('CONFLICT', `host run ${found.orphan} vanished while claimed`);
-          return { kind: 'claimed', run: toHostRun({ ...row, ring: ringOf }), resumed: true };
-        }
-        if ((found?.running ?? 0) >= locked.concurrency) return { kind: 'busy' };
-        if (found?.next) {
-          const begun = transitionHostRun('pending', { type: 'begin' });
-          if (!begun.ok) throw new PatchbotError('CONFLICT', begun.error);
-          const stored = storedHostRunStatus(begun.state, null);
-          const rows = await tx.hostRun.updateManyAndReturn({
-            where: { id: found.next },
-            data: {
-              state: stored.state,
-              step: stored.step,
-              workerId,
-              heartbeatAt: options.realNow,
-              startedAt: options.now,
-              attempt: { increment: 1 },
-            },
-          });
-          const row = rows[0];
-          if (!row) throw new PatchbotError('CONFLICT', `host run ${found.next} vanished while claimed`);
-          return { kind: 'claimed', run: toHostRun({ ...row, ring: ringOf }), resumed: false };
-        }
-        const waiting = await tx.hostRun.aggregate({
-          where: { ringId, state: 'pending' },
-          _min: { notBefore: true },
-          _count: true,
-        });
-        if (waiting._count > 0 && waiting._min.notBefore) {
-          return { kind: 'wait', until: waiting._min.notBefore };
-        }
-        // The remaining hosts are held by other lanes: this lane has nothing to do.
-        return { kind: 'done' };
-      },
-      { timeout: 30_000, maxWait: 30_000 },
-    );
+    const hint = Math.max(0, Math.trunc(options.slotHint ?? 0));
+    for (let attempt = 0; ; attempt += 1) {
+      type Claimed = RawHostRunRow & { resumed: boolean; deploymentId: string; ringIndex: number };
+      let rows: Claimed[];
+      try {
+        rows = await this.prisma.$queryRaw<Claimed[]>`
+          WITH ring AS (
+            SELECT r.id, r.concurrency, r."deploymentId", r.index
+            FROM "DeploymentRing" r JOIN "Deployment" d ON d.id = r."deploymentId"
+            WHERE r.id = ${ringId}::uuid
+              AND d.state IN ('waiting_window', 'running') AND d."currentRing" = r.index
+          ),
+          orphan AS (
+            SELECT h.id, h.slot FROM "HostRun" h JOIN ring ON h."ringId" = ring.id
+            WHERE h.state = 'running'
+              AND (h."workerId" IS NULL OR h."heartbeatAt" IS NULL OR h."heartbeatAt" < ${expiry.toISOString()}::timestamptz)
+            ORDER BY h.position LIMIT 1
+            FOR UPDATE OF h SKIP LOCKED
+          ),
+          free AS (
+            SELECT s AS slot FROM ring, generate_series(0, ring.concurrency - 1) AS s
+            WHERE NOT EXISTS (
+              SELECT 1 FROM "HostRun" u
+              WHERE u."ringId" = ring.id AND u.state = 'running' AND u.slot = s)
+            ORDER BY (s = ${hint}::int) DESC, s LIMIT 1
+          ),
+          next AS (
+            SELECT h.id, free.slot FROM "HostRun" h JOIN ring ON h."ringId" = ring.id CROSS JOIN free
+            WHERE NOT EXISTS (SELECT 1 FROM orphan)
+              AND h.state = 'pending' AND (h."notBefore" IS NULL OR h."notBefore" <= ${options.now.toISOString()}::timestamptz)
+            ORDER BY h.position LIMIT 1
+            FOR UPDATE OF h SKIP LOCKED
+          ),
+          picked AS (
+            SELECT id, slot, true AS resumed FROM orphan
+            UNION ALL SELECT id, slot, false AS resumed FROM next
+          )
+          UPDATE "HostRun" h SET
+            state = 'running',
+            step = CASE WHEN p.resumed THEN h.step ELSE 'pre_baseline'::"HostRunStep" END,
+            slot = p.slot,
+            "workerId" = ${workerId},
+            "heartbeatAt" = ${options.realNow.toISOString()}::timestamptz,
+            "startedAt" = CASE WHEN p.resumed THEN h."startedAt" ELSE ${options.now.toISOString()}::timestamptz END,
+            attempt = h.attempt + 1,
+            "updatedAt" = ${options.realNow.toISOString()}::timestamptz
+          FROM picked p, ring
+          WHERE h.id = p.id
+          RETURNING h.*, p.resumed, ring."deploymentId"::text AS "deploymentId", ring.index AS "ringIndex"`;
+      } catch (err) {
+        if (isUniqueViolation(err) && attempt < 5) continue;
+        if (isUniqueViolation(err)) return { kind: 'busy' };
+        throw err;
+      }
+      const row = rows[0];
+      if (row) {
+        const run = fromRawHostRun(row, { deploymentId: row.deploymentId, ringIndex: row.ringIndex });
+        return { kind: 'claimed', run, resumed: row.resumed };
+      }
+      const why = await this.nothingToClaim(ringId, options.now, expiry);
+      // Another claim held the host this instant: look again at once (a few times).
+      if (why === 'again') {
+        if (attempt < 5) continue;
+        return { kind: 'busy' };
+      }
+      return why;
+    }
+  }
+
+  /**
+   * Why a claim found nothing: the lane stops (done), comes back later (busy: every slot taken) or
+   * at a time (wait), or claims again (another claim was taking the host it would have taken).
+   */
+  private async nothingToClaim(
+    ringId: string,
+    now: Date,
+    expiry: Date,
+  ): Promise<Exclude<ClaimResult, { kind: 'claimed' }> | 'again'> {
+    const found = await this.prisma.$queryRaw<
+      {
+        working: boolean;
+        concurrency: number;
+        running: number;
+        ready: number;
+        orphans: number;
+        later: Date | string | null;
+      }[]
+    >`
+      SELECT
+        (d.state IN ('waiting_window', 'running') AND d."currentRing" = r.index) AS working,
+        r.concurrency,
+        (SELECT count(*)::int FROM "HostRun" h WHERE h."ringId" = r.id AND h.state = 'running') AS running,
+        (SELECT count(*)::int FROM "HostRun" h WHERE h."ringId" = r.id AND h.state = 'running'
+          AND (h."workerId" IS NULL OR h."heartbeatAt" IS NULL OR h."heartbeatAt" < ${expiry.toISOString()}::timestamptz)) AS orphans,
+        (SELECT count(*)::int FROM "HostRun" h WHERE h."ringId" = r.id AND h.state = 'pending'
+          AND (h."notBefore" IS NULL OR h."notBefore" <= ${now.toISOString()}::timestamptz)) AS ready,
+        (SELECT min(h."notBefore") FROM "HostRun" h WHERE h."ringId" = r.id AND h.state = 'pending') AS later
+      FROM "DeploymentRing" r JOIN "Deployment" d ON d.id = r."deploymentId"
+      WHERE r.id = ${ringId}::uuid`;
+    const f = found[0];
+    if (!f?.working) return { kind: 'done' };
+    if (f.orphans > 0 || (f.ready > 0 && f.running < f.concurrency)) return 'again';
+    if (f.ready > 0) return { kind: 'busy' };
+    if (f.later !== null) return { kind: 'wait', until: asDate(f.later) };
+    // The remaining hosts are held by other lanes: this lane has nothing to do.
+    return { kind: 'done' };
   }
 
   /**
@@ -882,59 +969,45 @@ export class DeploymentRepository {
   }
 
   /**
-   * Moves a host run one step (through the core state machine) and stores `data` with it, only if
-   * it is still in the status the caller saw and still held by `workerId`. Returns the updated
-   * run, or null when the lease was lost (another worker took over: stop working on it).
+   * Stores a host run's progress since it was last saved: `events` move it on from `saved` (the
+   * record as the row holds it) through the core state machine, and `data` is written with them,
+   * in one `UPDATE ... WHERE state, step and workerId are still what was saved`. A worker that lost
+   * its lease changes nothing and gets null (stop working on the host). Returns the run as now
+   * stored, without reading it back.
    */
-  async markStep(
-    run: Pick<HostRunRecord, 'id' | 'status' | 'step'> & Partial<RingKey>,
+  async saveProgress(
+    saved: HostRunRecord,
     workerId: string,
-    event: HostRunEvent,
+    events: readonly HostRunEvent[],
     data: HostRunData = {},
   ): Promise<HostRunRecord | null> {
-    const next = transitionHostRun(run.status, event);
-    if (!next.ok) throw new PatchbotError('CONFLICT', next.error, { details: { hostRun: run.id } });
-    const from = storedHostRunStatus(run.status, run.step);
-    const to = storedHostRunStatus(next.state, run.step);
-    const final = (FINAL_HOST_STATES as readonly string[]).includes(to.state);
-    const where = { id: run.id, state: from.state, step: from.step, workerId };
-    const update: Prisma.HostRunUpdateManyMutationInput = {
-      ...hostRunData(data),
-      state: to.state,
-      step: to.step,
+    let status = saved.status;
+    let stored = { state: saved.state, step: saved.step };
+    for (const event of events) {
+      const next = transitionHostRun(status, event);
+      if (!next.ok) throw new PatchbotError('CONFLICT', next.error, { details: { hostRun: saved.id } });
+      status = next.state;
+      stored = storedHostRunStatus(status, stored.step);
+    }
+    const final = (FINAL_HOST_STATES as readonly string[]).includes(stored.state);
+    const r = await this.prisma.hostRun.updateMany({
+      where: { id: saved.id, state: saved.state, step: saved.step, workerId },
+      data: {
+        ...hostRunData(data),
+        state: stored.state,
+        step: stored.step,
+        ...(final ? { workerId: null } : {}),
+      },
+    });
+    if (r.count !== 1) return null;
+    return {
+      ...saved,
+      ...data,
+      status,
+      state: stored.state,
+      step: stored.step,
       ...(final ? { workerId: null } : {}),
     };
-    if (run.deploymentId !== undefined && run.ringIndex !== undefined) {
-      const rows = await this.prisma.hostRun.updateManyAndReturn({ where, data: update });
-      return rows[0] ? withRing(rows[0], { deploymentId: run.deploymentId, ringIndex: run.ringIndex }) : null;
-    }
-    const rows = await this.prisma.hostRun.updateManyAndReturn({ where, data: update, include: includeRing });
-    return rows[0] ? toHostRun(rows[0]) : null;
-  }
-
-  /**
-   * Stores data without changing the step (a command was sent, a lease heartbeat). With `ring`
-   * (the run's deployment and ring index, which never change) the ring is not read again.
-   */
-  async record(
-    runId: string,
-    workerId: string,
-    data: HostRunData,
-    ring?: RingKey,
-  ): Promise<HostRunRecord | null> {
-    if (ring) {
-      const rows = await this.prisma.hostRun.updateManyAndReturn({
-        where: { id: runId, workerId },
-        data: hostRunData(data),
-      });
-      return rows[0] ? withRing(rows[0], ring) : null;
-    }
-    const rows = await this.prisma.hostRun.updateManyAndReturn({
-      where: { id: runId, workerId },
-      data: hostRunData(data),
-      include: includeRing,
-    });
-    return rows[0] ? toHostRun(rows[0]) : null;
   }
 
   async heartbeat(runId: string, workerId: string, realNow: Date): Promise<boolean> {

@@ -60,7 +60,11 @@ export function createDeploymentJobHandlers(deps: DeploymentJobDeps): Deployment
       .on(DeploymentJobs.lane, async (data, { job }) => {
         await settle(
           job,
-          await runLane(engine, { deploymentId: data.deploymentId, ringIndex: data.ringIndex }),
+          await runLane(engine, {
+            deploymentId: data.deploymentId,
+            ringIndex: data.ringIndex,
+            lane: data.lane,
+          }),
         );
       })
       .on(DeploymentJobs.ring, async (data) => {

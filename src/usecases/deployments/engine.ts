@@ -5,10 +5,10 @@
  *
  * - startRing: a ring's hosts get their earliest start (the next opening of their maintenance
  *   window, by the engine's clock), then the ring's jobs are enqueued once per generation.
- * - runLane: one of the ring's `concurrency` lanes: claims the ring's next host (the claim counts
- *   the ring's running hosts under a row lock), runs its steps, repeats. It stops claiming when the
- *   deployment is paused, halted or aborted; it asks to be woken later when the next host's window
- *   has not opened yet, or when other workers hold the remaining hosts.
+ * - runLane: one of the ring's `concurrency` lanes: claims the ring's next host in a free
+ *   concurrency slot (its own lane number first), runs its steps, repeats. The claim finds nothing
+ *   once the deployment is paused, halted, aborted or past the ring, and the lane stops; it asks to
+ *   be woken later when the next host's window has not opened yet, or when every slot is taken.
  * - finishRing: when the lanes are done, the ring passed (all hosts final, budget kept): soak, then
  *   the next ring, or the deployment completed.
  * - a host failure that takes its ring over the failure budget halts the deployment at once; with
@@ -120,55 +120,62 @@ export async function startRing(
   const ring = await deps.deployments.ring(dep.id, index);
   const fresh = ring.state === 'pending';
   if (!fresh && !options.force) return;
+  const runs = await deps.deployments.hostRuns(ring.id);
   if (fresh) {
     const { settings } = settingsOf(dep);
     const now = deps.now();
-    const runs = await deps.deployments.hostRuns(ring.id);
+    // One write per distinct start time (hosts of one window share it), not one per host.
+    const byStart = new Map<number, string[]>();
+    const never: string[] = [];
     for (const run of runs.filter((r) => r.state === 'pending')) {
       const start = hostStart(settings, run.hostName, now);
-      if (start === null) {
-        await deps.deployments.skipPending(
-          ring.id,
-          'its maintenance window does not open within 400 days',
-          now,
-        );
-        continue;
-      }
-      await deps.deployments.setPendingNotBefore(ring.id, run.id, start);
+      if (start === null) never.push(run.id);
+      else byStart.set(start.getTime(), [...(byStart.get(start.getTime()) ?? []), run.id]);
+    }
+    for (const [at, ids] of byStart) await deps.deployments.setPendingNotBefore(ring.id, ids, new Date(at));
+    if (never.length > 0) {
+      await deps.deployments.skipPending(
+        ring.id,
+        'its maintenance window does not open within 400 days',
+        now,
+        never,
+      );
     }
     await deps.deployments.setRingState(ring.id, ['pending'], 'waiting_window', { notBefore: now });
   }
   const generation = await deps.deployments.bumpFlowGeneration(ring.id, ring.flowGeneration);
   if (generation === undefined) return; // someone else enqueued this generation
-  const hosts = await deps.deployments.hostRuns(ring.id);
-  const lanes = Math.max(1, Math.min(ring.concurrency, hosts.length));
+  const lanes = Math.max(1, Math.min(ring.concurrency, runs.length));
   await deps.scheduler.enqueueRing({ deploymentId: dep.id, ringIndex: index, generation, lanes });
 }
 
 const WORKING: ReadonlySet<string> = new Set(['waiting_window', 'running']);
 
-/** One lane of a ring: claims and runs hosts until none is left to claim now. */
+/**
+ * One lane of a ring: claims and runs hosts until none is left to claim now. `lane` (the lane's
+ * number) is the concurrency slot it asks for first.
+ */
 export async function runLane(
   deps: EngineDeps,
-  input: { deploymentId: string; ringIndex: number; workerId?: string },
+  input: { deploymentId: string; ringIndex: number; lane?: number; workerId?: string },
 ): Promise<LaneResult> {
   const timing = timingOf(deps);
   const workerId = input.workerId ?? `lane-${randomUUID()}`;
-  // The ring's identity, name and budget do not change: it is read once per lane job. Once this
-  // lane saw the ring running (or tried to start it), it does not try again.
-  let ring: RingRecord | undefined;
-  let ringStarted = false;
+  // The deployment and the ring are read once per lane job: what a lane uses of them (ids, plan,
+  // ring name and budget) does not change, and every claim checks the deployment's live state.
+  let current = await deps.deployments.get(input.deploymentId);
+  if (!WORKING.has(current.state.status) || current.state.ring !== input.ringIndex) return { kind: 'done' };
+  const ring = await deps.deployments.ring(current.id, input.ringIndex);
+  const { settings } = settingsOf(current);
+  // Once this lane saw the ring running (or tried to start it), it does not try again.
+  let ringStarted = ring.state !== 'pending' && ring.state !== 'waiting_window';
+  let windowOpened = current.state.status !== 'waiting_window';
   for (;;) {
-    const dep = await deps.deployments.get(input.deploymentId);
-    if (!WORKING.has(dep.state.status) || dep.state.ring !== input.ringIndex) return { kind: 'done' };
-    if (ring === undefined) {
-      ring = await deps.deployments.ring(dep.id, input.ringIndex);
-      ringStarted = ring.state !== 'pending' && ring.state !== 'waiting_window';
-    }
     const claim = await deps.deployments.claimNextHost(ring.id, workerId, {
       now: deps.now(),
       realNow: new Date(),
       leaseMs: timing.leaseMs,
+      slotHint: (input.lane ?? 0) % Math.max(1, ring.concurrency),
     });
     if (claim.kind === 'done') return { kind: 'done' };
     if (claim.kind === 'busy')
@@ -177,9 +184,9 @@ export async function runLane(
       const ms = claim.until.getTime() - deps.now().getTime();
       return { kind: 'later', delayMs: Math.max(50, Math.min(ms, timing.maxDelayMs)) };
     }
-    let current = dep;
-    if (dep.state.status === 'waiting_window') {
-      const moved = await deps.deployments.transition(dep.id, { type: 'window_open' }, deps.now());
+    if (!windowOpened) {
+      windowOpened = true;
+      const moved = await deps.deployments.transition(current.id, { type: 'window_open' }, deps.now());
       if (moved.ok) current = moved.record;
     }
     if (!ringStarted) {
@@ -194,7 +201,6 @@ export async function runLane(
         await audit(deps, current, 'deployment.ring_started', { ring: ring.name, hosts: size });
       }
     }
-    const { settings } = settingsOf(current);
     const outcome = await runHostRun(deps, settings, claim.run, workerId, 'deploy');
     if (!outcome.held) continue;
     await afterHost(deps, current, ring, outcome.run);

@@ -7,14 +7,24 @@
  * and, after a halt, the rollback: reinstall the pre-baseline versions where the package manager
  * can, then verify; what it cannot restore is reported plainly, per package.
  *
- * Resuming: the loop continues from the stored step. Reading steps are simply run again. Steps with
- * an effect record when their command was sent before sending it; resumed with that mark set, they
- * look at the host instead of sending it again (an install is never sent twice in one host run).
+ * Saving: steps that only read the host (baselines, verify, the reboot check, health probes) move
+ * the run on in memory; what they found is stored with the next write, which comes before any
+ * command with an effect (install, reboot, rollback: each records that its command was sent) and at
+ * the end. A host therefore costs a few writes, not one per step.
+ *
+ * Resuming: the loop continues from the stored step; reading steps are simply run again. Steps with
+ * an effect, resumed with their "sent" mark set, look at the host instead of sending the command
+ * again (an install is never sent twice in one host run).
  *
  * Failures: transient ones (connection refused, timeouts) are retried with exponential backoff up to
  * the policy's attempts; anything else fails the host at once with the first lines of the error.
  */
-import { rollbackEligibility, type HostRunEvent, type PackageTool } from '../../core/deployments/state.js';
+import {
+  rollbackEligibility,
+  transitionHostRun,
+  type HostRunEvent,
+  type PackageTool,
+} from '../../core/deployments/state.js';
 import { PatchbotError, userMessageOf } from '../../core/errors.js';
 import type { VersionScheme } from '../../core/model.js';
 import { getScheme } from '../../core/versions/index.js';
@@ -87,7 +97,13 @@ interface RunContext {
   tool: PackageTool;
   sudo: boolean;
   executor: Executor | undefined;
+  /** The run as the steps moved it on (ahead of `saved` by the steps taken since the last write). */
   run: HostRunRecord;
+  /** The run as PostgreSQL holds it. */
+  saved: HostRunRecord;
+  /** Events and data since `saved`, written by the next `save`. */
+  events: HostRunEvent[];
+  unsaved: HostRunData;
 }
 
 async function executor(ctx: RunContext): Promise<Executor> {
@@ -169,16 +185,29 @@ function missingTargets(
     .map((t) => `${t.name}=${t.version} (found ${(installed[t.name] ?? []).join(', ') || 'not installed'})`);
 }
 
-async function step(ctx: RunContext, event: HostRunEvent, data: HostRunData = {}): Promise<void> {
-  const next = await ctx.deps.deployments.markStep(ctx.run, ctx.workerId, event, data);
-  if (!next) throw new LeaseLost();
-  ctx.run = next;
+/** Moves the run one step on, in memory (through the core state machine); `save` stores it. */
+function step(ctx: RunContext, event: HostRunEvent, data: HostRunData = {}): void {
+  const next = transitionHostRun(ctx.run.status, event);
+  if (!next.ok) throw new PatchbotError('CONFLICT', next.error, { details: { hostRun: ctx.run.id } });
+  ctx.run = { ...ctx.run, ...data, status: next.state };
+  ctx.events.push(event);
+  Object.assign(ctx.unsaved, data);
 }
 
-async function record(ctx: RunContext, data: HostRunData): Promise<void> {
-  const next = await ctx.deps.deployments.record(ctx.run.id, ctx.workerId, data, ctx.run);
+/** Stores the steps taken since the last write, with `data`; throws LeaseLost when not held. */
+async function save(ctx: RunContext, data: HostRunData = {}): Promise<void> {
+  if (ctx.events.length === 0 && Object.keys(ctx.unsaved).length === 0 && Object.keys(data).length === 0) {
+    return;
+  }
+  const next = await ctx.deps.deployments.saveProgress(ctx.saved, ctx.workerId, ctx.events, {
+    ...ctx.unsaved,
+    ...data,
+  });
   if (!next) throw new LeaseLost();
   ctx.run = next;
+  ctx.saved = next;
+  ctx.events = [];
+  ctx.unsaved = {};
 }
 
 /** Polls `check` until it returns a value or `limitMs` passes (real time). */
@@ -212,7 +241,7 @@ async function preBaseline(ctx: RunContext): Promise<void> {
   const current = targets.every((t) =>
     (baseline[t.name] ?? []).some((v) => atLeast(ctx.driver, v, t.version)),
   );
-  await step(
+  step(
     ctx,
     { type: 'pre_baseline_done', alreadyCurrent: current },
     {
@@ -228,7 +257,7 @@ async function install(ctx: RunContext): Promise<void> {
   const spec = ctx.driver.install(ctx.run.targets);
   const names = uniqueNames(ctx.run.targets);
   if (ctx.run.installSentAt === null) {
-    await record(ctx, { installSentAt: ctx.deps.now() });
+    await save(ctx, { installSentAt: ctx.deps.now() });
     let result: ExecResult | undefined;
     let lost: unknown;
     try {
@@ -237,7 +266,7 @@ async function install(ctx: RunContext): Promise<void> {
       lost = err;
     }
     if (result && result.exitCode === 0 && !result.timedOut) {
-      await step(ctx, { type: 'install_done' }, { output: result.stdout.slice(-4000) });
+      step(ctx, { type: 'install_done' }, { output: result.stdout.slice(-4000) });
       return;
     }
     if (result && !result.timedOut) throw new StepFailed(`install failed: ${describeResult(spec, result)}`);
@@ -247,7 +276,7 @@ async function install(ctx: RunContext): Promise<void> {
       return missingTargets(ctx, ctx.run.targets, now).length === 0 ? now : undefined;
     });
     if (installed) {
-      await step(
+      step(
         ctx,
         { type: 'install_done' },
         {
@@ -270,12 +299,12 @@ async function install(ctx: RunContext): Promise<void> {
       'the install was sent by a worker that stopped, and the target versions are not installed; not sent again',
     );
   }
-  await step(ctx, { type: 'install_done' }, { output: 'resumed: the install sent earlier completed' });
+  step(ctx, { type: 'install_done' }, { output: 'resumed: the install sent earlier completed' });
 }
 
 async function postBaseline(ctx: RunContext): Promise<void> {
   const baseline = await queryInstalled(ctx, uniqueNames(ctx.run.targets));
-  await step(ctx, { type: 'post_baseline_done' }, { postBaseline: baseline });
+  step(ctx, { type: 'post_baseline_done' }, { postBaseline: baseline });
 }
 
 async function verify(ctx: RunContext): Promise<void> {
@@ -293,7 +322,7 @@ async function verify(ctx: RunContext): Promise<void> {
       ) === true;
   }
   const reboot = policy === 'always' || (policy === 'if-required' && needed);
-  await step(ctx, { type: 'verified', rebootNeeded: reboot }, { rebootNeeded: needed || reboot });
+  step(ctx, { type: 'verified', rebootNeeded: reboot }, { rebootNeeded: needed || reboot });
 }
 
 async function readBootId(ctx: RunContext): Promise<string> {
@@ -308,7 +337,7 @@ async function readBootId(ctx: RunContext): Promise<string> {
 async function reboot(ctx: RunContext): Promise<void> {
   if (ctx.run.rebootSentAt === null) {
     const bootId = await withRetry(ctx, () => readBootId(ctx));
-    await record(ctx, { bootId, rebootSentAt: ctx.deps.now() });
+    await save(ctx, { bootId, rebootSentAt: ctx.deps.now() });
     try {
       await exec(ctx, REBOOT, { sudo: ctx.sudo, timeoutMs: 30_000 });
     } catch (err) {
@@ -327,7 +356,7 @@ async function reboot(ctx: RunContext): Promise<void> {
       `the host did not come back with a new boot id within ${Math.round(ctx.settings.reboot.waitLimitMs / 1000)} s of the reboot`,
     );
   }
-  await step(ctx, { type: 'rebooted' }, { rebootedAt: ctx.deps.now(), bootId: back });
+  step(ctx, { type: 'rebooted' }, { rebootedAt: ctx.deps.now(), bootId: back });
 }
 
 function fillUrl(url: string, ctx: RunContext): string {
@@ -365,6 +394,8 @@ async function runCheck(ctx: RunContext, check: StoredHealthCheck): Promise<stri
 async function healthCheck(ctx: RunContext): Promise<void> {
   const checks = ctx.settings.hosts[ctx.run.hostName]?.healthChecks ?? [];
   const sleep = ctx.deps.sleep ?? realSleep;
+  // Probes may take a while (retries, intervals): what the host reached so far is stored first.
+  if (checks.length > 0) await save(ctx);
   for (const check of checks) {
     let problem: string | undefined;
     for (let attempt = 0; attempt <= check.retries; attempt += 1) {
@@ -374,7 +405,7 @@ async function healthCheck(ctx: RunContext): Promise<void> {
     }
     if (problem !== undefined) throw new StepFailed(`health check failed: ${problem}`);
   }
-  await step(ctx, { type: 'healthy' }, { finishedAt: ctx.deps.now(), error: null });
+  step(ctx, { type: 'healthy' }, { finishedAt: ctx.deps.now(), error: null });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -434,7 +465,7 @@ async function rollbackInstall(ctx: RunContext): Promise<void> {
         else revert.push({ name, version: baseline });
       }
     }
-    await record(ctx, {
+    await save(ctx, {
       rollbackReport: report,
       ...(revert.length > 0 ? { rollbackSentAt: ctx.deps.now() } : {}),
     });
@@ -447,11 +478,12 @@ async function rollbackInstall(ctx: RunContext): Promise<void> {
         if (!(err instanceof PatchbotError && err.transient)) throw err;
       }
       if (result && !result.timedOut && result.exitCode !== 0) {
-        await record(ctx, { output: firstLines(result.stderr || result.stdout, 20, 4000) });
+        ctx.unsaved.output = firstLines(result.stderr || result.stdout, 20, 4000);
+        ctx.run = { ...ctx.run, output: ctx.unsaved.output };
       }
     }
   }
-  await step(ctx, { type: 'rollback_installed' });
+  step(ctx, { type: 'rollback_installed' });
 }
 
 async function rollbackVerify(ctx: RunContext): Promise<void> {
@@ -479,11 +511,7 @@ async function rollbackVerify(ctx: RunContext): Promise<void> {
   );
   const impossible = updated.filter((e) => !e.possible);
   if (notRestored.length === 0 && impossible.length === 0) {
-    await step(
-      ctx,
-      { type: 'rollback_verified' },
-      { postBaseline: now, finishedAt: ctx.deps.now(), error: null },
-    );
+    step(ctx, { type: 'rollback_verified' }, { postBaseline: now, finishedAt: ctx.deps.now(), error: null });
     return;
   }
   const problems = [
@@ -493,7 +521,7 @@ async function rollbackVerify(ctx: RunContext): Promise<void> {
     ),
     ...impossible.map((e) => `cannot restore ${e.name}: ${e.reason}`),
   ];
-  await step(
+  step(
     ctx,
     { type: 'fail', error: problems.join('; ') },
     {
@@ -525,23 +553,26 @@ export async function runHostRun(
 ): Promise<HostRunOutcome> {
   const timing = timingOf(deps);
   let driver: PackageManagerDriver;
-  const ctxBase = { deps, timing, settings, workerId, run, executor: undefined };
   try {
     driver = driverFor(run.tool);
   } catch (err) {
-    const failed = await deps.deployments.markStep(
-      run,
-      workerId,
-      { type: 'fail', error: userMessageOf(err) },
-      {
-        error: userMessageOf(err),
-        finishedAt: deps.now(),
-      },
-    );
+    const message = userMessageOf(err);
+    const failed = await deps.deployments.saveProgress(run, workerId, [{ type: 'fail', error: message }], {
+      error: message,
+      finishedAt: deps.now(),
+    });
     return { run: failed ?? run, held: failed !== null };
   }
   const ctx: RunContext = {
-    ...ctxBase,
+    deps,
+    timing,
+    settings,
+    workerId,
+    run,
+    saved: run,
+    events: [],
+    unsaved: {},
+    executor: undefined,
     driver,
     tool: driver.tool,
     sudo: settings.hosts[run.hostName]?.sudo ?? false,
@@ -561,7 +592,7 @@ export async function runHostRun(
       mode === 'rollback' &&
       (ctx.run.status === 'succeeded' || ctx.run.status === 'failed' || ctx.run.status === 'rollback_failed')
     ) {
-      await step(ctx, { type: 'rollback_begin' }, { error: null });
+      step(ctx, { type: 'rollback_begin' }, { error: null });
     }
     for (;;) {
       if (leaseLost) throw new LeaseLost();
@@ -591,6 +622,7 @@ export async function runHostRun(
           await rollbackVerify(ctx);
           break;
         default:
+          await save(ctx);
           return { run: ctx.run, held: true };
       }
     }
@@ -600,16 +632,14 @@ export async function runHostRun(
     if (!(err instanceof StepFailed) && !(err instanceof PatchbotError)) {
       deps.logger.error({ err, host: ctx.run.hostName }, 'unexpected error in a host step');
     }
-    const failed = await deps.deployments.markStep(
-      ctx.run,
-      workerId,
-      { type: 'fail', error: message },
-      {
-        error: message,
-        finishedAt: deps.now(),
-      },
-    );
-    return { run: failed ?? ctx.run, held: failed !== null };
+    step(ctx, { type: 'fail', error: message }, { error: message, finishedAt: deps.now() });
+    try {
+      await save(ctx);
+    } catch (lost) {
+      if (lost instanceof LeaseLost) return { run: ctx.run, held: false };
+      throw lost;
+    }
+    return { run: ctx.run, held: true };
   } finally {
     clearInterval(beat);
     await closeExecutor(ctx);

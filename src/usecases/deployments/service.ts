@@ -91,11 +91,10 @@ export function emergencyProblem(
 
 async function prepare(
   deps: ServiceDeps,
-  changeRef: string,
+  change: ChangeForDeployment,
   emergency: boolean,
   now: Date,
 ): Promise<{ change: ChangeForDeployment; planned: ChangePlan }> {
-  const change = await deps.deployments.changeForDeployment(changeRef);
   const hostIds = [...new Set(change.findings.map((f) => f.hostId))];
   const all = await deps.hosts.list();
   const hosts = all.filter((h) => hostIds.includes(h.id));
@@ -119,7 +118,12 @@ export async function previewDeployment(
   input: { changeId: string; emergency?: boolean; now?: Date },
 ): Promise<PlanPreview> {
   const emergency = input.emergency ?? false;
-  const { change, planned } = await prepare(deps, input.changeId, emergency, input.now ?? deps.now());
+  const { change, planned } = await prepare(
+    deps,
+    await deps.deployments.changeForDeployment(input.changeId),
+    emergency,
+    input.now ?? deps.now(),
+  );
   return { change, plan: planned.plan, hosts: planned.hosts, warnings: planned.warnings, emergency };
 }
 
@@ -146,7 +150,7 @@ export async function scheduleDeployment(deps: ServiceDeps, input: ScheduleInput
       { details: { change: change.number, status: change.status } },
     );
   }
-  const { planned } = await prepare(deps, change.id, emergency, now);
+  const { planned } = await prepare(deps, change, emergency, now);
   if (planned.rings.length === 0) {
     throw new PatchbotError(
       'VALIDATION',
