@@ -15,6 +15,7 @@ import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PatchbotError } from '../core/errors.js';
 import { PrismaClient } from './generated/client.js';
+import { pgliteSql, poolSql, type SqlRunner } from './sql.js';
 import {
   applyMigrations,
   type MigrateLogger,
@@ -41,6 +42,8 @@ export interface OpenDatabaseOptions {
 
 export interface Database {
   prisma: DbClient;
+  /** Plain SQL on the same database and pool, for hot paths (see sql.ts). */
+  sql: SqlRunner;
   kind: DatabaseKind;
   /** Where the database is, safe to print (no password): "PostgreSQL at host:5432 (database x)". */
   description: string;
@@ -148,10 +151,14 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   const description = describePostgresUrl(url);
   // fail early, with a clear message, when the server cannot be reached
   await withPgClient(url, (c) => c.query('SELECT 1'));
-  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) });
+  // One pool for the Prisma client and the plain SQL of hot paths; closing the client ends it.
+  const pool = new pg.Pool({ connectionString: url });
+  pool.on('error', () => undefined); // an idle connection dropped by the server: the pool replaces it
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
   options.logger?.debug?.({ database: redactUrl(url) }, 'database opened');
   return {
     prisma,
+    sql: poolSql(pool),
     kind: 'postgres',
     description,
     migrate: () =>
@@ -166,7 +173,11 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
           throw databaseError(`cannot migrate ${description}`, err, url);
         }
       }),
-    close: () => prisma.$disconnect(),
+    close: async () => {
+      await prisma.$disconnect();
+      // a client that never ran a query did not take the pool over
+      if (!pool.ended) await pool.end().catch(() => undefined);
+    },
   };
 }
 
@@ -263,6 +274,7 @@ async function openEmbedded(options: OpenDatabaseOptions): Promise<Database> {
   let closed = false;
   return {
     prisma,
+    sql: pgliteSql(db),
     kind: 'embedded',
     description: `embedded database at ${dataDir}`,
     migrate: async () => {

@@ -41,7 +41,7 @@ export function createRepositories(db: Database): Repositories {
     advisories: new AdvisoryRepository(db.prisma),
     findings: new FindingRepository(db.prisma),
     audit: new AuditRepository(db.prisma),
-    deployments: new DeploymentRepository(db.prisma),
+    deployments: new DeploymentRepository(db.prisma, db.sql),
     changes: new ChangeRepository(db.prisma),
     rescan: new RescanQueries(db.prisma),
     teams: new TeamRepository(db.prisma),

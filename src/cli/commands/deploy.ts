@@ -126,7 +126,7 @@ async function withEngine<T>(
 ): Promise<T> {
   return withApp(io, {}, async (app) => {
     await syncHostsFromPolicy(app, io);
-    const deployments = new DeploymentRepository(app.db.prisma);
+    const deployments = new DeploymentRepository(app.db.prisma, app.db.sql);
     const base: Omit<EngineDeps, 'scheduler'> = {
       deployments,
       audit: app.repos.audit,
@@ -243,7 +243,9 @@ export function registerDeploy(program: Command, io: CliIo): void {
     .argument('<deployment>', 'deployment number (e.g. 7) or id')
     .addOption(formatOption())
     .action(async (ref: string, o: { format: Format }) => {
-      const detail = await withApp(io, {}, (app) => new DeploymentRepository(app.db.prisma).detail(ref));
+      const detail = await withApp(io, {}, (app) =>
+        new DeploymentRepository(app.db.prisma, app.db.sql).detail(ref),
+      );
       if (o.format === 'json') writeLine(io.stdout, JSON.stringify(statusJson(detail), null, 2));
       else for (const l of statusLines(detail)) writeLine(io.stdout, l);
     });

@@ -2,18 +2,21 @@
  * Deployments, their rings and host runs: the system of record of every staged rollout.
  *
  * Two workers never run one host step twice:
- * - A host is claimed (`claimNextHost`) inside a transaction that locks its ring row, so the ring's
- *   concurrency is counted exactly; the claim writes a lease (`workerId`, `heartbeatAt`). A lease
- *   whose heartbeat is older than the lease time lets another worker take the host over (the first
- *   one died).
- * - Every step change (`markStep`) is one `UPDATE ... WHERE state, step and workerId are what the
- *   caller saw ... RETURNING`: a worker that lost its lease changes nothing and learns it.
+ * - A host is claimed (`claimNextHost`) by one statement: `FOR UPDATE SKIP LOCKED` keeps two claims
+ *   off one host, and a running host holds a concurrency slot of its ring under a partial unique
+ *   index, so the ring's concurrency holds across workers. The claim writes a lease (`workerId`,
+ *   `heartbeatAt`); a lease whose heartbeat is older than the lease time lets another worker take
+ *   the host over (the first one died).
+ * - Progress (`saveProgress`) is one `UPDATE ... WHERE state, step and workerId are what the
+ *   caller last stored`: a worker that lost its lease changes nothing and learns it.
+ * - The statements of that hot path are plain SQL (../sql.ts); the rest goes through Prisma.
  * - Steps with an effect on the host (install, reboot, rollback) record when their command was sent
  *   (`installSentAt`, ...) before sending it: a resumed step with it set checks the host instead.
  *
  * Deployment state changes go through the core state machine (transitionDeployment) with an
  * optimistic check on the state and ring the caller read.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import {
   DEPLOYMENT_STATUSES,
@@ -29,6 +32,7 @@ import {
 import { NotFoundError, PatchbotError, ValidationError } from '../../core/errors.js';
 import type { DbClient } from '../client.js';
 import type { Prisma } from '../generated/client.js';
+import { prismaSql, type SqlRunner } from '../sql.js';
 import { changeWhere } from './change-repository.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -369,7 +373,7 @@ function asDate(v: Date | string): Date {
   return v instanceof Date ? v : new Date(v);
 }
 
-const RAW_DATES = [
+const HOST_RUN_DATES = [
   'notBefore',
   'installSentAt',
   'rebootSentAt',
@@ -380,23 +384,32 @@ const RAW_DATES = [
   'finishedAt',
   'updatedAt',
 ] as const;
+const DEPLOYMENT_DATES = ['createdAt', 'startedAt', 'finishedAt', 'pausedAt', 'updatedAt'] as const;
+const RING_DATES = ['soakUntil', 'notBefore', 'startedAt', 'finishedAt', 'updatedAt'] as const;
 
-/** A host-run row read with raw SQL (the claim), as a record. */
-function fromRawHostRun(row: RawHostRunRow, ring: RingKey): HostRunRecord {
+/** A row read with plain SQL, with the timestamps a driver or row_to_json left as text as Date. */
+function datesOf(row: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
   const r = { ...row };
-  for (const k of RAW_DATES) {
+  for (const k of keys) {
     const v = r[k];
     if (typeof v === 'string') r[k] = new Date(v);
   }
-  return withRing(r as Prisma.HostRunGetPayload<object>, ring);
+  return r;
 }
 
-/** A unique-index violation (PostgreSQL 23505) reported by the Prisma client through its adapter. */
+/** A host-run row read with plain SQL (the claim), as a record. */
+function fromRawHostRun(row: RawHostRunRow, ring: RingKey): HostRunRecord {
+  return withRing(datesOf(row, HOST_RUN_DATES) as Prisma.HostRunGetPayload<object>, ring);
+}
+
+/** A unique-index violation (PostgreSQL 23505), from the driver or through the Prisma client. */
 function isUniqueViolation(err: unknown): boolean {
-  const cause = (
-    err as { meta?: { driverAdapterError?: { cause?: { kind?: unknown; originalCode?: unknown } } } }
-  ).meta?.driverAdapterError?.cause;
-  return cause?.kind === 'UniqueConstraintViolation' || cause?.originalCode === '23505';
+  const e = err as {
+    code?: unknown;
+    meta?: { driverAdapterError?: { cause?: { kind?: unknown; originalCode?: unknown } } };
+  };
+  const cause = e.meta?.driverAdapterError?.cause;
+  return e.code === '23505' || cause?.kind === 'UniqueConstraintViolation' || cause?.originalCode === '23505';
 }
 
 const CORE_STATUSES: ReadonlySet<string> = new Set(DEPLOYMENT_STATUSES);
@@ -446,8 +459,159 @@ const CHANGE_STATUS: Partial<Record<DeploymentStatus, string>> = {
 
 // ---------------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------------
+// the statements of a rollout's hot path (plain SQL, see ../sql.ts)
+
+/**
+ * $1 ring, $2 lease expiry, $3 slot hint, $4 engine time, $5 worker, $6 real time. The ring must
+ * be the deployment's current ring while it is waiting for or running it. A running host whose
+ * lease expired is taken over first (it keeps its slot); otherwise the first pending host (plan
+ * order) whose start has come, in the hinted slot if free, else the lowest free one.
+ */
+const CLAIM_NEXT_HOST = `
+  WITH ring AS (
+    SELECT r.id, r.concurrency, r."deploymentId", r.index
+    FROM "DeploymentRing" r JOIN "Deployment" d ON d.id = r."deploymentId"
+    WHERE r.id = $1::uuid AND d.state IN ('waiting_window', 'running') AND d."currentRing" = r.index
+  ),
+  orphan AS (
+    SELECT h.id, h.slot FROM "HostRun" h JOIN ring ON h."ringId" = ring.id
+    WHERE h.state = 'running'
+      AND (h."workerId" IS NULL OR h."heartbeatAt" IS NULL OR h."heartbeatAt" < $2::timestamptz)
+    ORDER BY h.position LIMIT 1
+    FOR UPDATE OF h SKIP LOCKED
+  ),
+  free AS (
+    SELECT s AS slot FROM ring, generate_series(0, ring.concurrency - 1) AS s
+    WHERE NOT EXISTS (
+      SELECT 1 FROM "HostRun" u WHERE u."ringId" = ring.id AND u.state = 'running' AND u.slot = s)
+    ORDER BY (s = $3::int) DESC, s LIMIT 1
+  ),
+  next AS (
+    SELECT h.id, free.slot FROM "HostRun" h JOIN ring ON h."ringId" = ring.id CROSS JOIN free
+    WHERE NOT EXISTS (SELECT 1 FROM orphan)
+      AND h.state = 'pending' AND (h."notBefore" IS NULL OR h."notBefore" <= $4::timestamptz)
+    ORDER BY h.position LIMIT 1
+    FOR UPDATE OF h SKIP LOCKED
+  ),
+  picked AS (
+    SELECT id, slot, true AS resumed FROM orphan
+    UNION ALL SELECT id, slot, false AS resumed FROM next
+  )
+  UPDATE "HostRun" h SET
+    state = 'running',
+    step = CASE WHEN p.resumed THEN h.step ELSE 'pre_baseline'::"HostRunStep" END,
+    slot = p.slot,
+    "workerId" = $5,
+    "heartbeatAt" = $6::timestamptz,
+    "startedAt" = CASE WHEN p.resumed THEN h."startedAt" ELSE $4::timestamptz END,
+    attempt = h.attempt + 1,
+    "updatedAt" = $6::timestamptz
+  FROM picked p, ring
+  WHERE h.id = p.id
+  RETURNING h.*, p.resumed, ring."deploymentId"::text AS "deploymentId", ring.index AS "ringIndex"`;
+
+/**
+ * $1 change, $2 plan (JSON), $3 emergency, $4 created by, $5 rings and $6 host runs (JSON arrays,
+ * host runs naming their ring by index): the deployment, its rings and host runs at once.
+ */
+const CREATE_DEPLOYMENT = `
+  WITH dep AS (
+    INSERT INTO "Deployment" ("changeRequestId", plan, emergency, "createdBy", "updatedAt")
+    VALUES ($1::uuid, $2::jsonb, $3::boolean, $4, now())
+    RETURNING id
+  ),
+  rings AS (
+    INSERT INTO "DeploymentRing" ("deploymentId", index, name, concurrency, "failureBudget",
+      "failureBudgetPercent", "soakSeconds", "notBefore", "healthChecks", "updatedAt")
+    SELECT dep.id, r.index, r.name, r.concurrency, r."failureBudget", r."failureBudgetPercent",
+      r."soakSeconds", r."notBefore", r."healthChecks", now()
+    FROM dep, jsonb_to_recordset($5::jsonb) AS r(index int, name text, concurrency int,
+      "failureBudget" int, "failureBudgetPercent" float8, "soakSeconds" int, "notBefore" timestamptz,
+      "healthChecks" jsonb)
+    RETURNING id, index
+  ),
+  runs AS (
+    INSERT INTO "HostRun" ("ringId", "hostId", "hostName", position, tool, targets, "notBefore", "updatedAt")
+    SELECT rings.id, h."hostId", h."hostName", h.position, h.tool, h.targets, h."notBefore", now()
+    FROM jsonb_to_recordset($6::jsonb) AS h(ring int, "hostId" uuid, "hostName" text, position int,
+      tool text, targets jsonb, "notBefore" timestamptz)
+    JOIN rings ON rings.index = h.ring
+  )
+  SELECT id::text AS id FROM dep`;
+
+/** $1 deployment, $2 ring index: the deployment with its change number and ring count, and the ring. */
+const LANE_CONTEXT = `
+  SELECT d.*, c.number AS "changeNumber",
+    (SELECT count(*)::int FROM "DeploymentRing" x WHERE x."deploymentId" = d.id) AS "ringCount",
+    row_to_json(r.*) AS ring
+  FROM "Deployment" d
+  JOIN "ChangeRequest" c ON c.id = d."changeRequestId"
+  JOIN "DeploymentRing" r ON r."deploymentId" = d.id AND r.index = $2::int
+  WHERE d.id = $1::uuid`;
+
+/** $1 ring, $2 lease expiry, $3 engine time: what a claim that found nothing should make of it. */
+const NOTHING_TO_CLAIM = `
+  SELECT
+    (d.state IN ('waiting_window', 'running') AND d."currentRing" = r.index) AS working,
+    r.concurrency,
+    (SELECT count(*)::int FROM "HostRun" h WHERE h."ringId" = r.id AND h.state = 'running') AS running,
+    (SELECT count(*)::int FROM "HostRun" h WHERE h."ringId" = r.id AND h.state = 'running'
+      AND (h."workerId" IS NULL OR h."heartbeatAt" IS NULL OR h."heartbeatAt" < $2::timestamptz)) AS orphans,
+    (SELECT count(*)::int FROM "HostRun" h WHERE h."ringId" = r.id AND h.state = 'pending'
+      AND (h."notBefore" IS NULL OR h."notBefore" <= $3::timestamptz)) AS ready,
+    (SELECT min(h."notBefore") FROM "HostRun" h WHERE h."ringId" = r.id AND h.state = 'pending') AS later
+  FROM "DeploymentRing" r JOIN "Deployment" d ON d.id = r."deploymentId"
+  WHERE r.id = $1::uuid`;
+
+/** The columns progress data may write, with their SQL types (the only names a write uses). */
+const HOST_RUN_COLUMNS: Record<keyof HostRunData, 'jsonb' | 'timestamptz' | 'text' | 'boolean'> = {
+  preBaseline: 'jsonb',
+  postBaseline: 'jsonb',
+  rebootNeeded: 'boolean',
+  rebootedAt: 'timestamptz',
+  output: 'text',
+  error: 'text',
+  notBefore: 'timestamptz',
+  installSentAt: 'timestamptz',
+  rebootSentAt: 'timestamptz',
+  rollbackSentAt: 'timestamptz',
+  bootId: 'text',
+  rollbackReport: 'jsonb',
+  finishedAt: 'timestamptz',
+  heartbeatAt: 'timestamptz',
+  targets: 'jsonb',
+};
+
+/** Prepared-statement names of the progress writes, by text (a few dozen combinations at most). */
+const SAVE_STATEMENTS = new Map<string, string>();
+
+function saveStatementName(text: string): string {
+  let name = SAVE_STATEMENTS.get(text);
+  if (name === undefined) {
+    name = `deployment-save-${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    SAVE_STATEMENTS.set(text, name);
+  }
+  return name;
+}
+
+function sqlValue(type: (typeof HOST_RUN_COLUMNS)[keyof HostRunData], value: unknown): unknown {
+  if (value === null) return null;
+  if (type === 'jsonb') return JSON.stringify(value);
+  if (type === 'timestamptz') return (value as Date).toISOString();
+  return value;
+}
+
 export class DeploymentRepository {
-  constructor(private readonly prisma: DbClient) {}
+  private readonly sql: SqlRunner;
+
+  /** `sql` runs the hot path's statements (Database.sql); by default through the Prisma client. */
+  constructor(
+    private readonly prisma: DbClient,
+    sql?: SqlRunner,
+  ) {
+    this.sql = sql ?? prismaSql(prisma);
+  }
 
   // ---- change requests (read) ----------------------------------------------------------------
 
@@ -592,44 +756,44 @@ export class DeploymentRepository {
   // ---- create and read ----------------------------------------------------------------------
 
   /** Stores a deployment with its rings and host runs (one transaction). */
+  /**
+   * Stores a planned deployment with its rings and every host run, in one statement (a Prisma
+   * nested create of a few hundred host runs costs more than a tenth of a second of CPU).
+   */
   async create(input: NewDeployment): Promise<DeploymentRecord> {
     if (input.rings.length === 0) throw new ValidationError('a deployment needs at least one ring');
-    // One nested write (one transaction): the deployment, its rings and every host run.
-    const dep = await this.prisma.deployment.create({
-      data: {
-        changeRequestId: input.changeRequestId,
-        emergency: input.emergency,
-        createdBy: input.createdBy,
-        plan: input.plan as Prisma.InputJsonValue,
-        rings: {
-          create: input.rings.map((ring, index) => ({
-            index,
-            name: ring.name,
-            concurrency: ring.concurrency,
-            ...('count' in ring.failureBudget
-              ? { failureBudget: ring.failureBudget.count }
-              : { failureBudgetPercent: ring.failureBudget.percent }),
-            soakSeconds: ring.soakSeconds,
-            notBefore: ring.notBefore,
-            healthChecks: ring.healthChecks as Prisma.InputJsonValue,
-            hostRuns: {
-              createMany: {
-                data: ring.hosts.map((h, position) => ({
-                  hostId: h.hostId,
-                  hostName: h.hostName,
-                  position,
-                  tool: h.tool,
-                  targets: h.targets,
-                  notBefore: h.notBefore,
-                })),
-              },
-            },
-          })),
-        },
-      },
-      include: includeDeployment,
-    });
-    return toDeployment(dep);
+    const rings = input.rings.map((ring, index) => ({
+      index,
+      name: ring.name,
+      concurrency: ring.concurrency,
+      failureBudget: 'count' in ring.failureBudget ? ring.failureBudget.count : null,
+      failureBudgetPercent: 'percent' in ring.failureBudget ? ring.failureBudget.percent : null,
+      soakSeconds: ring.soakSeconds,
+      notBefore: ring.notBefore?.toISOString() ?? null,
+      healthChecks: ring.healthChecks ?? [],
+    }));
+    const hosts = input.rings.flatMap((ring, index) =>
+      ring.hosts.map((h, position) => ({
+        ring: index,
+        hostId: h.hostId,
+        hostName: h.hostName,
+        position,
+        tool: h.tool,
+        targets: h.targets,
+        notBefore: h.notBefore?.toISOString() ?? null,
+      })),
+    );
+    const rows = await this.sql.query<{ id: string }>(CREATE_DEPLOYMENT, [
+      input.changeRequestId,
+      JSON.stringify(input.plan),
+      input.emergency,
+      input.createdBy,
+      JSON.stringify(rings),
+      JSON.stringify(hosts),
+    ]);
+    const id = rows[0]?.id;
+    if (id === undefined) throw new PatchbotError('DATABASE', 'the deployment was not stored');
+    return this.get(id);
   }
 
   /** A deployment by id (uuid) or number ("7", "#7"). */
@@ -656,6 +820,30 @@ export class DeploymentRepository {
     };
   }
 
+  /**
+   * What a lane works with, in one statement: the deployment (by id) and one of its rings.
+   * Undefined when either does not exist.
+   */
+  async laneContext(
+    deploymentId: string,
+    ringIndex: number,
+  ): Promise<{ deployment: DeploymentRecord; ring: RingRecord } | undefined> {
+    const rows = await this.sql.query<Record<string, unknown> & { ring: Record<string, unknown> }>(
+      LANE_CONTEXT,
+      [deploymentId, ringIndex],
+      { name: 'deployment-lane-context' },
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    const { ring, changeNumber, ringCount, ...dep } = row;
+    const deployment = toDeployment({
+      ...(datesOf(dep, DEPLOYMENT_DATES) as Prisma.DeploymentGetPayload<object>),
+      changeRequest: { number: Number(changeNumber) },
+      _count: { rings: Number(ringCount) },
+    });
+    return { deployment, ring: toRing(datesOf(ring, RING_DATES) as RingRow) };
+  }
+
   async ring(deploymentId: string, index: number): Promise<RingRecord> {
     const row = await this.prisma.deploymentRing.findUnique({
       where: { deploymentId_index: { deploymentId, index } },
@@ -671,6 +859,15 @@ export class DeploymentRepository {
       include: includeRing,
     });
     return rows.map(toHostRun);
+  }
+
+  /** A ring's host runs in plan order, only their id, host name and state (starting a ring). */
+  async ringHosts(ringId: string): Promise<{ id: string; hostName: string; state: DbHostRunState }[]> {
+    return this.prisma.hostRun.findMany({
+      where: { ringId },
+      orderBy: { position: 'asc' },
+      select: { id: true, hostName: true, state: true },
+    });
   }
 
   async hostRun(id: string): Promise<HostRunRecord> {
@@ -805,10 +1002,14 @@ export class DeploymentRepository {
     return rows.map((r) => r.hostName);
   }
 
-  /** Sets the earliest start of some of a ring's pending hosts (their windows, at ring start). */
-  async setPendingNotBefore(ringId: string, ids: readonly string[], notBefore: Date | null): Promise<void> {
+  /** Sets the earliest start of a ring's pending hosts (all, or those of `ids`) at ring start. */
+  async setPendingNotBefore(
+    ringId: string,
+    ids: readonly string[] | 'all',
+    notBefore: Date | null,
+  ): Promise<void> {
     await this.prisma.hostRun.updateMany({
-      where: { ringId, state: 'pending', id: { in: [...ids] } },
+      where: { ringId, state: 'pending', ...(ids === 'all' ? {} : { id: { in: [...ids] } }) },
       data: { notBefore },
     });
   }
@@ -837,50 +1038,18 @@ export class DeploymentRepository {
       type Claimed = RawHostRunRow & { resumed: boolean; deploymentId: string; ringIndex: number };
       let rows: Claimed[];
       try {
-        rows = await this.prisma.$queryRaw<Claimed[]>`
-          WITH ring AS (
-            SELECT r.id, r.concurrency, r."deploymentId", r.index
-            FROM "DeploymentRing" r JOIN "Deployment" d ON d.id = r."deploymentId"
-            WHERE r.id = ${ringId}::uuid
-              AND d.state IN ('waiting_window', 'running') AND d."currentRing" = r.index
-          ),
-          orphan AS (
-            SELECT h.id, h.slot FROM "HostRun" h JOIN ring ON h."ringId" = ring.id
-            WHERE h.state = 'running'
-              AND (h."workerId" IS NULL OR h."heartbeatAt" IS NULL OR h."heartbeatAt" < ${expiry.toISOString()}::timestamptz)
-            ORDER BY h.position LIMIT 1
-            FOR UPDATE OF h SKIP LOCKED
-          ),
-          free AS (
-            SELECT s AS slot FROM ring, generate_series(0, ring.concurrency - 1) AS s
-            WHERE NOT EXISTS (
-              SELECT 1 FROM "HostRun" u
-              WHERE u."ringId" = ring.id AND u.state = 'running' AND u.slot = s)
-            ORDER BY (s = ${hint}::int) DESC, s LIMIT 1
-          ),
-          next AS (
-            SELECT h.id, free.slot FROM "HostRun" h JOIN ring ON h."ringId" = ring.id CROSS JOIN free
-            WHERE NOT EXISTS (SELECT 1 FROM orphan)
-              AND h.state = 'pending' AND (h."notBefore" IS NULL OR h."notBefore" <= ${options.now.toISOString()}::timestamptz)
-            ORDER BY h.position LIMIT 1
-            FOR UPDATE OF h SKIP LOCKED
-          ),
-          picked AS (
-            SELECT id, slot, true AS resumed FROM orphan
-            UNION ALL SELECT id, slot, false AS resumed FROM next
-          )
-          UPDATE "HostRun" h SET
-            state = 'running',
-            step = CASE WHEN p.resumed THEN h.step ELSE 'pre_baseline'::"HostRunStep" END,
-            slot = p.slot,
-            "workerId" = ${workerId},
-            "heartbeatAt" = ${options.realNow.toISOString()}::timestamptz,
-            "startedAt" = CASE WHEN p.resumed THEN h."startedAt" ELSE ${options.now.toISOString()}::timestamptz END,
-            attempt = h.attempt + 1,
-            "updatedAt" = ${options.realNow.toISOString()}::timestamptz
-          FROM picked p, ring
-          WHERE h.id = p.id
-          RETURNING h.*, p.resumed, ring."deploymentId"::text AS "deploymentId", ring.index AS "ringIndex"`;
+        rows = await this.sql.query<Claimed>(
+          CLAIM_NEXT_HOST,
+          [
+            ringId,
+            expiry.toISOString(),
+            hint,
+            options.now.toISOString(),
+            workerId,
+            options.realNow.toISOString(),
+          ],
+          { name: 'deployment-claim-next-host' },
+        );
       } catch (err) {
         if (isUniqueViolation(err) && attempt < 5) continue;
         if (isUniqueViolation(err)) return { kind: 'busy' };
@@ -910,27 +1079,16 @@ export class DeploymentRepository {
     now: Date,
     expiry: Date,
   ): Promise<Exclude<ClaimResult, { kind: 'claimed' }> | 'again'> {
-    const found = await this.prisma.$queryRaw<
-      {
-        working: boolean;
-        concurrency: number;
-        running: number;
-        ready: number;
-        orphans: number;
-        later: Date | string | null;
-      }[]
-    >`
-      SELECT
-        (d.state IN ('waiting_window', 'running') AND d."currentRing" = r.index) AS working,
-        r.concurrency,
-        (SELECT count(*)::int FROM "HostRun" h WHERE h."ringId" = r.id AND h.state = 'running') AS running,
-        (SELECT count(*)::int FROM "HostRun" h WHERE h."ringId" = r.id AND h.state = 'running'
-          AND (h."workerId" IS NULL OR h."heartbeatAt" IS NULL OR h."heartbeatAt" < ${expiry.toISOString()}::timestamptz)) AS orphans,
-        (SELECT count(*)::int FROM "HostRun" h WHERE h."ringId" = r.id AND h.state = 'pending'
-          AND (h."notBefore" IS NULL OR h."notBefore" <= ${now.toISOString()}::timestamptz)) AS ready,
-        (SELECT min(h."notBefore") FROM "HostRun" h WHERE h."ringId" = r.id AND h.state = 'pending') AS later
-      FROM "DeploymentRing" r JOIN "Deployment" d ON d.id = r."deploymentId"
-      WHERE r.id = ${ringId}::uuid`;
+    const found = await this.sql.query<{
+      working: boolean;
+      concurrency: number;
+      running: number;
+      ready: number;
+      orphans: number;
+      later: Date | string | null;
+    }>(NOTHING_TO_CLAIM, [ringId, expiry.toISOString(), now.toISOString()], {
+      name: 'deployment-nothing-to-claim',
+    });
     const f = found[0];
     if (!f?.working) return { kind: 'done' };
     if (f.orphans > 0 || (f.ready > 0 && f.running < f.concurrency)) return 'again';
@@ -990,16 +1148,22 @@ export class DeploymentRepository {
       stored = storedHostRunStatus(status, stored.step);
     }
     const final = (FINAL_HOST_STATES as readonly string[]).includes(stored.state);
-    const r = await this.prisma.hostRun.updateMany({
-      where: { id: saved.id, state: saved.state, step: saved.step, workerId },
-      data: {
-        ...hostRunData(data),
-        state: stored.state,
-        step: stored.step,
-        ...(final ? { workerId: null } : {}),
-      },
-    });
-    if (r.count !== 1) return null;
+    const params: unknown[] = [saved.id, saved.state, saved.step, workerId, stored.state, stored.step];
+    const sets = ['state = $5::"HostRunState"', 'step = $6::"HostRunStep"', '"updatedAt" = now()'];
+    if (final) sets.push('"workerId" = NULL');
+    for (const [key, type] of Object.entries(HOST_RUN_COLUMNS) as [keyof HostRunData, string][]) {
+      const value = data[key];
+      if (value === undefined) continue;
+      params.push(sqlValue(HOST_RUN_COLUMNS[key], value));
+      sets.push(`"${key}" = $${params.length}::${type}`);
+    }
+    // The columns written vary; each combination is its own prepared statement.
+    const text = `UPDATE "HostRun" SET ${sets.join(', ')}
+       WHERE id = $1::uuid AND state = $2::"HostRunState" AND step IS NOT DISTINCT FROM $3::"HostRunStep"
+         AND "workerId" = $4
+       RETURNING id`;
+    const rows = await this.sql.query<{ id: string }>(text, params, { name: saveStatementName(text) });
+    if (rows.length !== 1) return null;
     return {
       ...saved,
       ...data,
@@ -1011,11 +1175,12 @@ export class DeploymentRepository {
   }
 
   async heartbeat(runId: string, workerId: string, realNow: Date): Promise<boolean> {
-    const r = await this.prisma.hostRun.updateMany({
-      where: { id: runId, workerId },
-      data: { heartbeatAt: realNow },
-    });
-    return r.count === 1;
+    const rows = await this.sql.query<{ id: string }>(
+      `UPDATE "HostRun" SET "heartbeatAt" = $3::timestamptz WHERE id = $1::uuid AND "workerId" = $2 RETURNING id`,
+      [runId, workerId, realNow.toISOString()],
+      { name: 'deployment-heartbeat' },
+    );
+    return rows.length === 1;
   }
 
   /** Gives a host back (its worker stops; another may resume it at once). */
@@ -1061,26 +1226,6 @@ export interface HostRunData {
   finishedAt?: Date | null;
   heartbeatAt?: Date;
   targets?: PackageTargetRecord[];
-}
-
-function hostRunData(d: HostRunData): Prisma.HostRunUpdateManyMutationInput {
-  const out: Prisma.HostRunUpdateManyMutationInput = {};
-  if (d.preBaseline !== undefined) out.preBaseline = d.preBaseline;
-  if (d.postBaseline !== undefined) out.postBaseline = d.postBaseline;
-  if (d.rebootNeeded !== undefined) out.rebootNeeded = d.rebootNeeded;
-  if (d.rebootedAt !== undefined) out.rebootedAt = d.rebootedAt;
-  if (d.output !== undefined) out.output = d.output;
-  if (d.error !== undefined) out.error = d.error;
-  if (d.notBefore !== undefined) out.notBefore = d.notBefore;
-  if (d.installSentAt !== undefined) out.installSentAt = d.installSentAt;
-  if (d.rebootSentAt !== undefined) out.rebootSentAt = d.rebootSentAt;
-  if (d.rollbackSentAt !== undefined) out.rollbackSentAt = d.rollbackSentAt;
-  if (d.bootId !== undefined) out.bootId = d.bootId;
-  if (d.rollbackReport !== undefined) out.rollbackReport = d.rollbackReport;
-  if (d.finishedAt !== undefined) out.finishedAt = d.finishedAt;
-  if (d.heartbeatAt !== undefined) out.heartbeatAt = d.heartbeatAt;
-  if (d.targets !== undefined) out.targets = d.targets;
-  return out;
 }
 
 function deploymentWhere(ref: string): Prisma.DeploymentWhereInput {

@@ -120,7 +120,7 @@ export async function startRing(
   const ring = await deps.deployments.ring(dep.id, index);
   const fresh = ring.state === 'pending';
   if (!fresh && !options.force) return;
-  const runs = await deps.deployments.hostRuns(ring.id);
+  const runs = await deps.deployments.ringHosts(ring.id);
   if (fresh) {
     const { settings } = settingsOf(dep);
     const now = deps.now();
@@ -132,7 +132,11 @@ export async function startRing(
       if (start === null) never.push(run.id);
       else byStart.set(start.getTime(), [...(byStart.get(start.getTime()) ?? []), run.id]);
     }
-    for (const [at, ids] of byStart) await deps.deployments.setPendingNotBefore(ring.id, ids, new Date(at));
+    const pending = runs.filter((r) => r.state === 'pending').length;
+    for (const [at, ids] of byStart) {
+      // usually every host starts at once: one write for the ring, not a list of ids
+      await deps.deployments.setPendingNotBefore(ring.id, ids.length === pending ? 'all' : ids, new Date(at));
+    }
     if (never.length > 0) {
       await deps.deployments.skipPending(
         ring.id,
@@ -163,9 +167,11 @@ export async function runLane(
   const workerId = input.workerId ?? `lane-${randomUUID()}`;
   // The deployment and the ring are read once per lane job: what a lane uses of them (ids, plan,
   // ring name and budget) does not change, and every claim checks the deployment's live state.
-  let current = await deps.deployments.get(input.deploymentId);
+  const context = await deps.deployments.laneContext(input.deploymentId, input.ringIndex);
+  if (!context) return { kind: 'done' };
+  const { ring } = context;
+  let current = context.deployment;
   if (!WORKING.has(current.state.status) || current.state.ring !== input.ringIndex) return { kind: 'done' };
-  const ring = await deps.deployments.ring(current.id, input.ringIndex);
   const { settings } = settingsOf(current);
   // Once this lane saw the ring running (or tried to start it), it does not try again.
   let ringStarted = ring.state !== 'pending' && ring.state !== 'waiting_window';

@@ -96,8 +96,10 @@ async function prepare(
   now: Date,
 ): Promise<{ change: ChangeForDeployment; planned: ChangePlan }> {
   const hostIds = [...new Set(change.findings.map((f) => f.hostId))];
-  const all = await deps.hosts.list();
-  const hosts = all.filter((h) => hostIds.includes(h.id));
+  const ids = new Set(hostIds);
+  // only the change's hosts are read, not the fleet
+  const names = [...new Set(change.findings.map((f) => f.hostName))];
+  const hosts = (await deps.hosts.list({ names })).filter((h) => ids.has(h.id));
   if (emergency) {
     const problem = emergencyProblem(deps.policy, change, hosts);
     if (problem) throw new PolicyDeniedError(`no emergency lane for change #${change.number}: ${problem}`);

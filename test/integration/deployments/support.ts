@@ -55,7 +55,7 @@ export function reposOf(db: Database): Repos {
     hosts: new HostRepository(db.prisma),
     inventory: new InventoryRepository(db.prisma),
     audit: new AuditRepository(db.prisma),
-    deployments: new DeploymentRepository(db.prisma),
+    deployments: new DeploymentRepository(db.prisma, db.sql),
   };
 }
 

@@ -29,7 +29,7 @@ const connection = new Redis(env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRet
 const registration = createDeploymentJobHandlers({
   connection,
   prefix: env.PATCHBOT_TEST_PREFIX ?? 'pbtest',
-  deployments: new DeploymentRepository(db.prisma),
+  deployments: new DeploymentRepository(db.prisma, db.sql),
   audit,
   executors: createExecutorFactory({
     repos: { hosts, inventory, audit },
