@@ -861,13 +861,34 @@ export class DeploymentRepository {
     return rows.map(toHostRun);
   }
 
-  /** A ring's host runs in plan order, only their id, host name and state (starting a ring). */
-  async ringHosts(ringId: string): Promise<{ id: string; hostName: string; state: DbHostRunState }[]> {
+  /**
+   * A ring's host runs in plan order, only what starting and finishing a ring looks at (not their
+   * packages, baselines or output).
+   */
+  async ringHosts(ringId: string): Promise<
+    {
+      id: string;
+      hostName: string;
+      state: DbHostRunState;
+      workerId: string | null;
+      heartbeatAt: Date | null;
+    }[]
+  > {
     return this.prisma.hostRun.findMany({
       where: { ringId },
       orderBy: { position: 'asc' },
-      select: { id: true, hostName: true, state: true },
+      select: { id: true, hostName: true, state: true, workerId: true, heartbeatAt: true },
     });
+  }
+
+  /** How many host runs of a deployment are in each state. */
+  async hostStateCounts(deploymentId: string): Promise<Partial<Record<DbHostRunState, number>>> {
+    const groups = await this.prisma.hostRun.groupBy({
+      by: ['state'],
+      where: { ring: { deploymentId } },
+      _count: { _all: true },
+    });
+    return Object.fromEntries(groups.map((g) => [g.state, g._count._all]));
   }
 
   async hostRun(id: string): Promise<HostRunRecord> {
@@ -1197,16 +1218,6 @@ export class DeploymentRepository {
       where: { ring: { deploymentId }, state: 'rollback_failed' },
       data: { rollbackSentAt: null },
     });
-  }
-
-  /** Host runs of a deployment (all rings or one) with their ring index. */
-  async hostRunsOf(deploymentId: string, ringIndex?: number): Promise<HostRunRecord[]> {
-    const rows = await this.prisma.hostRun.findMany({
-      where: { ring: { deploymentId, ...(ringIndex !== undefined ? { index: ringIndex } : {}) } },
-      orderBy: [{ ring: { index: 'asc' } }, { position: 'asc' }],
-      include: includeRing,
-    });
-    return rows.map(toHostRun);
   }
 }
 

@@ -242,8 +242,11 @@ async function afterHost(
     step: run.step,
     error,
   });
-  const runs = await deps.deployments.hostRuns(ring.id);
-  const budget = evaluateBudget({ size: runs.length, failureBudget: ring.failureBudget }, runs);
+  const runs = await deps.deployments.ringHosts(ring.id);
+  const budget = evaluateBudget(
+    { size: runs.length, failureBudget: ring.failureBudget },
+    runs.map((r) => ({ status: r.state })),
+  );
   if (budget.exceeded) {
     const reason = `ring ${ring.name}: ${budget.failed} of ${budget.size} host(s) failed, over the failure budget of ${'count' in ring.failureBudget ? ring.failureBudget.count : `${ring.failureBudget.percent}%`}`;
     await haltRing(deps, dep.id, ring, reason);
@@ -336,7 +339,7 @@ export async function finishRing(
   const dep = await deps.deployments.get(input.deploymentId);
   if (!WORKING.has(dep.state.status) || dep.state.ring !== input.ringIndex) return;
   const ring = await deps.deployments.ring(dep.id, input.ringIndex);
-  const runs = await deps.deployments.hostRuns(ring.id);
+  const runs = await deps.deployments.ringHosts(ring.id);
   const open = runs.filter((r) => r.state === 'pending' || r.state === 'running');
   if (open.length > 0) {
     // Lanes ended with hosts left (a lane job failed for good, a worker died, or lanes of another
@@ -360,7 +363,10 @@ export async function finishRing(
     await startRing(deps, dep, input.ringIndex, { force: true });
     return;
   }
-  const budget = evaluateBudget({ size: runs.length, failureBudget: ring.failureBudget }, runs);
+  const budget = evaluateBudget(
+    { size: runs.length, failureBudget: ring.failureBudget },
+    runs.map((r) => ({ status: r.state })),
+  );
   if (budget.exceeded) {
     await haltRing(
       deps,
@@ -387,9 +393,9 @@ export async function finishRing(
     },
   );
   const counts = {
-    succeeded: runs.filter((r) => r.status === 'succeeded').length,
-    failed: runs.filter((r) => r.status === 'failed').length,
-    skipped: runs.filter((r) => r.status === 'skipped').length,
+    succeeded: runs.filter((r) => r.state === 'succeeded').length,
+    failed: runs.filter((r) => r.state === 'failed').length,
+    skipped: runs.filter((r) => r.state === 'skipped').length,
   };
   await audit(deps, passed.record, 'deployment.ring_passed', { ring: ring.name, ...counts });
   await emit(deps, passed.record, {
@@ -399,11 +405,11 @@ export async function finishRing(
     soakUntil,
   });
   if (last) {
-    const all = await deps.deployments.hostRunsOf(dep.id);
+    const all = await deps.deployments.hostStateCounts(dep.id);
     const totals = {
-      succeeded: all.filter((r) => r.status === 'succeeded').length,
-      failed: all.filter((r) => r.status === 'failed').length,
-      skipped: all.filter((r) => r.status === 'skipped').length,
+      succeeded: all.succeeded ?? 0,
+      failed: all.failed ?? 0,
+      skipped: all.skipped ?? 0,
     };
     await audit(deps, passed.record, 'deployment.completed', totals);
     await emit(deps, passed.record, { type: 'completed', ...totals });
