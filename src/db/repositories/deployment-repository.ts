@@ -595,10 +595,20 @@ function saveStatementName(text: string): string {
   return name;
 }
 
+/**
+ * A value as its statement parameter. Text from a host (output, errors, baselines) may hold NUL
+ * characters, which PostgreSQL text and jsonb refuse: they are stored as U+FFFD instead of failing
+ * the write (and with it the host's progress).
+ */
 function sqlValue(type: (typeof HOST_RUN_COLUMNS)[keyof HostRunData], value: unknown): unknown {
   if (value === null) return null;
-  if (type === 'jsonb') return JSON.stringify(value);
+  if (type === 'jsonb') {
+    return JSON.stringify(value, (_key, v: unknown) =>
+      typeof v === 'string' ? v.replaceAll('\u0000', '\ufffd') : v,
+    );
+  }
   if (type === 'timestamptz') return (value as Date).toISOString();
+  if (typeof value === 'string') return value.replaceAll('\u0000', '\ufffd');
   return value;
 }
 

@@ -252,6 +252,26 @@ forEachBackend('deployment claims', (db) => {
     await expect(repo.saveProgress(stored, 'w', [{ type: 'install_done' }])).rejects.toThrow(/cannot take/);
   });
 
+  it('stores output and baselines a hostile host padded with NUL characters, instead of failing the write', async () => {
+    const { repo, ringId } = await seed(db(), { count: 1, concurrency: 1 });
+    const run = claimed(
+      await repo.claimNextHost(ringId, 'w', { now: NOW, realNow: new Date(), leaseMs: LEASE_MS }),
+    );
+    const failed = await repo.saveProgress(run, 'w', [{ type: 'fail', error: 'x' }], {
+      preBaseline: { openssl: ['3.0.11\u0000evil'] },
+      output: 'E: broken\u0000\u0000 pipe',
+      error: 'dpkg-query exited with 2: \u0000',
+      finishedAt: NOW,
+    });
+    expect(failed?.status).toBe('failed');
+    expect(await repo.hostRun(run.id)).toMatchObject({
+      status: 'failed',
+      preBaseline: { openssl: ['3.0.11\ufffdevil'] },
+      output: 'E: broken\ufffd\ufffd pipe',
+      error: 'dpkg-query exited with 2: \ufffd',
+    });
+  });
+
   it("starts a ring skipping only the hosts whose window never opens, the others' start set", async () => {
     const { repo, deploymentId, ringId, names } = await seed(db(), {
       count: 3,
