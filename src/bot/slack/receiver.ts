@@ -7,6 +7,8 @@
  * limit, and the v0 HMAC-SHA256 signature over `v0:<timestamp>:<raw body>` must match (constant
  * time). Anything else is answered 401 (413 for a body too large, 400 for one that is not
  * Slack's format). `ack()` writes the HTTP answer at once; the listener goes on working after it.
+ * A button click (block_actions) needs no answer but a 200: it gets it as soon as it is verified,
+ * before Bolt runs, so a burst of clicks is acked at the pace of signature checks.
  *
  * Why not ExpressReceiver: it does the same work through express, router, body-parser and
  * raw-body, which cost more than half of the app's time per click and pushed the ack p99 of
@@ -205,6 +207,13 @@ export class SlackHttpReceiver implements Receiver {
       ...(retryNum !== undefined && /^\d+$/.test(retryNum) ? { retryNum: Number(retryNum) } : {}),
       ...(retryReason !== undefined ? { retryReason } : {}),
     };
+    // A button click needs nothing but a 200 back: it is answered now, and processed once the
+    // requests already waiting were answered too (a burst of clicks is acked at the speed of the
+    // signature check, not of the handlers).
+    if (body.type === 'block_actions') {
+      await ack();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     try {
       await app.processEvent(event);
     } catch (err) {
