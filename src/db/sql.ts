@@ -9,7 +9,6 @@
  */
 import type { PGlite } from '@electric-sql/pglite';
 import type pg from 'pg';
-import type { PrismaClient } from './generated/client.js';
 
 export interface SqlRunner {
   /**
@@ -43,15 +42,6 @@ export function pgliteSql(db: PGlite): SqlRunner {
     async query<T>(text: string, params: readonly unknown[] = []): Promise<T[]> {
       const r = await db.query<T>(text, [...params]);
       return r.rows;
-    },
-  };
-}
-
-/** Through the Prisma client (for a client opened without a driver at hand). */
-export function prismaSql(prisma: PrismaClient): SqlRunner {
-  return {
-    query<T>(text: string, params: readonly unknown[] = []): Promise<T[]> {
-      return prisma.$queryRawUnsafe<T[]>(text, ...params);
     },
   };
 }

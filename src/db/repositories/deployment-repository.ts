@@ -20,6 +20,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import {
   DEPLOYMENT_STATUSES,
+  mustTransitionHostRun,
   transitionDeployment,
   transitionHostRun,
   type DeploymentEvent,
@@ -32,7 +33,7 @@ import {
 import { NotFoundError, PatchbotError, ValidationError } from '../../core/errors.js';
 import type { DbClient } from '../client.js';
 import type { Prisma } from '../generated/client.js';
-import { prismaSql, type SqlRunner } from '../sql.js';
+import type { SqlRunner } from '../sql.js';
 import { changeWhere } from './change-repository.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -463,7 +464,8 @@ const CHANGE_STATUS: Partial<Record<DeploymentStatus, string>> = {
 // the statements of a rollout's hot path (plain SQL, see ../sql.ts)
 
 /**
- * $1 ring, $2 lease expiry, $3 slot hint, $4 engine time, $5 worker, $6 real time. The ring must
+ * $1 ring, $2 lease expiry, $3 slot hint, $4 engine time, $5 worker, $6 real time, $7 and $8 the
+ * state and step a pending host begins in (BEGUN, from the core state machine). The ring must
  * be the deployment's current ring while it is waiting for or running it. A running host whose
  * lease expired is taken over first (it keeps its slot); otherwise the first pending host (plan
  * order) whose start has come, in the hinted slot if free, else the lowest free one.
@@ -499,8 +501,8 @@ const CLAIM_NEXT_HOST = `
     UNION ALL SELECT id, slot, false AS resumed FROM next
   )
   UPDATE "HostRun" h SET
-    state = 'running',
-    step = CASE WHEN p.resumed THEN h.step ELSE 'pre_baseline'::"HostRunStep" END,
+    state = $7::"HostRunState",
+    step = CASE WHEN p.resumed THEN h.step ELSE $8::"HostRunStep" END,
     slot = p.slot,
     "workerId" = $5,
     "heartbeatAt" = $6::timestamptz,
@@ -510,6 +512,9 @@ const CLAIM_NEXT_HOST = `
   FROM picked p, ring
   WHERE h.id = p.id
   RETURNING h.*, p.resumed, ring."deploymentId"::text AS "deploymentId", ring.index AS "ringIndex"`;
+
+/** What a claimed pending host becomes: the core state machine's `begin`, as stored. */
+const BEGUN = storedHostRunStatus(mustTransitionHostRun('pending', { type: 'begin' }), null);
 
 /**
  * $1 change, $2 plan (JSON), $3 emergency, $4 created by, $5 rings and $6 host runs (JSON arrays,
@@ -613,15 +618,11 @@ function sqlValue(type: (typeof HOST_RUN_COLUMNS)[keyof HostRunData], value: unk
 }
 
 export class DeploymentRepository {
-  private readonly sql: SqlRunner;
-
-  /** `sql` runs the hot path's statements (Database.sql); by default through the Prisma client. */
+  /** `sql` runs the hot path's statements: the database's `sql` (same database and pool). */
   constructor(
     private readonly prisma: DbClient,
-    sql?: SqlRunner,
-  ) {
-    this.sql = sql ?? prismaSql(prisma);
-  }
+    private readonly sql: SqlRunner,
+  ) {}
 
   // ---- change requests (read) ----------------------------------------------------------------
 
@@ -1078,6 +1079,8 @@ export class DeploymentRepository {
             options.now.toISOString(),
             workerId,
             options.realNow.toISOString(),
+            BEGUN.state,
+            BEGUN.step,
           ],
           { name: 'deployment-claim-next-host' },
         );

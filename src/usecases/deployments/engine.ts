@@ -16,7 +16,11 @@
  * - reconcile: for every deployment that should have jobs but has none in Redis, enqueue them again.
  */
 import { randomUUID } from 'node:crypto';
-import { evaluateBudget, FINAL_DEPLOYMENT_STATUSES } from '../../core/deployments/state.js';
+import {
+  evaluateBudget,
+  FINAL_DEPLOYMENT_STATUSES,
+  type BudgetEvaluation,
+} from '../../core/deployments/state.js';
 import { earliestStartInWindow } from '../../core/deployments/windows.js';
 import { userMessageOf } from '../../core/errors.js';
 import type {
@@ -127,15 +131,19 @@ export async function startRing(
     // One write per distinct start time (hosts of one window share it), not one per host.
     const byStart = new Map<number, string[]>();
     const never: string[] = [];
-    for (const run of runs.filter((r) => r.state === 'pending')) {
+    const pending = runs.filter((r) => r.state === 'pending');
+    for (const run of pending) {
       const start = hostStart(settings, run.hostName, now);
       if (start === null) never.push(run.id);
       else byStart.set(start.getTime(), [...(byStart.get(start.getTime()) ?? []), run.id]);
     }
-    const pending = runs.filter((r) => r.state === 'pending').length;
     for (const [at, ids] of byStart) {
       // usually every host starts at once: one write for the ring, not a list of ids
-      await deps.deployments.setPendingNotBefore(ring.id, ids.length === pending ? 'all' : ids, new Date(at));
+      await deps.deployments.setPendingNotBefore(
+        ring.id,
+        ids.length === pending.length ? 'all' : ids,
+        new Date(at),
+      );
     }
     if (never.length > 0) {
       await deps.deployments.skipPending(
@@ -202,7 +210,7 @@ export async function runLane(
           startedAt: deps.now(),
         })
       ) {
-        const size = (await deps.deployments.hostRuns(ring.id)).length;
+        const size = (await deps.deployments.ringHosts(ring.id)).length;
         await emit(deps, current, { type: 'ring_started', ring: ringRef(ring, current), hosts: size });
         await audit(deps, current, 'deployment.ring_started', { ring: ring.name, hosts: size });
       }
@@ -211,6 +219,14 @@ export async function runLane(
     if (!outcome.held) continue;
     await afterHost(deps, current, ring, outcome.run);
   }
+}
+
+/** A ring's failures against its budget, from its hosts' stored states. */
+function ringBudget(ring: RingRecord, runs: readonly { state: string }[]): BudgetEvaluation {
+  return evaluateBudget(
+    { size: runs.length, failureBudget: ring.failureBudget },
+    runs.map((r) => ({ status: r.state })),
+  );
 }
 
 async function afterHost(
@@ -242,11 +258,7 @@ async function afterHost(
     step: run.step,
     error,
   });
-  const runs = await deps.deployments.ringHosts(ring.id);
-  const budget = evaluateBudget(
-    { size: runs.length, failureBudget: ring.failureBudget },
-    runs.map((r) => ({ status: r.state })),
-  );
+  const budget = ringBudget(ring, await deps.deployments.ringHosts(ring.id));
   if (budget.exceeded) {
     const reason = `ring ${ring.name}: ${budget.failed} of ${budget.size} host(s) failed, over the failure budget of ${'count' in ring.failureBudget ? ring.failureBudget.count : `${ring.failureBudget.percent}%`}`;
     await haltRing(deps, dep.id, ring, reason);
@@ -363,10 +375,7 @@ export async function finishRing(
     await startRing(deps, dep, input.ringIndex, { force: true });
     return;
   }
-  const budget = evaluateBudget(
-    { size: runs.length, failureBudget: ring.failureBudget },
-    runs.map((r) => ({ status: r.state })),
-  );
+  const budget = ringBudget(ring, runs);
   if (budget.exceeded) {
     await haltRing(
       deps,

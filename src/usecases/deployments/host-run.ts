@@ -185,13 +185,19 @@ function missingTargets(
     .map((t) => `${t.name}=${t.version} (found ${(installed[t.name] ?? []).join(', ') || 'not installed'})`);
 }
 
+/** Keeps `data` with the run, in memory; the next `save` stores it. */
+function keep(ctx: RunContext, data: HostRunData): void {
+  ctx.run = { ...ctx.run, ...data };
+  Object.assign(ctx.unsaved, data);
+}
+
 /** Moves the run one step on, in memory (through the core state machine); `save` stores it. */
 function step(ctx: RunContext, event: HostRunEvent, data: HostRunData = {}): void {
   const next = transitionHostRun(ctx.run.status, event);
   if (!next.ok) throw new PatchbotError('CONFLICT', next.error, { details: { hostRun: ctx.run.id } });
-  ctx.run = { ...ctx.run, ...data, status: next.state };
+  keep(ctx, data);
+  ctx.run.status = next.state;
   ctx.events.push(event);
-  Object.assign(ctx.unsaved, data);
 }
 
 /** Stores the steps taken since the last write, with `data`; throws LeaseLost when not held. */
@@ -478,8 +484,7 @@ async function rollbackInstall(ctx: RunContext): Promise<void> {
         if (!(err instanceof PatchbotError && err.transient)) throw err;
       }
       if (result && !result.timedOut && result.exitCode !== 0) {
-        ctx.unsaved.output = firstLines(result.stderr || result.stdout, 20, 4000);
-        ctx.run = { ...ctx.run, output: ctx.unsaved.output };
+        keep(ctx, { output: firstLines(result.stderr || result.stdout, 20, 4000) });
       }
     }
   }
