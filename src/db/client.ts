@@ -24,6 +24,8 @@ import {
 } from './migrate.js';
 
 export type DbClient = PrismaClient;
+/** The client inside an interactive transaction. */
+export type TxClient = Omit<DbClient, '$connect' | '$disconnect' | '$on' | '$transaction' | '$extends'>;
 export type DatabaseKind = 'postgres' | 'embedded';
 
 export interface DbLogger extends MigrateLogger {

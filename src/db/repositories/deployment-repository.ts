@@ -31,7 +31,7 @@ import {
   type PausableStatus,
 } from '../../core/deployments/state.js';
 import { NotFoundError, PatchbotError, ValidationError } from '../../core/errors.js';
-import type { DbClient } from '../client.js';
+import type { DbClient, TxClient } from '../client.js';
 import type { Prisma } from '../generated/client.js';
 import type { SqlRunner } from '../sql.js';
 import { changeWhere } from './change-repository.js';
@@ -169,6 +169,15 @@ export type RingStateName =
   | 'skipped'
   | 'rolling_back'
   | 'rolled_back';
+
+/** A ring state change that goes with a deployment transition, in the same database transaction. */
+export interface RingUpdate {
+  ringId: string;
+  /** The ring changes only from one of these states. */
+  from: readonly RingStateName[];
+  to: RingStateName;
+  data?: { startedAt?: Date; finishedAt?: Date; soakUntil?: Date | null; notBefore?: Date | null };
+}
 
 export interface RingRecord {
   id: string;
@@ -457,8 +466,6 @@ const CHANGE_STATUS: Partial<Record<DeploymentStatus, string>> = {
   rollback_failed: 'failed',
   aborted: 'cancelled',
 };
-
-// ---------------------------------------------------------------------------------------------
 
 // ---------------------------------------------------------------------------------------------
 // the statements of a rollout's hot path (plain SQL, see ../sql.ts)
@@ -939,6 +946,7 @@ export class DeploymentRepository {
     deploymentId: string,
     event: DeploymentEvent,
     at: Date,
+    rings: readonly RingUpdate[] = [],
   ): Promise<
     | { ok: true; from: DeploymentState; to: DeploymentState; record: DeploymentRecord }
     | { ok: false; error: string; state: DeploymentState }
@@ -960,25 +968,40 @@ export class DeploymentRepository {
       if (['completed', 'rolled_back', 'rollback_failed', 'aborted'].includes(to.status))
         data.finishedAt = at;
       if (to.status === 'rolling_back') data.finishedAt = null;
-      const updated = await this.prisma.deployment.updateMany({
-        where: {
-          id: deploymentId,
-          state: current.state.status,
-          currentRing: current.state.ring,
-        },
-        data,
-      });
-      if (updated.count === 1) {
-        const change = CHANGE_STATUS[to.status];
-        if (change !== undefined && to.status !== current.state.status) {
-          await this.prisma.changeRequest.updateMany({
+      const change = CHANGE_STATUS[to.status];
+      const changeMoves = change !== undefined && to.status !== current.state.status;
+      // The deployment row, its rings and its change move together: a reader never sees a
+      // completed deployment whose last ring still runs.
+      const apply = async (db: TxClient): Promise<boolean> => {
+        const updated = await db.deployment.updateMany({
+          where: {
+            id: deploymentId,
+            state: current.state.status,
+            currentRing: current.state.ring,
+          },
+          data,
+        });
+        if (updated.count !== 1) return false;
+        for (const r of rings)
+          await db.deploymentRing.updateMany({
+            where: { id: r.ringId, state: { in: [...r.from] } },
+            data: { state: r.to, ...r.data },
+          });
+        if (changeMoves)
+          await db.changeRequest.updateMany({
             where: { id: current.changeRequestId },
             data: {
               status: change as Prisma.ChangeRequestUpdateManyMutationInput['status'],
               ...(['completed', 'rolled_back', 'cancelled'].includes(change) ? { closedAt: at } : {}),
             },
           });
-        }
+        return true;
+      };
+      const moved =
+        rings.length === 0 && !changeMoves
+          ? await apply(this.prisma)
+          : await this.prisma.$transaction((tx) => apply(tx));
+      if (moved) {
         // The record as now stored, without reading it back.
         const record: DeploymentRecord = {
           ...current,
@@ -1000,7 +1023,7 @@ export class DeploymentRepository {
     ringId: string,
     from: readonly RingStateName[],
     to: RingStateName,
-    data: { startedAt?: Date; finishedAt?: Date; soakUntil?: Date | null; notBefore?: Date | null } = {},
+    data: RingUpdate['data'] = {},
   ): Promise<boolean> {
     const r = await this.prisma.deploymentRing.updateMany({
       where: { id: ringId, state: { in: [...from] } },

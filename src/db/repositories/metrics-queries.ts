@@ -17,14 +17,12 @@ import {
   type ScopeKind,
 } from '../../core/metrics/definitions.js';
 import type { Severity } from '../../core/model.js';
-import type { DbClient } from '../client.js';
+import type { DbClient, TxClient } from '../client.js';
 import { Prisma } from '../generated/client.js';
 
 const DAY = 86_400_000;
 
 /** The client inside an interactive transaction. */
-type TxClient = Omit<DbClient, '$connect' | '$disconnect' | '$on' | '$transaction' | '$extends'>;
-
 export interface CountsQuery {
   /** The kinds of scope to count (each in the same pass over the findings). */
   groupings: readonly ScopeKind[];

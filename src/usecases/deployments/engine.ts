@@ -272,17 +272,17 @@ export async function haltRing(
   ring: RingRecord,
   reason: string,
 ): Promise<void> {
-  const halted = await deps.deployments.transition(
-    deploymentId,
-    { type: 'budget_exceeded', reason },
-    deps.now(),
-  );
+  const now = deps.now();
+  const halted = await deps.deployments.transition(deploymentId, { type: 'budget_exceeded', reason }, now, [
+    {
+      ringId: ring.id,
+      from: ['pending', 'waiting_window', 'running'],
+      to: 'halted',
+      data: { finishedAt: now },
+    },
+  ]);
   if (!halted.ok) return; // already halted (another lane) or stopped by a person
   const dep = halted.record;
-  const now = deps.now();
-  await deps.deployments.setRingState(ring.id, ['pending', 'waiting_window', 'running'], 'halted', {
-    finishedAt: now,
-  });
   const skipped = await deps.deployments.skipPending(ring.id, 'not started: the deployment halted', now);
   const runs = await deps.deployments.hostRuns(ring.id);
   const { settings } = settingsOf(dep);
@@ -390,17 +390,15 @@ export async function finishRing(
   const soakMs = settings.skipSoak ? 0 : ring.soakSeconds * 1000;
   const last = ring.index + 1 >= dep.state.ringCount;
   const soakUntil = last ? null : new Date(now.getTime() + soakMs);
-  const passed = await deps.deployments.transition(dep.id, { type: 'ring_passed' }, now);
-  if (!passed.ok) return;
-  await deps.deployments.setRingState(
-    ring.id,
-    ['pending', 'waiting_window', 'running'],
-    last ? 'passed' : 'soaking',
+  const passed = await deps.deployments.transition(dep.id, { type: 'ring_passed' }, now, [
     {
-      finishedAt: now,
-      soakUntil,
+      ringId: ring.id,
+      from: ['pending', 'waiting_window', 'running'],
+      to: last ? 'passed' : 'soaking',
+      data: { finishedAt: now, soakUntil },
     },
-  );
+  ]);
+  if (!passed.ok) return;
   const counts = {
     succeeded: runs.filter((r) => r.state === 'succeeded').length,
     failed: runs.filter((r) => r.state === 'failed').length,
@@ -439,9 +437,10 @@ export async function advance(deps: EngineDeps, input: { deploymentId: string })
     const until = ring.soakUntil?.getTime() ?? 0;
     const left = until - deps.now().getTime();
     if (left > 0) return { kind: 'later', delayMs: Math.min(left, timing.maxDelayMs) };
-    const moved = await deps.deployments.transition(dep.id, { type: 'soak_done' }, deps.now());
+    const moved = await deps.deployments.transition(dep.id, { type: 'soak_done' }, deps.now(), [
+      { ringId: ring.id, from: ['soaking'], to: 'passed' },
+    ]);
     if (!moved.ok) return { kind: 'done' };
-    await deps.deployments.setRingState(ring.id, ['soaking'], 'passed');
     await startRing(deps, moved.record, moved.record.state.ring);
     return { kind: 'done' };
   }
@@ -523,15 +522,21 @@ export async function runRollback(
             : `left as ${r.state}`,
   }));
   const ok = hosts.every((h) => h.result !== 'rollback_failed');
+  const now = deps.now();
   const moved = await deps.deployments.transition(
     dep.id,
     { type: ok ? 'rollback_done' : 'rollback_failed' },
-    deps.now(),
+    now,
+    ok
+      ? after.map((r) => ({
+          ringId: r.id,
+          from: ['rolling_back'] as const,
+          to: 'rolled_back' as const,
+          data: { finishedAt: now },
+        }))
+      : [],
   );
   if (!moved.ok) return { kind: 'done' };
-  if (ok)
-    for (const r of after)
-      await deps.deployments.setRingState(r.id, ['rolling_back'], 'rolled_back', { finishedAt: deps.now() });
   await audit(deps, moved.record, ok ? 'deployment.rolled_back' : 'deployment.rollback_failed', { hosts });
   await emit(deps, moved.record, { type: 'rollback_finished', ok, hosts });
   return { kind: 'done' };

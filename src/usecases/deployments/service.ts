@@ -215,22 +215,28 @@ export async function deploymentControl(deps: EngineDeps, input: ControlInput): 
     if (!r.ok) throw new PatchbotError('CONFLICT', `deployment #${dep.number}: ${r.error}`);
     record = r.record;
   } else {
-    const moved = await deps.deployments.transition(dep.id, { type: input.action }, deps.now());
+    // An abort stops the current ring with the deployment, in one write.
+    const now = deps.now();
+    const ring = input.action === 'abort' ? await deps.deployments.ring(dep.id, dep.state.ring) : undefined;
+    const moved = await deps.deployments.transition(
+      dep.id,
+      { type: input.action },
+      now,
+      ring
+        ? [
+            {
+              ringId: ring.id,
+              from: ['pending', 'waiting_window', 'running', 'soaking'],
+              to: 'halted',
+              data: { finishedAt: now },
+            },
+          ]
+        : [],
+    );
     if (!moved.ok) throw new PatchbotError('CONFLICT', `deployment #${dep.number}: ${moved.error}`);
     record = moved.record;
     await audit(deps, record, `deployment.${input.action}`, { from, to: record.state.status }, input.actor);
-    if (input.action === 'abort') {
-      const ring = await deps.deployments.ring(dep.id, dep.state.ring);
-      await deps.deployments.skipPending(ring.id, 'not started: the deployment was aborted', deps.now());
-      await deps.deployments.setRingState(
-        ring.id,
-        ['pending', 'waiting_window', 'running', 'soaking'],
-        'halted',
-        {
-          finishedAt: deps.now(),
-        },
-      );
-    }
+    if (ring) await deps.deployments.skipPending(ring.id, 'not started: the deployment was aborted', now);
     if (input.action === 'resume') {
       if (record.state.status === 'soaking') {
         const ring = await deps.deployments.ring(dep.id, record.state.ring);

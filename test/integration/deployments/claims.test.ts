@@ -214,6 +214,28 @@ forEachBackend('deployment claims', (db) => {
     expect((await ahead.repo.claimNextHost(ahead.ringId, 'w3', { ...opts, now: later })).kind).toBe('done');
   });
 
+  it('moves rings with the deployment in one transition, and leaves them when the event is refused', async () => {
+    const { repo, deploymentId, ringId } = await seed(db(), { count: 1, concurrency: 1 });
+    const ringState = async () => (await repo.ring(deploymentId, 0)).state;
+    // an illegal event (a scheduled deployment cannot pass a ring) changes neither row
+    const refused = await repo.transition(deploymentId, { type: 'ring_passed' }, NOW, [
+      { ringId, from: ['pending', 'running'], to: 'passed', data: { finishedAt: NOW } },
+    ]);
+    expect(refused.ok).toBe(false);
+    expect(await ringState()).toBe('pending');
+    // an abort stops the ring with the deployment and closes the change in the same write
+    const aborted = await repo.transition(deploymentId, { type: 'abort' }, NOW, [
+      { ringId, from: ['pending', 'running'], to: 'halted', data: { finishedAt: NOW } },
+    ]);
+    expect(aborted).toMatchObject({ ok: true, to: { status: 'aborted' } });
+    expect(await ringState()).toBe('halted');
+    expect((await repo.ring(deploymentId, 0)).finishedAt).toEqual(NOW);
+    const dep = await repo.get(deploymentId);
+    expect(
+      (await db().prisma.changeRequest.findUniqueOrThrow({ where: { id: dep.changeRequestId } })).status,
+    ).toBe('cancelled');
+  });
+
   it('stores the steps taken since the last write in one write, only for the worker holding the host', async () => {
     const { repo, ringId } = await seed(db(), { count: 1, concurrency: 1 });
     const run = claimed(

@@ -108,9 +108,21 @@ describe('patchbot deploy', () => {
       /ring 1\/2 canary: 1 host\(s\), concurrency 1, failure budget 0 host\(s\), soak 120 min/,
     );
     expect(r.stdout).toMatch(/ring 2\/2 broad: 2 host\(s\), concurrency 2, failure budget 50%/);
-    expect(r.stdout).toMatch(
-      /app-1 +\d{4}-\d\d-\d\dT0[01]:00:00Z +(waits for window nightly|window nightly is open); apt: libssl3=3\.0\.13-1~deb12u1 openssl=3\.0\.13-1~deb12u1/,
-    );
+    const line =
+      /app-1 +(\S+) +(waits for window nightly|window nightly is open); apt: libssl3=3\.0\.13-1~deb12u1 openssl=3\.0\.13-1~deb12u1/.exec(
+        r.stdout,
+      );
+    expect(line, r.stdout).not.toBeNull();
+    const at = new Date(line![1]!).getTime();
+    if (line![2] === 'window nightly is open') {
+      // planned inside the window (02:00-04:00 Berlin is 00:00-02:00 or 01:00-03:00 UTC): it starts now
+      expect(Math.abs(at - Date.now())).toBeLessThan(5 * 60_000);
+    } else {
+      // outside it: at the window's next opening, within a day
+      expect(line![1]).toMatch(/T0[01]:00:00(\.000)?Z$/);
+      expect(at).toBeGreaterThan(Date.now());
+      expect(at - Date.now()).toBeLessThanOrEqual(24 * 3_600_000);
+    }
     const json = await cli('deploy', 'plan', String(change.number), '--format', 'json');
     const parsed = JSON.parse(json.stdout) as { plan: { rings: { hosts: { name: string }[] }[] } };
     expect(parsed.plan.rings.map((x) => x.hosts.map((h) => h.name).sort())).toEqual([
