@@ -113,7 +113,7 @@ describe('patchbot deploy', () => {
         r.stdout,
       );
     expect(line, r.stdout).not.toBeNull();
-    const at = new Date(line![1]!).getTime();
+    const at = new Date(line![1]).getTime();
     if (line![2] === 'window nightly is open') {
       // planned inside the window (02:00-04:00 Berlin is 00:00-02:00 or 01:00-03:00 UTC): it starts now
       expect(Math.abs(at - Date.now())).toBeLessThan(5 * 60_000);
