@@ -78,6 +78,10 @@ afterAll(async () => {
 
 const installedOf = async (name: string) => fleet.host(name).installed();
 
+/** Waits until the harness has seen an event of `type` (events follow the state change they report). */
+const eventSeen = (type: string) =>
+  waitFor(`${type} reported`, () => Promise.resolve(harness?.events.some((e) => e.type === type) ?? false));
+
 describe.runIf(sshdAvailable() && process.getuid?.() === 0)('staged deployments over SSH', () => {
   it('rolls out across three rings with soak time, ring by ring, installing each host once', async () => {
     const clock = new TestClock(new Date());
@@ -127,6 +131,7 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('staged deployments 
     });
     clock.advance(30 * 60_000);
     await waitFor('completed', async () => (await repos.deployments.get(id)).state.status === 'completed');
+    await eventSeen('completed');
 
     const detail = await repos.deployments.detail(id);
     expect(detail.rings.map((r) => r.state)).toEqual(['passed', 'passed', 'passed']);
@@ -208,10 +213,7 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('staged deployments 
     const halted = harness.events.find((e) => e.type === 'ring_halted');
     expect(halted).toMatchObject({ rollingBack: true, failed: [{ host: failing }] });
     if (halted?.type === 'ring_halted') expect(halted.failed[0]?.error).toMatch(/health check failed: svc/);
-    // The event follows the state change that ends the rollback.
-    await waitFor('rollback reported', () =>
-      Promise.resolve(harness?.events.some((e) => e.type === 'rollback_finished')),
-    );
+    await eventSeen('rollback_finished');
     const finished = harness.events.find((e) => e.type === 'rollback_finished');
     expect(finished).toMatchObject({ ok: true });
     const change2 = await test.db.prisma.changeRequest.findUniqueOrThrow({ where: { id: change.id } });
@@ -255,6 +257,7 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('staged deployments 
     expect(run?.status).toBe('rollback_failed');
     expect(run?.error).toMatch(/cannot restore openssl: .*no longer offered/);
     expect((await host.installed()).get('openssl')).toBe(NEW);
+    await eventSeen('rollback_finished');
     const finished = harness.events.find((e) => e.type === 'rollback_finished');
     expect(finished).toMatchObject({ ok: false, hosts: [{ host: 'db-1', result: 'rollback_failed' }] });
   }, 90_000);
