@@ -503,10 +503,11 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('staged deployments 
     const scheduled = await scheduleDeployment(harness.deps, { changeId: change.id });
     const id = scheduled.deployment.id;
     const order = scheduled.deployment.rings[0]?.hosts.map((h) => h.hostName) ?? [];
-    await waitFor(
-      'first host running',
-      async () => (await repos.deployments.detail(id)).rings[0]?.hosts[0]?.state === 'running',
-    );
+    // a lane claims its first host, then moves the deployment out of waiting_window: wait for both
+    await waitFor('first host running', async () => {
+      const d = await repos.deployments.detail(id);
+      return d.state.status === 'running' && d.rings[0]?.hosts[0]?.state === 'running';
+    });
 
     const paused = await deploymentControl(harness.deps, {
       deploymentId: String(scheduled.deployment.number),
