@@ -80,7 +80,7 @@ export async function run(): Promise<void> {
       build(WARMUP, 0),
       ...Array.from({ length: ROUNDS }, (_, r) => build(CONCURRENT, WARMUP + r * CONCURRENT)),
     ];
-    const round = (requests: { body: string; headers: Record<string, string> }[]) =>
+    const round = (requests: ReturnType<typeof build>) =>
       new Promise<{ status: number; ms: number }[]>((resolve, reject) => {
         client.once('message', resolve);
         client.once('error', reject);
