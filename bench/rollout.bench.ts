@@ -85,7 +85,11 @@ class SimulatedHost implements Executor {
 async function createHosts(db: Database, hosts: HostRepository, prefix: string, count: number) {
   const names = Array.from({ length: count }, (_, i) => `${prefix}-${String(i + 1).padStart(3, '0')}`);
   await db.prisma.host.createMany({
-    data: names.map((name) => ({ name, address: `${name}.example`, hostKeySha256: '0'.repeat(64) })),
+    data: names.map((name) => ({
+      name,
+      address: `${name}.example`,
+      hostKeys: [{ sha256: '0'.repeat(64), type: null }],
+    })),
   });
   return (await hosts.list()).filter((h) => names.includes(h.name));
 }

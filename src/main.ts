@@ -110,11 +110,32 @@ async function openCore(config: Config, logger: Logger, options: CoreOptions, cl
   }
   const repos = createRepositories(db);
   const now = options.now ?? (() => new Date());
-  // The policy file is the source of its hosts, teams and channels.
-  await syncPolicyHosts(config.policy, repos, {
-    actor: { id: 'patchbot', display: 'policy file', surface: 'system' },
-    policyFile: config.policyPath,
-  });
+  // The policy file is the source of its hosts, teams and channels. Without one (built-in
+  // defaults), the hosts an earlier file defined are kept: a missing file is not an empty one.
+  if (config.policySource === 'file') {
+    const hosts = await syncPolicyHosts(config.policy, repos, {
+      actor: { id: 'patchbot', display: 'policy file', surface: 'system' },
+      policyFile: config.policyPath,
+    });
+    if (hosts.added.length + hosts.updated.length + hosts.restored.length + hosts.retired.length > 0)
+      logger.info(
+        {
+          policyFile: config.policyPath,
+          added: hosts.added,
+          updated: hosts.updated.map((u) => u.name),
+          restored: hosts.restored,
+          retired: hosts.retired,
+        },
+        'policy hosts synced',
+      );
+  } else {
+    const kept = await repos.hosts.list({ source: 'policy' });
+    if (kept.length > 0)
+      logger.warn(
+        { policyFile: config.policyPath, hosts: kept.length },
+        'no policy file is in use; keeping the hosts an earlier policy file defined',
+      );
+  }
   const teams = await syncDestinations(config.policy, repos, now());
   if (teams.destinationsAdded.length + teams.destinationsRemoved.length > 0)
     logger.info(

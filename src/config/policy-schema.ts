@@ -147,6 +147,8 @@ export const HostEntry = z.strictObject({
   identityFile: z.string().min(1).optional(),
   /** Pinned host key ("SHA256:…"); connections to a host without one are refused. */
   hostKey: HostKeyFingerprint.optional(),
+  /** More pinned keys: any pinned key is accepted (pin the new key here before rotating it). */
+  hostKeys: z.array(HostKeyFingerprint).max(32).default([]),
   labels: z.record(LabelKey, LabelValue).default({}),
   environment: Name.default('production'),
   /** 1 = most critical ... 4 = least. */

@@ -23,17 +23,33 @@ export const HostName = z
 export const Criticality = z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4)]);
 export type Criticality = z.infer<typeof Criticality>;
 
+/** SSH public key algorithms (the key's type as known_hosts and ssh-keyscan name it). */
+export const HostKeyType = z
+  .string()
+  .max(64)
+  .regex(/^(ssh|ecdsa|sk)-[a-z0-9@.-]+$/, 'an SSH key type such as "ssh-ed25519"');
+
+/** A pinned SSH host key: the sha256 of its blob as hex and, when known, its type. */
+export const PinnedHostKey = z.strictObject({
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'sha256 hex (64 lowercase hex digits)'),
+  type: HostKeyType.nullable().default(null),
+});
+export type PinnedHostKey = z.output<typeof PinnedHostKey>;
+
 /** A host as the policy file or `patchbot hosts add` defines it. */
 export const HostInput = z.strictObject({
   name: HostName,
   address: z.string().min(1).max(255),
   port: z.number().int().min(1).max(65535).default(22),
   sshUser: z.string().min(1).max(64).nullish(),
-  /** sha256 hex of the SSH host key blob */
-  hostKeySha256: z
-    .string()
-    .regex(/^[0-9a-f]{64}$/, 'sha256 hex (64 lowercase hex digits)')
-    .nullish(),
+  /** Pinned SSH host keys: any of them is accepted (several while a key is rotated). */
+  hostKeys: z
+    .array(PinnedHostKey)
+    .max(32)
+    .default([])
+    .refine((keys) => new Set(keys.map((k) => k.sha256)).size === keys.length, 'a key is pinned twice'),
+  /** Private key file for this host (an absolute path). */
+  identityFile: z.string().min(1).max(4096).nullish(),
   osFamily: z.string().max(64).nullish(),
   osRelease: z.string().max(64).nullish(),
   kernel: z.string().max(255).nullish(),
@@ -56,7 +72,8 @@ export interface HostRecord {
   address: string;
   port: number;
   sshUser: string | null;
-  hostKeySha256: string | null;
+  hostKeys: PinnedHostKey[];
+  identityFile: string | null;
   osFamily: string | null;
   osRelease: string | null;
   kernel: string | null;
@@ -71,6 +88,8 @@ export interface HostRecord {
   source: DefinitionSource;
   lastInventoryAt: Date | null;
   rebootRequired: boolean;
+  /** When the host was retired (left the policy file, `hosts remove`); null while it is managed. */
+  retiredAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -85,6 +104,8 @@ export const HostFilter = z.strictObject({
   source: DefinitionSource.optional(),
   /** every label given must match */
   labels: z.record(z.string(), z.string()).optional(),
+  /** Retired hosts too (default: only the hosts patchbot manages). */
+  includeRetired: z.boolean().optional(),
 });
 export type HostFilter = z.infer<typeof HostFilter>;
 

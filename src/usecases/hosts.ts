@@ -1,16 +1,19 @@
 /**
  * Hosts: the ones the policy file defines (reconciled into the database by syncPolicyHosts) and the
- * ones people add with `patchbot hosts add`. Every change a person causes is audited.
+ * ones people add with `patchbot hosts add` or `hosts import`. Every change a person causes is
+ * audited. A host is never deleted by reconciling or by `hosts remove`: it is retired (no longer
+ * collected, counted, announced or deployed to) and keeps its history.
  *
- * SSH host keys are pinned. People read and type them in OpenSSH's form (`SHA256:` + unpadded
- * base64, as `ssh-keygen -lf` prints them); the database keeps the sha256 as hex. This file is the
- * one place that converts between the two (fingerprintToHex / hexToFingerprint).
+ * SSH host keys are pinned, several per host while a key is rotated. People read and type them in
+ * OpenSSH's form (`SHA256:` + unpadded base64, as `ssh-keygen -lf` prints them); the database keeps
+ * the sha256 as hex. This file is the one place that converts between the two (fingerprintToHex /
+ * hexToFingerprint).
  */
 import type { HostSelector, Policy } from '../config/policy-schema.js';
 import { closest, hostKeySha256Hex } from '../config/values.js';
 import { NotFoundError, PatchbotError, ValidationError } from '../core/errors.js';
 import type { Repositories } from '../db/index.js';
-import type { HostFilter, HostInput, HostRecord, Surface } from '../db/types.js';
+import type { HostFilter, HostInput, HostRecord, PinnedHostKey, Surface } from '../db/types.js';
 
 export type HostRepos = Pick<Repositories, 'hosts' | 'audit'>;
 
@@ -43,6 +46,43 @@ export function fingerprintToHex(fingerprint: string, where: string): string {
 /** sha256 hex as stored -> `SHA256:base64` as OpenSSH prints it. */
 export function hexToFingerprint(hex: string): string {
   return `SHA256:${Buffer.from(hex, 'hex').toString('base64').replace(/=+$/, '')}`;
+}
+
+/** Pinned keys as people read them: "SHA256:..." with the key type when known. */
+export function describeHostKeys(
+  keys: readonly PinnedHostKey[],
+): { fingerprint: string; type: string | null }[] {
+  return keys.map((k) => ({ fingerprint: hexToFingerprint(k.sha256), type: k.type }));
+}
+
+/** `keys` plus `added`, each key once (a type learnt later fills one that was unknown). */
+export function mergeHostKeys(
+  keys: readonly PinnedHostKey[],
+  added: readonly PinnedHostKey[],
+): PinnedHostKey[] {
+  const out = keys.map((k) => ({ ...k }));
+  for (const k of added) {
+    const same = out.find((o) => o.sha256 === k.sha256);
+    if (same === undefined) out.push({ ...k });
+    else if (same.type === null) same.type = k.type;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the policy file, for messages
+
+/** Which policy file defines the policy hosts: its absolute path, and whether it exists and is read. */
+export interface PolicyFileRef {
+  path: string;
+  inUse: boolean;
+}
+
+/** "/etc/patchbot/patchbot.yaml", or why no policy file is in use. */
+export function describePolicyFile(ref: PolicyFileRef): string {
+  return ref.inUse
+    ? ref.path
+    : `no policy file is in use (${ref.path} does not exist; PATCHBOT_CONFIG can name another)`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -92,6 +132,18 @@ export function resolveMembership(
 // ---------------------------------------------------------------------------------------------
 // policy hosts
 
+/** `hostKey` and `hostKeys` of a policy host, each key once. */
+function policyHostKeys(h: Policy['hosts'][number]): PinnedHostKey[] {
+  const given = [
+    ...(h.hostKey === undefined ? [] : [{ value: h.hostKey, where: `hosts.${h.name}.hostKey` }]),
+    ...h.hostKeys.map((value, i) => ({ value, where: `hosts.${h.name}.hostKeys[${i}]` })),
+  ];
+  return mergeHostKeys(
+    [],
+    given.map((k) => ({ sha256: fingerprintToHex(k.value, k.where), type: null })),
+  );
+}
+
 /** What the database should hold for each host of the policy file. */
 export function policyHostInputs(policy: Policy): HostInput[] {
   return policy.hosts.map((h) => {
@@ -107,7 +159,7 @@ export function policyHostInputs(policy: Policy): HostInput[] {
       address: h.address,
       port: h.port,
       sshUser: h.user,
-      hostKeySha256: h.hostKey === undefined ? null : fingerprintToHex(h.hostKey, `hosts.${h.name}.hostKey`),
+      hostKeys: policyHostKeys(h),
       labels: h.labels,
       groups: membership.groups,
       environment: h.environment,
@@ -130,7 +182,10 @@ function definitionOf(h: HostRecord | HostInput): Record<string, unknown> {
     address: h.address,
     port: h.port ?? 22,
     sshUser: h.sshUser ?? null,
-    hostKeySha256: h.hostKeySha256 ?? null,
+    hostKeys: [...(h.hostKeys ?? [])]
+      .map((k) => ({ sha256: k.sha256, type: k.type ?? null }))
+      .sort((a, b) => (a.sha256 < b.sha256 ? -1 : a.sha256 > b.sha256 ? 1 : 0)),
+    identityFile: h.identityFile ?? null,
     labels: sortedLabels,
     groups: [...(h.groups ?? [])],
     environment: h.environment ?? 'production',
@@ -149,10 +204,10 @@ function changedFields(before: HostRecord, after: HostInput): string[] {
   return Object.keys(b).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }
 
-/** A host definition as people read it (audit details, JSON output): the fingerprint in SHA256 form. */
+/** A host definition as people read it (audit details, JSON output): fingerprints in SHA256 form. */
 export function describeDefinition(h: HostRecord | HostInput): Record<string, unknown> {
-  const { hostKeySha256, ...rest } = definitionOf(h);
-  return { ...rest, hostKey: typeof hostKeySha256 === 'string' ? hexToFingerprint(hostKeySha256) : null };
+  const { hostKeys, ...rest } = definitionOf(h);
+  return { ...rest, hostKeys: describeHostKeys(hostKeys as PinnedHostKey[]) };
 }
 
 export interface SyncResult {
@@ -161,7 +216,10 @@ export interface SyncResult {
   updated: { name: string; fields: string[] }[];
   /** Hosts added with `patchbot hosts add` that the policy file now defines (the file wins). */
   adopted: string[];
-  removed: string[];
+  /** Retired hosts that the policy file defines again (managed again, history intact). */
+  restored: string[];
+  /** Policy hosts no longer in the file: retired, their history kept. */
+  retired: string[];
   unchanged: string[];
 }
 
@@ -172,10 +230,11 @@ export interface SyncOptions {
 }
 
 /**
- * Makes the database's policy hosts what the policy file says: hosts in the file are created or
- * updated (source `policy`, teams created as needed), policy hosts no longer in the file are
- * removed, hosts added on the command line are left alone unless the file now defines them.
- * Idempotent: a second run with the same file changes nothing and audits nothing.
+ * Makes the database's policy hosts what the policy file says: hosts in the file are created,
+ * updated or restored (source `policy`, teams created as needed), policy hosts no longer in the file
+ * are retired (not deleted: snapshots, findings and deployment history stay), hosts added on the
+ * command line are left alone unless the file now defines them. Idempotent: a second run with the
+ * same file changes nothing and audits nothing.
  */
 export async function syncPolicyHosts(
   policy: Policy,
@@ -183,8 +242,15 @@ export async function syncPolicyHosts(
   options: SyncOptions,
 ): Promise<SyncResult> {
   const wanted = policyHostInputs(policy);
-  const stored = new Map((await repos.hosts.list()).map((h) => [h.name, h]));
-  const result: SyncResult = { added: [], updated: [], adopted: [], removed: [], unchanged: [] };
+  const stored = new Map((await repos.hosts.list({ includeRetired: true })).map((h) => [h.name, h]));
+  const result: SyncResult = {
+    added: [],
+    updated: [],
+    adopted: [],
+    restored: [],
+    retired: [],
+    unchanged: [],
+  };
   const audit = (action: string, name: string, details: Record<string, unknown>) =>
     repos.audit.append({
       actor: options.actor.id,
@@ -205,12 +271,19 @@ export async function syncPolicyHosts(
       continue;
     }
     const fields = changedFields(before, input);
-    if (fields.length === 0) {
+    if (fields.length === 0 && before.retiredAt === null) {
       result.unchanged.push(input.name);
       continue;
     }
     await repos.hosts.upsert(input);
-    if (before.source !== 'policy') {
+    if (before.retiredAt !== null) {
+      await audit('host.policy.restore', input.name, {
+        retiredAt: before.retiredAt.toISOString(),
+        before: describeDefinition(before),
+        definition: describeDefinition(input),
+      });
+      result.restored.push(input.name);
+    } else if (before.source !== 'policy') {
       await audit('host.policy.adopt', input.name, {
         before: describeDefinition(before),
         definition: describeDefinition(input),
@@ -228,13 +301,61 @@ export async function syncPolicyHosts(
 
   const inFile = new Set(wanted.map((h) => h.name));
   for (const h of stored.values()) {
-    if (h.source !== 'policy' || inFile.has(h.name)) continue;
-    if (await repos.hosts.remove(h.name)) {
-      await audit('host.policy.remove', h.name, { before: describeDefinition(h) });
-      result.removed.push(h.name);
+    if (h.source !== 'policy' || h.retiredAt !== null || inFile.has(h.name)) continue;
+    if (await repos.hosts.retire(h.name)) {
+      await audit('host.policy.retire', h.name, { before: describeDefinition(h) });
+      result.retired.push(h.name);
     }
   }
   return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// what a person may name for a host
+
+/**
+ * Refuses a team, ring or environment the policy does not define (a host of an unknown team is
+ * announced to no one; one in an unknown ring is deployed in none). The message names the known
+ * ones and the policy file. Unknown groups are only reported (returned): membership in a group
+ * nothing refers to changes nothing.
+ */
+export function checkHostReferences(
+  policy: Pick<Policy, 'teams' | 'rings' | 'groups' | 'environments'>,
+  input: { team?: string | null; ring?: string | null; environment?: string; groups?: readonly string[] },
+  policyFile: PolicyFileRef,
+  flags: { team?: string; ring?: string; environment?: string; group?: string } = {},
+): string[] {
+  const message = (flag: string, kind: string, value: string, known: readonly string[]) => {
+    const hint = closest(value, known);
+    const none = policyFile.inUse
+      ? `no ${kind}s are defined in ${policyFile.path}`
+      : `no ${kind}s are defined: no policy file is in use, ${policyFile.path} does not exist`;
+    return `${flag}: unknown ${kind} ${JSON.stringify(value)}${hint ? `; did you mean "${hint}"?` : ''} (${
+      known.length > 0 ? `known ${kind}s: ${known.join(', ')}` : none
+    })`;
+  };
+  const teams = policy.teams.map((t) => t.name);
+  if (input.team !== undefined && input.team !== null && !teams.includes(input.team)) {
+    throw new ValidationError(message(flags.team ?? 'team', 'team', input.team, teams), {
+      details: { team: input.team, known: teams },
+    });
+  }
+  const rings = policy.rings.map((r) => r.name);
+  if (input.ring !== undefined && input.ring !== null && !rings.includes(input.ring)) {
+    throw new ValidationError(message(flags.ring ?? 'ring', 'ring', input.ring, rings), {
+      details: { ring: input.ring, known: rings },
+    });
+  }
+  if (input.environment !== undefined && !policy.environments.includes(input.environment)) {
+    throw new ValidationError(
+      message(flags.environment ?? 'environment', 'environment', input.environment, policy.environments),
+      { details: { environment: input.environment, known: policy.environments } },
+    );
+  }
+  const groups = policy.groups.map((g) => g.name);
+  return (input.groups ?? [])
+    .filter((g) => !groups.includes(g))
+    .map((g) => message(flags.group ?? 'group', 'group', g, groups));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -246,34 +367,39 @@ export interface AddHostOptions {
   replace?: boolean;
   /** The policy (for groups and the owning team from its selectors). */
   policy?: Pick<Policy, 'groups' | 'routing'>;
-  /** Name of the policy file for messages (default patchbot.yaml). */
-  policyFile?: string;
+  /** The policy file, for messages. */
+  policyFile: PolicyFileRef;
   /** Extra audit details (e.g. how the host key was obtained). */
   auditDetails?: Record<string, unknown>;
 }
 
+/** "host "x" is defined in /etc/patchbot/patchbot.yaml; <what>" as a CONFLICT. */
+function policyOwned(name: string, policyFile: PolicyFileRef, what: string): PatchbotError {
+  return new PatchbotError(
+    'CONFLICT',
+    `host ${JSON.stringify(name)} is defined in the policy file ${policyFile.path}; ${what}`,
+    { details: { host: name, policyFile: policyFile.path } },
+  );
+}
+
 /**
- * Adds a host defined by a person. A host the policy file defines cannot be changed here; an
- * existing command-line host is replaced only with `replace`.
+ * Adds a host defined by a person. A host the policy file in use defines cannot be changed here; an
+ * existing command-line host is replaced only with `replace`; a retired host is managed again.
  */
 export async function addHost(
   repos: HostRepos,
   input: HostInput,
   options: AddHostOptions,
 ): Promise<HostRecord> {
-  const file = options.policyFile ?? 'patchbot.yaml';
   const existing = await repos.hosts.get(input.name);
-  if (existing?.source === 'policy') {
-    throw new PatchbotError(
-      'CONFLICT',
-      `host ${JSON.stringify(input.name)} is defined in ${file}; change it there`,
-      { details: { host: input.name } },
-    );
+  const active = existing !== null && existing.retiredAt === null ? existing : null;
+  if (active?.source === 'policy' && options.policyFile.inUse) {
+    throw policyOwned(input.name, options.policyFile, 'change it there');
   }
-  if (existing && !options.replace) {
+  if (active && !options.replace) {
     throw new PatchbotError(
       'CONFLICT',
-      `host ${JSON.stringify(input.name)} already exists (added ${existing.createdAt.toISOString()}); ` +
+      `host ${JSON.stringify(input.name)} already exists (added ${active.createdAt.toISOString()}); ` +
         'use --replace to redefine it',
       { details: { host: input.name } },
     );
@@ -292,12 +418,13 @@ export async function addHost(
     actor: options.actor.id,
     actorDisplay: options.actor.display ?? null,
     surface: options.actor.surface,
-    action: existing ? 'host.replace' : 'host.add',
+    action: active ? 'host.replace' : 'host.add',
     subjectType: 'host',
     subjectId: record.name,
     details: {
       definition: describeDefinition(record),
       ...(existing ? { before: describeDefinition(existing) } : {}),
+      ...(existing?.retiredAt ? { restoredFrom: existing.retiredAt.toISOString() } : {}),
       ...options.auditDetails,
     },
   });
@@ -316,35 +443,62 @@ export function unknownHost(name: string, known: readonly string[]): NotFoundErr
   return new NotFoundError(`no host named ${JSON.stringify(name)}${tail}`, { details: { host: name } });
 }
 
-/** Removes a host added on the command line (with its snapshots and findings). */
+export interface RemoveHostResult {
+  host: HostRecord;
+  /** retired: kept with its history; purged: deleted with its snapshots and findings. */
+  outcome: 'retired' | 'purged';
+}
+
+/**
+ * Removes a host: retires it (no longer collected, counted or deployed to; history kept), or with
+ * `purge` deletes it with its snapshots and findings (deployment runs keep its name). A host that
+ * the policy file in use defines is removed from the file instead; a policy host while no policy
+ * file is in use can be removed here.
+ */
 export async function removeHost(
   repos: HostRepos,
   name: string,
-  options: { actor: Actor; policyFile?: string },
-): Promise<HostRecord> {
+  options: { actor: Actor; policyFile: PolicyFileRef; purge?: boolean },
+): Promise<RemoveHostResult> {
   const host = await repos.hosts.get(name);
   if (!host) {
-    const known = (await repos.hosts.list()).map((h) => h.name);
+    const known = (await repos.hosts.list({ includeRetired: true })).map((h) => h.name);
     throw unknownHost(name, known);
   }
-  if (host.source === 'policy') {
+  if (host.source === 'policy' && host.retiredAt === null && options.policyFile.inUse) {
+    throw policyOwned(name, options.policyFile, 'remove it there (it is then retired, its history kept)');
+  }
+  const audit = (action: string) =>
+    repos.audit.append({
+      actor: options.actor.id,
+      actorDisplay: options.actor.display ?? null,
+      surface: options.actor.surface,
+      action,
+      subjectType: 'host',
+      subjectId: name,
+      details: {
+        before: describeDefinition(host),
+        ...(host.retiredAt ? { retiredAt: host.retiredAt.toISOString() } : {}),
+        ...(host.source === 'policy' ? { policyFile: describePolicyFile(options.policyFile) } : {}),
+      },
+    });
+  if (options.purge === true) {
+    await repos.hosts.remove(name);
+    await audit('host.purge');
+    return { host, outcome: 'purged' };
+  }
+  if (host.retiredAt !== null) {
     throw new PatchbotError(
       'CONFLICT',
-      `host ${JSON.stringify(name)} is defined in ${options.policyFile ?? 'patchbot.yaml'}; remove it there`,
+      `host ${JSON.stringify(name)} was already retired on ${host.retiredAt.toISOString()}; ` +
+        '--purge deletes it with its inventory and findings',
       { details: { host: name } },
     );
   }
-  await repos.hosts.remove(name);
-  await repos.audit.append({
-    actor: options.actor.id,
-    actorDisplay: options.actor.display ?? null,
-    surface: options.actor.surface,
-    action: 'host.remove',
-    subjectType: 'host',
-    subjectId: name,
-    details: { before: describeDefinition(host) },
-  });
-  return host;
+  const retired = await repos.hosts.retire(name);
+  if (!retired) throw unknownHost(name, []);
+  await audit('host.retire');
+  return { host: retired, outcome: 'retired' };
 }
 
 export async function listHosts(

@@ -7,7 +7,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Policy } from '../config/policy-schema.js';
-import { PatchbotError, userMessageOf, type ErrorCode } from '../core/errors.js';
+import { NotFoundError, PatchbotError, userMessageOf, type ErrorCode } from '../core/errors.js';
 import type { InventorySnapshot, OsInfo } from '../core/model.js';
 import type { Repositories } from '../db/index.js';
 import { HostName, type HostRecord } from '../db/types.js';
@@ -115,7 +115,14 @@ export function executorFor(
 ): Executor {
   if (options.local === true || host.address === LOCAL_ADDRESS) return new LocalExecutor({ host: host.name });
   const policyFile = path.basename(deps.config.policyPath);
-  if (host.hostKeySha256 === null) {
+  if (host.retiredAt !== null) {
+    throw new PatchbotError(
+      'NOT_FOUND',
+      `host ${host.name} was retired on ${host.retiredAt.toISOString()}; not connecting (add it again to manage it)`,
+      { details: { host: host.name } },
+    );
+  }
+  if (host.hostKeys.length === 0) {
     throw new PatchbotError(
       'HOST_KEY_REJECTED',
       `host ${host.name} has no pinned SSH host key; not connecting. To pin it, ${pinHint(host, policyFile)}`,
@@ -124,11 +131,11 @@ export function executorFor(
   }
   const entry =
     host.source === 'policy' ? deps.config.policy.hosts.find((h) => h.name === host.name) : undefined;
-  const identityFile = entry?.identityFile ?? deps.config.policy.ssh.identityFile;
+  const identityFile = entry?.identityFile ?? host.identityFile ?? deps.config.policy.ssh.identityFile;
   if (identityFile === undefined && deps.config.env.sshAuthSock === undefined) {
     throw new PatchbotError(
       'CONFIG_INVALID',
-      `no SSH identity for host ${host.name}: set ssh.identityFile in ${policyFile} or run an SSH agent (SSH_AUTH_SOCK)`,
+      `no SSH identity for host ${host.name}: set ssh.identityFile in ${policyFile}, add the host with --identity-file, or run an SSH agent (SSH_AUTH_SOCK)`,
       { details: { host: host.name } },
     );
   }
@@ -137,7 +144,7 @@ export function executorFor(
     address: host.address,
     port: host.port,
     username: host.sshUser ?? deps.config.policy.ssh.user,
-    hostKeyFingerprint: hexToFingerprint(host.hostKeySha256),
+    hostKeys: host.hostKeys.map((k) => ({ fingerprint: hexToFingerprint(k.sha256), type: k.type })),
     ...(identityFile !== undefined
       ? { privateKeyPath: expandPath(identityFile, path.dirname(deps.config.policyPath)) }
       : { agent: deps.config.env.sshAuthSock }),
@@ -152,7 +159,7 @@ export async function resolveHosts(
 ): Promise<HostRecord[]> {
   const wanted = names.filter((n) => typeof n === 'string');
   const stored = new Map<string, HostRecord>(
-    wanted.length > 0 ? (await repos.hosts.list()).map((h) => [h.name, h]) : [],
+    wanted.length > 0 ? (await repos.hosts.list({ includeRetired: true })).map((h) => [h.name, h]) : [],
   );
   const out = new Map<string, HostRecord>();
   for (const n of names) {
@@ -161,7 +168,17 @@ export async function resolveHosts(
       continue;
     }
     const h = stored.get(n);
-    if (!h) throw unknownHost(n, [...stored.keys()]);
+    if (!h) {
+      const managed = [...stored.values()].filter((x) => x.retiredAt === null).map((x) => x.name);
+      throw unknownHost(n, managed);
+    }
+    if (h.retiredAt !== null) {
+      throw new NotFoundError(
+        `host ${JSON.stringify(n)} was retired on ${h.retiredAt.toISOString()} and is no longer managed ` +
+          '(`patchbot hosts list --retired` shows it; define it again to manage it)',
+        { details: { host: n, retiredAt: h.retiredAt.toISOString() } },
+      );
+    }
     out.set(n, h);
   }
   return [...out.values()];

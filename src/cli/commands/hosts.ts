@@ -1,109 +1,49 @@
 /**
- * `patchbot hosts add|list|remove`: hosts defined on the command line, beside the ones the policy
- * file defines (those are reconciled into the database first and can only be changed in the file).
+ * `patchbot hosts add|list|remove|import|pin|unpin`: hosts defined on the command line, beside the
+ * ones the policy file defines (those are reconciled into the database first and can only be
+ * changed in the file). Removing retires a host: it keeps its history.
  */
-import os from 'node:os';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import type { z } from 'zod';
-import { HostAddress, LabelKey, LabelValue, Name, UnixUser, closest } from '../../config/values.js';
+import { HostAddress, Name, UnixUser } from '../../config/values.js';
 import { ValidationError } from '../../core/errors.js';
-import { HostName, type HostInput, type HostRecord } from '../../db/types.js';
+import { HostName, type HostInput, type HostRecord, type PinnedHostKey } from '../../db/types.js';
 import { fetchHostKeyFingerprint } from '../../executors/ssh/index.js';
 import {
   LOCAL_ADDRESS,
   addHost,
+  checkHostReferences,
   describeDefinition,
+  describeHostKeys,
   fingerprintToHex,
-  hexToFingerprint,
   listHosts,
+  mergeHostKeys,
   removeHost,
-  syncPolicyHosts,
-  type Actor,
+  type PolicyFileRef,
 } from '../../usecases/hosts.js';
-import { withApp, type AppContext } from '../context.js';
+import { withApp } from '../context.js';
 import { writeLine, type CliIo } from '../io.js';
+import {
+  check,
+  cliActor,
+  collect,
+  defaultEnvironment,
+  identityFileFlag,
+  intFlag,
+  parseLabels,
+  policyFileRef,
+  printTable,
+  syncHostsFromPolicy,
+} from './hosts-common.js';
 
-/** The person running the command: the OS user. */
-export function cliActor(io: CliIo): Actor {
-  let id: string | undefined;
-  try {
-    id = os.userInfo().username;
-  } catch {
-    id = undefined;
-  }
-  id = id || io.env.USER || io.env.LOGNAME || `uid:${process.getuid?.() ?? 'unknown'}`;
-  return { id, surface: 'cli' };
-}
-
-/** The policy file's name for messages ("patchbot.yaml"). */
-export function policyFileName(app: Pick<AppContext, 'config'>): string {
-  return path.basename(app.config.policyPath);
-}
-
-/**
- * Brings the database's policy hosts in line with the policy file before a hosts or inventory
- * command. Without a policy file (built-in defaults) nothing is removed: a missing file is not an
- * empty one.
- */
-export async function syncHostsFromPolicy(app: AppContext, io: CliIo): Promise<void> {
-  const file = policyFileName(app);
-  if (app.config.policySource === 'defaults') {
-    const stored = await app.repos.hosts.list({ source: 'policy' });
-    if (stored.length > 0) {
-      writeLine(
-        io.stderr,
-        `warning: no policy file at ${app.config.policyPath}; keeping the ${stored.length} host(s) an earlier policy file defined`,
-      );
-    }
-    return;
-  }
-  const r = await syncPolicyHosts(app.config.policy, app.repos, {
-    actor: cliActor(io),
-    policyFile: app.config.policyPath,
-  });
-  const parts = [
-    r.added.length ? `${r.added.length} added (${r.added.join(', ')})` : '',
-    r.updated.length ? `${r.updated.length} updated (${r.updated.map((u) => u.name).join(', ')})` : '',
-    r.adopted.length ? `${r.adopted.length} now defined by the file (${r.adopted.join(', ')})` : '',
-    r.removed.length ? `${r.removed.length} removed (${r.removed.join(', ')})` : '',
-  ].filter((p) => p !== '');
-  if (parts.length > 0) writeLine(io.stderr, `${file}: hosts ${parts.join(', ')}`);
-}
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
-
-/** Parses a flag's value with a schema; the error names the flag and the value. */
-function check<S extends z.ZodType>(schema: S, value: unknown, flag: string): z.output<S> {
-  const r = schema.safeParse(value);
-  if (r.success) return r.data;
-  const message = r.error.issues[0]?.message ?? 'invalid value';
-  throw new ValidationError(`${flag}: ${message}, got ${JSON.stringify(value)}`, {
-    details: { flag, value },
-  });
-}
-
-function intFlag(value: string, flag: string, min: number, max: number, what: string): number {
-  if (!/^\d{1,9}$/.test(value.trim()) || Number(value) < min || Number(value) > max) {
-    throw new ValidationError(`${flag}: expected ${what}, got ${JSON.stringify(value)}`, {
-      details: { flag, value },
-    });
-  }
-  return Number(value);
-}
-
-function unknownName(flag: string, value: string, kind: string, known: readonly string[]): string {
-  const hint = closest(value, known);
-  return `${flag}: unknown ${kind} ${JSON.stringify(value)}${hint ? `; did you mean "${hint}"?` : ''} (${
-    known.length ? `known: ${known.join(', ')}` : `no ${kind}s are defined`
-  })`;
-}
+export { cliActor, syncHostsFromPolicy } from './hosts-common.js';
 
 interface AddOptions {
   address: string;
   port?: string;
   user?: string;
-  hostKey?: string;
+  identityFile?: string;
+  hostKey: string[];
   scanHostKey?: boolean;
   label: string[];
   env?: string;
@@ -120,21 +60,22 @@ async function runAdd(io: CliIo, rawName: string, o: AddOptions): Promise<void> 
   const name = check(HostName, rawName, 'NAME');
   const address = o.address === LOCAL_ADDRESS ? LOCAL_ADDRESS : check(HostAddress, o.address, '--address');
   const user = o.user === undefined ? undefined : check(UnixUser, o.user, '--user');
-  if (o.hostKey !== undefined && o.scanHostKey === true) {
+  if (o.hostKey.length > 0 && o.scanHostKey === true) {
     throw new ValidationError('--host-key and --scan-host-key: give one, not both');
   }
-  if (address === LOCAL_ADDRESS && (o.hostKey !== undefined || o.scanHostKey === true)) {
+  if (
+    address === LOCAL_ADDRESS &&
+    (o.hostKey.length > 0 || o.scanHostKey === true || o.identityFile !== undefined)
+  ) {
     throw new ValidationError(
-      `--address ${LOCAL_ADDRESS} is this machine (no SSH): --host-key and --scan-host-key do not apply`,
+      `--address ${LOCAL_ADDRESS} is this machine (no SSH): --host-key, --scan-host-key and --identity-file do not apply`,
     );
   }
-  let hostKeySha256 = o.hostKey === undefined ? undefined : fingerprintToHex(o.hostKey, '--host-key');
-  const labels: Record<string, string> = {};
-  for (const kv of o.label) {
-    const eq = kv.indexOf('=');
-    if (eq <= 0) throw new ValidationError(`--label: expected KEY=VALUE, got ${JSON.stringify(kv)}`);
-    labels[check(LabelKey, kv.slice(0, eq), '--label')] = check(LabelValue, kv.slice(eq + 1), '--label');
-  }
+  let hostKeys: PinnedHostKey[] = mergeHostKeys(
+    [],
+    o.hostKey.map((k) => ({ sha256: fingerprintToHex(k, '--host-key'), type: null })),
+  );
+  const labels = parseLabels(o.label);
   const criticality =
     o.criticality === undefined
       ? undefined
@@ -152,53 +93,31 @@ async function runAdd(io: CliIo, rawName: string, o: AddOptions): Promise<void> 
   const envName = o.env === undefined ? undefined : check(Name, o.env, '--env');
   const portFlag =
     o.port === undefined ? undefined : intFlag(o.port, '--port', 1, 65535, 'a port number 1-65535');
+  const identityFile = o.identityFile === undefined ? undefined : await identityFileFlag(o.identityFile, io);
 
   await withApp(io, {}, async (app) => {
     const { policy } = app.config;
-    const file = policyFileName(app);
+    const ref = policyFileRef(app);
     const port = portFlag ?? policy.ssh.port;
-    if (envName !== undefined && !policy.environments.includes(envName)) {
-      throw new ValidationError(unknownName('--env', envName, 'environment', policy.environments));
-    }
-    const environment =
-      envName ?? (policy.environments.includes('production') ? 'production' : policy.environments[0]);
-    // Names the policy does not define are allowed (a team is created on first use) but probably typos.
-    const warnUnknown = (flag: string, value: string, kind: string, known: string[]) => {
-      if (known.length > 0 && !known.includes(value))
-        writeLine(io.stderr, `warning: ${unknownName(flag, value, kind, known)}`);
-    };
-    if (team !== undefined)
-      warnUnknown(
-        '--team',
-        team,
-        'team',
-        policy.teams.map((t) => t.name),
-      );
-    if (ring !== undefined)
-      warnUnknown(
-        '--ring',
-        ring,
-        'ring',
-        policy.rings.map((r) => r.name),
-      );
-    for (const g of groups)
-      warnUnknown(
-        '--group',
-        g,
-        'group',
-        policy.groups.map((x) => x.name),
-      );
+    const environment = envName ?? defaultEnvironment(policy.environments);
+    const unknownGroups = checkHostReferences(policy, { team, ring, environment, groups }, ref, {
+      team: '--team',
+      ring: '--ring',
+      environment: '--env',
+      group: '--group',
+    });
+    for (const g of unknownGroups) writeLine(io.stderr, `warning: ${g}`);
 
     await syncHostsFromPolicy(app, io);
 
-    let hostKeySource: 'given' | 'scanned' | 'none' = hostKeySha256 === undefined ? 'none' : 'given';
+    let hostKeySource: 'given' | 'scanned' | 'none' = hostKeys.length === 0 ? 'none' : 'given';
     if (o.scanHostKey === true) {
       const existing = await app.repos.hosts.get(name);
-      if (existing?.source === 'policy') {
+      if (existing?.source === 'policy' && existing.retiredAt === null && ref.inUse) {
         // addHost refuses it; do not contact the host first
       } else {
         const key = await fetchHostKeyFingerprint(address, port, { timeoutMs: policy.ssh.connectTimeout });
-        hostKeySha256 = fingerprintToHex(key.fingerprint, 'scanned host key');
+        hostKeys = [{ sha256: fingerprintToHex(key.fingerprint, 'scanned host key'), type: key.keyType }];
         hostKeySource = 'scanned';
         writeLine(
           io.stderr,
@@ -218,7 +137,8 @@ async function runAdd(io: CliIo, rawName: string, o: AddOptions): Promise<void> 
       address,
       port,
       sshUser: user ?? null,
-      hostKeySha256: hostKeySha256 ?? null,
+      hostKeys,
+      identityFile: identityFile ?? null,
       labels,
       groups,
       environment,
@@ -233,18 +153,27 @@ async function runAdd(io: CliIo, rawName: string, o: AddOptions): Promise<void> 
       actor: cliActor(io),
       replace: o.replace === true,
       policy,
-      policyFile: file,
+      policyFile: ref,
       auditDetails: { hostKeySource },
     });
     writeLine(io.stdout, `${o.replace ? 'saved' : 'added'} host ${describeHost(record, policy.ssh.user)}`);
-    if (record.hostKeySha256 === null && record.address !== LOCAL_ADDRESS) {
+    if (record.hostKeys.length === 0 && record.address !== LOCAL_ADDRESS) {
       writeLine(
         io.stderr,
         `note: no host key pinned: inventory and deployments refuse ${record.name} until one is ` +
-          `(patchbot hosts add ${record.name} --address ${record.address} --host-key SHA256:... --replace)`,
+          `(patchbot hosts pin --scan ${record.name}, or patchbot hosts pin ${record.name} --key SHA256:...)`,
       );
     }
   });
+}
+
+/** "SHA256:abc (ssh-ed25519), SHA256:def" or "NOT PINNED". */
+export function hostKeysText(h: Pick<HostRecord, 'hostKeys'>): string {
+  return h.hostKeys.length === 0
+    ? 'NOT PINNED'
+    : describeHostKeys(h.hostKeys)
+        .map((k) => (k.type ? `${k.fingerprint} (${k.type})` : k.fingerprint))
+        .join(', ');
 }
 
 function describeHost(h: HostRecord, defaultUser: string): string {
@@ -252,9 +181,8 @@ function describeHost(h: HostRecord, defaultUser: string): string {
     h.address === LOCAL_ADDRESS ? 'this machine' : `${h.sshUser ?? defaultUser}@${h.address}:${h.port}`;
   const facts = [
     where,
-    h.address === LOCAL_ADDRESS
-      ? ''
-      : `host key ${h.hostKeySha256 ? hexToFingerprint(h.hostKeySha256) : 'NOT PINNED'}`,
+    h.address === LOCAL_ADDRESS ? '' : `host key ${hostKeysText(h)}`,
+    h.identityFile ? `identity file ${h.identityFile}` : '',
     `environment ${h.environment}`,
     `criticality ${h.criticality}`,
     h.internetFacing ? 'internet-facing' : '',
@@ -273,11 +201,13 @@ function describeHost(h: HostRecord, defaultUser: string): string {
 
 /** A host as `hosts list --format json` prints it. */
 export function hostJson(h: HostRecord) {
-  const { hostKey, ...definition } = describeDefinition(h);
+  const { hostKeys: _sorted, ...definition } = describeDefinition(h);
   return {
     name: h.name,
     ...definition,
-    hostKey,
+    hostKeys: describeHostKeys(h.hostKeys),
+    status: h.retiredAt === null ? 'managed' : 'retired',
+    retiredAt: h.retiredAt?.toISOString() ?? null,
     osFamily: h.osFamily,
     osRelease: h.osRelease,
     kernel: h.kernel,
@@ -288,22 +218,18 @@ export function hostJson(h: HostRecord) {
   };
 }
 
-function printTable(io: CliIo, rows: string[][]): void {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];
-  for (const r of rows)
-    writeLine(
-      io.stdout,
-      r
-        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
-        .join('  ')
-        .trimEnd(),
-    );
+/** SOURCE column: the policy file (its name), "cli", or the policy file no longer in use. */
+function sourceText(h: HostRecord, ref: PolicyFileRef): string {
+  if (h.source !== 'policy') return 'cli';
+  return ref.inUse ? path.basename(ref.path) : 'policy (no file in use)';
 }
 
 export function registerHosts(program: Command, io: CliIo): void {
   const hosts = program
     .command('hosts')
-    .description("Hosts patchbot manages: the policy file's and those added here (add, list, remove).");
+    .description(
+      "Hosts patchbot manages: the policy file's and those added here (add, list, remove, import, pin, unpin).",
+    );
 
   hosts
     .command('add')
@@ -314,7 +240,16 @@ export function registerHosts(program: Command, io: CliIo): void {
     .requiredOption('--address <address>', `DNS name or IP address, or "${LOCAL_ADDRESS}" for this machine`)
     .option('--port <port>', 'SSH port (default: ssh.port of the policy, 22)')
     .option('--user <user>', 'SSH user (default: ssh.user of the policy)')
-    .option('--host-key <fingerprint>', 'pinned host key, SHA256:... as `ssh-keygen -lf` prints it')
+    .option(
+      '--identity-file <file>',
+      "SSH private key for this host (default: the policy's ssh.identityFile, else the agent)",
+    )
+    .option(
+      '--host-key <fingerprint>',
+      'pinned host key, SHA256:... as `ssh-keygen -lf` prints it (repeatable: any pinned key is accepted)',
+      collect,
+      [],
+    )
     .option(
       '--scan-host-key',
       'read the key the host presents now and pin it (trust on first use: verify it)',
@@ -324,44 +259,75 @@ export function registerHosts(program: Command, io: CliIo): void {
     .option('--criticality <1-4>', '1 = most critical ... 4 = least (default 3)')
     .option('--internet-facing', 'the host is reachable from the internet')
     .option('--control <name>', 'a compensating control in place (repeatable)', collect, [])
-    .option('--ring <ring>', 'deployment ring, whatever the ring selectors say')
-    .option('--team <team>', "owning team (default: from the policy's routing)")
+    .option('--ring <ring>', "deployment ring (one of the policy's rings), whatever the ring selectors say")
+    .option('--team <team>', "owning team (one of the policy's teams; default: from the policy's routing)")
     .option('--group <group>', "host group (repeatable), on top of the policy's group selectors", collect, [])
     .option('--replace', 'redefine a host added earlier with `hosts add`')
     .addHelpText(
       'after',
       '\nEvery change is written to the audit trail. Without --host-key or --scan-host-key, SSH connections ' +
-        'to the host are refused until a key is pinned.',
+        'to the host are refused until a key is pinned (`patchbot hosts pin`). A team or ring the policy ' +
+        'file does not define is refused. A retired host added again is managed again, with its history.',
     )
     .action(async (name: string, opts: AddOptions) => runAdd(io, name, opts));
 
   hosts
     .command('list')
-    .description('List hosts (from the policy file and added with `hosts add`).')
+    .description('List hosts (from the policy file and added with `hosts add` or `hosts import`).')
     .option('--team <team>', 'only hosts of this team')
+    .option('--retired', 'retired hosts too (no longer managed; their history is kept)')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .action(async (opts: { team?: string; format: 'text' | 'json' }) => {
+    .action(async (opts: { team?: string; retired?: boolean; format: 'text' | 'json' }) => {
       await withApp(io, {}, async (app) => {
         await syncHostsFromPolicy(app, io);
-        const list = await listHosts(app.repos, opts.team === undefined ? {} : { team: opts.team });
+        const ref = policyFileRef(app);
+        const list = await listHosts(app.repos, {
+          ...(opts.team === undefined ? {} : { team: opts.team }),
+          ...(opts.retired === true ? { includeRetired: true } : {}),
+        });
+        const retiredCount =
+          opts.retired === true
+            ? 0
+            : (await app.repos.hosts.list({ includeRetired: true })).length -
+              (await app.repos.hosts.list()).length;
         if (opts.format === 'json') {
-          writeLine(io.stdout, JSON.stringify({ hosts: list.map(hostJson) }, null, 2));
+          writeLine(
+            io.stdout,
+            JSON.stringify({ policyFile: ref.inUse ? ref.path : null, hosts: list.map(hostJson) }, null, 2),
+          );
           return;
         }
+        const tail = () => {
+          if (retiredCount > 0)
+            writeLine(io.stdout, `(${retiredCount} retired host(s) not shown: --retired lists them)`);
+        };
         if (list.length === 0) {
           writeLine(
             io.stdout,
             opts.team === undefined
-              ? 'no hosts (add one with `patchbot hosts add` or in the policy file)'
+              ? 'no hosts (add one with `patchbot hosts add`, `patchbot hosts import` or in the policy file)'
               : `no hosts of team ${opts.team}`,
           );
+          tail();
           return;
         }
         const rows = [
-          ['NAME', 'ADDRESS', 'USER', 'ENV', 'CRIT', 'TEAM', 'SOURCE', 'HOST KEY', 'LAST INVENTORY'],
+          [
+            'NAME',
+            'ADDRESS',
+            'USER',
+            'ENV',
+            'CRIT',
+            'TEAM',
+            'SOURCE',
+            'STATUS',
+            'HOST KEY',
+            'LAST INVENTORY',
+          ],
         ];
         for (const h of list) {
           const local = h.address === LOCAL_ADDRESS;
+          const keys = describeHostKeys(h.hostKeys).map((k) => k.fingerprint);
           rows.push([
             h.name,
             local ? LOCAL_ADDRESS : `${h.address}:${h.port}`,
@@ -369,29 +335,49 @@ export function registerHosts(program: Command, io: CliIo): void {
             h.environment,
             String(h.criticality),
             h.team ?? '-',
-            h.source === 'policy' ? policyFileName(app) : 'cli',
-            local ? '-' : h.hostKeySha256 ? hexToFingerprint(h.hostKeySha256) : 'NOT PINNED',
+            sourceText(h, ref),
+            h.retiredAt === null ? 'managed' : `retired ${h.retiredAt.toISOString().slice(0, 10)}`,
+            local
+              ? '-'
+              : keys.length === 0
+                ? 'NOT PINNED'
+                : keys.length === 1
+                  ? (keys[0] ?? '')
+                  : `${keys[0]} +${keys.length - 1}`,
             h.lastInventoryAt ? h.lastInventoryAt.toISOString().replace(/\.\d{3}Z$/, 'Z') : 'never',
           ]);
         }
         printTable(io, rows);
+        tail();
       });
     });
 
   hosts
     .command('remove')
     .description(
-      'Remove a host added with `hosts add`, with its inventory and findings (policy hosts: edit the file).',
+      'Retire a host added with `hosts add` or `hosts import`: no longer collected, counted or deployed to; its history is kept (policy hosts: edit the file).',
     )
     .argument('<name>', 'host name')
-    .action(async (name: string) => {
+    .option(
+      '--purge',
+      'delete the host with its inventory and findings instead (deployment history keeps its name)',
+    )
+    .action(async (name: string, opts: { purge?: boolean }) => {
       await withApp(io, {}, async (app) => {
         await syncHostsFromPolicy(app, io);
-        const removed = await removeHost(app.repos, name, {
+        const r = await removeHost(app.repos, name, {
           actor: cliActor(io),
-          policyFile: policyFileName(app),
+          policyFile: policyFileRef(app),
+          purge: opts.purge === true,
         });
-        writeLine(io.stdout, `removed host ${removed.name}`);
+        writeLine(
+          io.stdout,
+          r.outcome === 'purged'
+            ? `deleted host ${r.host.name} with its inventory and findings`
+            : `retired host ${r.host.name}: no longer collected, counted or deployed to; its history is kept ` +
+                '(`patchbot hosts list --retired`)',
+        );
       });
     });
+
 }

@@ -13,7 +13,7 @@ import { topFactors } from '../../core/risk/score.js';
 import { parseDpkgStatus } from '../../inventory/parsers/dpkg.js';
 import { familyOf } from '../../inventory/parsers/os-release.js';
 import { defaultFeedSources, syncFeedSources, type PlannedSource } from '../../usecases/feeds-sync.js';
-import { collectHosts, collectLocal } from '../../usecases/inventory.js';
+import { collectHosts, collectLocal, resolveHosts } from '../../usecases/inventory.js';
 import { scanTargets, type ScanResult, type ScanTarget } from '../../usecases/scan.js';
 import { withApp, type AppContext } from '../context.js';
 import { writeLine, type CliIo } from '../io.js';
@@ -172,7 +172,7 @@ async function scanTargetsFor(app: AppContext, io: CliIo, opts: ScanOptions): Pr
   if (opts.host.length > 0 || opts.all) {
     const hosts = opts.all
       ? await app.repos.hosts.list()
-      : await Promise.all(opts.host.map((h) => app.repos.hosts.require(h)));
+      : await resolveHosts(app.repos, opts.host);
     if (hosts.length === 0)
       throw new ValidationError('no hosts are stored: add one with `patchbot hosts add` or in patchbot.yaml');
     if (opts.collect) {

@@ -641,7 +641,8 @@ export class DeploymentRepository {
       include: {
         team: { select: { name: true } },
         findings: {
-          where: { finding: { status: 'open' } },
+          // retired hosts are not deployed to
+          where: { finding: { status: 'open', host: { retiredAt: null } } },
           include: {
             finding: {
               select: {

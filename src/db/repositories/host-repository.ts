@@ -2,22 +2,25 @@ import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../../core/errors.js';
 import type { DbClient } from '../client.js';
 import type { Prisma } from '../generated/client.js';
-import { Criticality, HostFilter, HostInput, type HostRecord } from '../types.js';
+import { Criticality, HostFilter, HostInput, PinnedHostKey, type HostRecord } from '../types.js';
 
 const Labels = z.record(z.string(), z.string());
+const HostKeys = z.array(PinnedHostKey);
 
 type HostRow = Prisma.HostGetPayload<{ include: { team: { select: { name: true } } } }>;
 
 function toRecord(row: HostRow): HostRecord {
   const labels = Labels.safeParse(row.labels);
   const criticality = Criticality.safeParse(row.criticality);
+  const hostKeys = HostKeys.safeParse(row.hostKeys);
   return {
     id: row.id,
     name: row.name,
     address: row.address,
     port: row.port,
     sshUser: row.sshUser,
-    hostKeySha256: row.hostKeySha256,
+    hostKeys: hostKeys.success ? hostKeys.data : [],
+    identityFile: row.identityFile,
     osFamily: row.osFamily,
     osRelease: row.osRelease,
     kernel: row.kernel,
@@ -32,6 +35,7 @@ function toRecord(row: HostRow): HostRecord {
     source: row.source,
     lastInventoryAt: row.lastInventoryAt,
     rebootRequired: row.rebootRequired,
+    retiredAt: row.retiredAt,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -51,11 +55,17 @@ function parseInput(input: HostInput): z.output<typeof HostInput> {
 
 const includeTeam = { team: { select: { name: true } } } as const;
 
-/** Hosts: defined by the policy file or `patchbot hosts add`, keyed by name. */
+/**
+ * Hosts: defined by the policy file or `patchbot hosts add`, keyed by name. A retired host keeps
+ * its row (and its history); list() leaves it out unless asked, get() returns it with retiredAt.
+ */
 export class HostRepository {
   constructor(private readonly prisma: DbClient) {}
 
-  /** Creates the host or replaces its definition (by name). Inventory facts are kept. */
+  /**
+   * Creates the host or replaces its definition (by name). Inventory facts are kept; a retired
+   * host that is defined again is managed again (retiredAt cleared).
+   */
   async upsert(input: HostInput): Promise<HostRecord> {
     const h = parseInput(input);
     const team =
@@ -66,7 +76,8 @@ export class HostRepository {
       address: h.address,
       port: h.port,
       sshUser: h.sshUser ?? null,
-      hostKeySha256: h.hostKeySha256 ?? null,
+      hostKeys: h.hostKeys,
+      identityFile: h.identityFile ?? null,
       labels: h.labels,
       groups: h.groups,
       environment: h.environment,
@@ -78,6 +89,7 @@ export class HostRepository {
       ...(h.osFamily !== undefined ? { osFamily: h.osFamily } : {}),
       ...(h.osRelease !== undefined ? { osRelease: h.osRelease } : {}),
       ...(h.kernel !== undefined ? { kernel: h.kernel } : {}),
+      retiredAt: null,
     };
     const row = await this.prisma.host.upsert({
       where: { name: h.name },
@@ -113,6 +125,7 @@ export class HostRepository {
       ...(f.ring !== undefined ? { ring: f.ring } : {}),
       ...(f.group !== undefined ? { groups: { has: f.group } } : {}),
       ...(f.source !== undefined ? { source: f.source } : {}),
+      ...(f.includeRetired === true ? {} : { retiredAt: null }),
     };
     const rows = await this.prisma.host.findMany({ where, include: includeTeam, orderBy: { name: 'asc' } });
     const records = rows.map(toRecord);
@@ -121,7 +134,27 @@ export class HostRepository {
     return records.filter((h) => Object.entries(labels).every(([k, v]) => h.labels[k] === v));
   }
 
-  /** Removes the host and what derives from it (snapshots, findings). Returns whether it existed. */
+  /**
+   * Retires a managed host: it is no longer collected, counted, announced or deployed to; its
+   * snapshots, findings and deployment history stay. Returns the host, or null when there is no
+   * managed host of that name (none, or already retired).
+   */
+  async retire(name: string): Promise<HostRecord | null> {
+    // the database's clock, like every other time patchbot records
+    const count = await this.prisma.$executeRaw`
+      UPDATE "Host" SET "retiredAt" = now(), "updatedAt" = now()
+      WHERE name = ${name} AND "retiredAt" IS NULL`;
+    return count > 0 ? this.get(name) : null;
+  }
+
+  /** Replaces the pinned keys of a host (the rest of its definition is unchanged). */
+  async setHostKeys(name: string, keys: readonly PinnedHostKey[]): Promise<HostRecord> {
+    const parsed = HostKeys.max(32).parse(keys);
+    await this.prisma.host.update({ where: { name }, data: { hostKeys: parsed } });
+    return this.require(name);
+  }
+
+  /** Deletes the host and what derives from it (snapshots, findings). Returns whether it existed. */
   async remove(name: string): Promise<boolean> {
     const { count } = await this.prisma.host.deleteMany({ where: { name } });
     return count > 0;

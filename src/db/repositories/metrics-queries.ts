@@ -85,9 +85,16 @@ export type DigestClaim =
   | { claimed: true; runId: string; createdAt: Date }
   | { claimed: false; state: 'claimed' | 'posted' | 'failed'; postedAt: Date | null };
 
-/** The hosts counted: every host, or the hosts of one team. */
+/** Hosts that count: managed ones (retired hosts are history), of one team when given. */
+function managedHosts(team: string | undefined): Prisma.Sql {
+  return team === undefined
+    ? Prisma.sql`h."retiredAt" IS NULL`
+    : Prisma.sql`h."retiredAt" IS NULL AND t.name = ${team}`;
+}
+
+/** The hosts counted: every managed host, or the managed hosts of one team. */
 function baseHosts(team: string | undefined): Prisma.Sql {
-  const where = team === undefined ? Prisma.sql`TRUE` : Prisma.sql`t.name = ${team}`;
+  const where = managedHosts(team);
   return Prisma.sql`SELECT h.id AS host_id FROM "Host" h LEFT JOIN "Team" t ON t.id = h."teamId" WHERE ${where}`;
 }
 
@@ -96,7 +103,7 @@ function baseHosts(team: string | undefined): Prisma.Sql {
  * when it has none), one environment and each of its groups.
  */
 function hostScopes(groupings: readonly ScopeKind[], team: string | undefined): Prisma.Sql {
-  const where = team === undefined ? Prisma.sql`TRUE` : Prisma.sql`t.name = ${team}`;
+  const where = managedHosts(team);
   const cols = Prisma.sql`h."rebootRequired" AS reboot, h."lastInventoryAt" IS NOT NULL AS inventoried`;
   const from = Prisma.sql`FROM "Host" h LEFT JOIN "Team" t ON t.id = h."teamId"`;
   const parts = groupings.map((g) => {
@@ -370,7 +377,7 @@ export class MetricsQueries {
         bool_or(f.kev) AS kev, MIN(f."slaDueAt") AS "dueAt", COUNT(DISTINCT f."hostId")::int AS hosts
       FROM "Finding" f JOIN "Host" h ON h.id = f."hostId" JOIN "Team" t ON t.id = h."teamId"
         JOIN "Advisory" adv ON adv.id = f."advisoryId"
-      WHERE t.name = ${team} AND f.status = 'open' AND ${where}
+      WHERE t.name = ${team} AND h."retiredAt" IS NULL AND f.status = 'open' AND ${where}
       GROUP BY f."packageName", f."advisoryId", adv.cves
       ORDER BY ${order}
       LIMIT ${n}`;
@@ -389,7 +396,7 @@ export class MetricsQueries {
       Prisma.sql`MIN(f."slaDueAt"), MAX(f."riskScore") DESC, f."packageName", f."advisoryId"`,
       limit,
     );
-    const patchedWhere = Prisma.sql`t.name = ${team} AND f.status = 'fixed'
+    const patchedWhere = Prisma.sql`t.name = ${team} AND h."retiredAt" IS NULL AND f.status = 'fixed'
       AND f."resolvedAt" > ${opts.weekAgo} AND f."resolvedAt" <= ${now}`;
     const patched = await this.prisma.$queryRaw<PatchedLine[]>`
       SELECT f."packageName", COUNT(*)::int AS findings, COUNT(DISTINCT f."hostId")::int AS hosts
@@ -422,7 +429,7 @@ export class MetricsQueries {
       FROM covered c
       JOIN "RiskAcceptance" a ON a.id = c.id
       JOIN "Host" h ON h.id = c."hostId" JOIN "Team" t ON t.id = h."teamId"
-      WHERE t.name = ${team}
+      WHERE t.name = ${team} AND h."retiredAt" IS NULL
       GROUP BY a.id, a.owner, a.reason, a."expiresAt"
       ORDER BY a."expiresAt", a.id
       LIMIT ${limit}`;

@@ -83,6 +83,7 @@ export class NotificationQueries {
       JOIN "Host" h ON h.id = f."hostId"
       LEFT JOIN "Team" t ON t.id = h."teamId"
       WHERE f.status = 'open'
+        AND h."retiredAt" IS NULL
         AND f."fixedVersion" IS NOT NULL
         AND f."riskScore" >= ${filter.minRisk}
         AND (

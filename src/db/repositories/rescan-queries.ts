@@ -36,7 +36,7 @@ export class RescanQueries {
         WHERE e."updatedAt" >= ${since} AND f.status <> 'fixed'
       )
       SELECT h.name FROM "Host" h
-      WHERE h.id IN (SELECT "hostId" FROM by_package UNION SELECT "hostId" FROM by_cve)
+      WHERE h."retiredAt" IS NULL AND h.id IN (SELECT "hostId" FROM by_package UNION SELECT "hostId" FROM by_cve)
       ORDER BY h.name`;
     return rows.map((r) => r.name);
   }

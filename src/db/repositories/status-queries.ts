@@ -54,7 +54,11 @@ export class StatusQueries {
 
   /** Counts for the fleet (team undefined) or one team. SLA breaches: due dates in [since, now). */
   async counts(opts: { team?: string; now: Date; since: Date }): Promise<ScopeCounts> {
-    const teamHost = opts.team === undefined ? Prisma.sql`TRUE` : Prisma.sql`t.name = ${opts.team}`;
+    // retired hosts are history: not counted
+    const teamHost =
+      opts.team === undefined
+        ? Prisma.sql`h."retiredAt" IS NULL`
+        : Prisma.sql`h."retiredAt" IS NULL AND t.name = ${opts.team}`;
     const [hosts] = await this.prisma.$queryRaw<{ hosts: number; reboot: number }[]>`
       SELECT COUNT(*)::int AS hosts, COUNT(*) FILTER (WHERE h."rebootRequired")::int AS reboot
       FROM "Host" h LEFT JOIN "Team" t ON t.id = h."teamId"

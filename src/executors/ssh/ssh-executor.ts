@@ -2,9 +2,12 @@
  * Runs programs on a remote host over SSH (node-ssh / ssh2).
  *
  * - Authentication: a private key (content or file) and/or an SSH agent socket.
- * - Host key: the pinned OpenSSH fingerprint (`SHA256:...`) must match the key the server presents.
- *   An unknown host (no pin) or a changed key is refused during the key exchange, before any
- *   authentication or command, with HOST_KEY_REJECTED naming host, expected and presented fingerprint.
+ * - Host key: the key the server presents must be one of the pinned OpenSSH fingerprints
+ *   (`SHA256:...`; several while a key is rotated). An unknown host (no pin) or a key that is not
+ *   pinned is refused during the key exchange, before any authentication or command, with
+ *   HOST_KEY_REJECTED naming host, expected and presented fingerprints. When the type of every
+ *   pinned key is known, only those key types are negotiated, so a host with several keys presents
+ *   a pinned one.
  * - Commands: an argument list, each argument single-quoted for the remote shell (quote.ts); never a
  *   shell string built from data.
  * - Timeout: the remote side runs the command under `timeout -s KILL -k 1 N`; when the local timer
@@ -29,6 +32,7 @@ import {
 import { BoundedOutput } from '../output.js';
 import { mapConnectError, type ConnectionTarget } from './errors.js';
 import { FINGERPRINT_PATTERN, fingerprintOf, keyTypeOf } from './fingerprint.js';
+import { hostKeyAlgorithmsFor } from './host-key-types.js';
 import { buildRemoteCommand } from './quote.js';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -46,8 +50,17 @@ export const SshTarget = z
       .string()
       .max(64)
       .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'not a user name'),
-    /** Pinned host key, OpenSSH form `SHA256:<base64>`. Without it the host is refused. */
+    /** Pinned host key, OpenSSH form `SHA256:<base64>`. Without a pin the host is refused. */
     hostKeyFingerprint: z.string().regex(FINGERPRINT_PATTERN, 'not an OpenSSH SHA256 fingerprint').optional(),
+    /** Further pinned keys (any pinned key is accepted), with their type when known ("ssh-ed25519"). */
+    hostKeys: z
+      .array(
+        z.strictObject({
+          fingerprint: z.string().regex(FINGERPRINT_PATTERN, 'not an OpenSSH SHA256 fingerprint'),
+          type: z.string().max(64).nullish(),
+        }),
+      )
+      .default([]),
     /** Private key content (PEM / OpenSSH format). */
     privateKey: z.string().optional(),
     privateKeyPath: z.string().optional(),
@@ -119,6 +132,9 @@ export class SshExecutor implements Executor {
     }
     let presented: { fingerprint: string; keyType: string } | undefined;
     let refused = false;
+    const pinned = pinnedKeys(t);
+    const accepted = new Set(pinned.map((k) => k.fingerprint));
+    const serverHostKey = hostKeyAlgorithmsFor(pinned.map((k) => k.type));
     const ssh = new NodeSSH();
     try {
       await ssh.connect({
@@ -130,9 +146,10 @@ export class SshExecutor implements Executor {
         agent: t.agent,
         readyTimeout: t.connectTimeoutMs,
         keepaliveInterval: 15_000,
+        ...(serverHostKey === undefined ? {} : { algorithms: { serverHostKey } }),
         hostVerifier: (key: Buffer): boolean => {
           presented = { fingerprint: fingerprintOf(key), keyType: keyTypeOf(key) };
-          const ok = t.hostKeyFingerprint !== undefined && presented.fingerprint === t.hostKeyFingerprint;
+          const ok = accepted.has(presented.fingerprint);
           refused = !ok;
           return ok;
         },
@@ -280,18 +297,34 @@ export class SshExecutor implements Executor {
   }
 }
 
+/** Every pinned key of a target, each once. */
+function pinnedKeys(t: SshTarget): { fingerprint: string; type: string | null }[] {
+  const keys = [
+    ...(t.hostKeyFingerprint === undefined ? [] : [{ fingerprint: t.hostKeyFingerprint, type: null }]),
+    ...t.hostKeys.map((k) => ({ fingerprint: k.fingerprint, type: k.type ?? null })),
+  ];
+  const seen = new Map<string, { fingerprint: string; type: string | null }>();
+  for (const k of keys) {
+    const before = seen.get(k.fingerprint);
+    seen.set(k.fingerprint, { fingerprint: k.fingerprint, type: before?.type ?? k.type });
+  }
+  return [...seen.values()];
+}
+
 function hostKeyRejected(t: SshTarget, presented: { fingerprint: string; keyType: string }): PatchbotError {
   const where = `${t.host} (${t.address}:${t.port})`;
+  const expected = pinnedKeys(t).map((k) => k.fingerprint);
   const message =
-    t.hostKeyFingerprint === undefined
+    expected.length === 0
       ? `refusing ${where}: no host key is pinned for it; it presented ${presented.keyType} ${presented.fingerprint}. Check that fingerprint out of band and pin it (patchbot hosts add).`
-      : `refusing ${where}: its host key CHANGED. Expected ${t.hostKeyFingerprint}, presented ${presented.keyType} ${presented.fingerprint}. No command was run.`;
+      : `refusing ${where}: its host key CHANGED. Expected ${expected.length === 1 ? expected[0] : `one of ${expected.join(', ')}`}, presented ${presented.keyType} ${presented.fingerprint}. No command was run.`;
   return new PatchbotError('HOST_KEY_REJECTED', message, {
     details: {
       host: t.host,
       address: t.address,
       port: t.port,
-      expected: t.hostKeyFingerprint ?? null,
+      expected: expected[0] ?? null,
+      pinned: expected,
       presented: presented.fingerprint,
       keyType: presented.keyType,
     },

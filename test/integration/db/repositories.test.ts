@@ -70,7 +70,7 @@ forEachBackend('repositories', (db) => {
       compensatingControls: ['waf'],
       ring: 'canary',
       team: 'platform',
-      hostKeySha256: 'a'.repeat(64),
+      hostKeys: [{ sha256: 'a'.repeat(64), type: 'ssh-ed25519' }],
       sshUser: 'patchbot',
     });
     expect(created).toMatchObject({
@@ -112,9 +112,9 @@ forEachBackend('repositories', (db) => {
       /host "db-01": criticality/,
     );
     await expect(hosts.upsert({ name: 'bad name;rm', address: 'x' })).rejects.toBeInstanceOf(ValidationError);
-    await expect(hosts.upsert({ name: 'db-01', address: 'x', hostKeySha256: 'SHA256:abc' })).rejects.toThrow(
-      /hostKeySha256/,
-    );
+    await expect(
+      hosts.upsert({ name: 'db-01', address: 'x', hostKeys: [{ sha256: 'SHA256:abc' }] }),
+    ).rejects.toThrow(/hostKeys/);
   });
 
   it('hosts: list filters by team, environment, ring, group and labels; remove', async () => {

@@ -69,7 +69,11 @@ async function seed(
   seeded += 1;
   const names = Array.from({ length: options.count }, (_, i) => `s${seeded}-h${i + 1}`);
   await db.prisma.host.createMany({
-    data: names.map((name) => ({ name, address: `${name}.example`, hostKeySha256: '0'.repeat(64) })),
+    data: names.map((name) => ({
+      name,
+      address: `${name}.example`,
+      hostKeys: [{ sha256: '0'.repeat(64), type: null }],
+    })),
   });
   const hosts = await db.prisma.host.findMany({ where: { name: { in: names } } });
   const change = await db.prisma.changeRequest.create({

@@ -287,7 +287,7 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('staged deployments 
       address: '127.0.0.1',
       port,
       sshUser: ghost.ssh.user,
-      hostKeySha256: '0'.repeat(64),
+      hostKeys: [{ sha256: '0'.repeat(64), type: null }],
     });
     harness = await createHarness({ db: test.db, repos, policy, clock });
     workers.push(startWorker(harness));
@@ -355,7 +355,7 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('staged deployments 
         address: victim.ssh.address,
         port: victim.ssh.port,
         sshUser: victim.ssh.user,
-        hostKeySha256: fingerprintToHex(victim.ssh.hostKeyFingerprint, 'db-1'),
+        hostKeys: [{ sha256: fingerprintToHex(victim.ssh.hostKeyFingerprint, 'db-1'), type: null }],
         labels: { ring: 'broad' },
       });
     }

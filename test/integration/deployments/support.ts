@@ -90,7 +90,7 @@ export async function registerFleet(
       address: h.ssh.address,
       port: h.ssh.port,
       sshUser: h.ssh.user,
-      hostKeySha256: fingerprintToHex(h.ssh.hostKeyFingerprint, h.name),
+      hostKeys: [{ sha256: fingerprintToHex(h.ssh.hostKeyFingerprint, h.name), type: null }],
       labels: labels[h.name] ?? {},
     });
     const installed = await h.installed();

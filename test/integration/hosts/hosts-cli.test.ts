@@ -57,15 +57,16 @@ describe('patchbot hosts', () => {
   it('list shows the policy file hosts (reconciled first) with the key in SHA256 form', async () => {
     const r = await cli('hosts', 'list');
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain('patchbot.yaml: hosts 1 added (policy-1)');
+    // the message names the policy file by its real path
+    expect(r.stderr).toContain(`${policyPath}: hosts 1 added (policy-1)`);
     const line = r.stdout.split('\n').find((l) => l.startsWith('policy-1'));
     expect(line).toMatch(
-      /^policy-1\s+10\.0\.0\.1:22\s+patchbot\s+production\s+3\s+platform\s+patchbot\.yaml\s+SHA256:/,
+      /^policy-1\s+10\.0\.0\.1:22\s+patchbot\s+production\s+3\s+platform\s+patchbot\.yaml\s+managed\s+SHA256:/,
     );
     expect(line).toContain(KEY_A);
     expect(await repos.hosts.require('policy-1')).toMatchObject({
       source: 'policy',
-      hostKeySha256: KEY_A_HEX,
+      hostKeys: [{ sha256: KEY_A_HEX, type: null }],
     });
   });
 
@@ -108,7 +109,7 @@ describe('patchbot hosts', () => {
       address: 'db1.example.com',
       port: 2222,
       sshUser: 'deploy',
-      hostKeySha256: KEY_A_HEX,
+      hostKeys: [{ sha256: KEY_A_HEX, type: null }],
       labels: { role: 'db', tier: '1' },
       environment: 'staging',
       criticality: 1,
@@ -122,17 +123,19 @@ describe('patchbot hosts', () => {
     expect(audit).toMatchObject({ actor: userInfo().username, surface: 'cli', subjectType: 'host' });
     expect(audit?.details).toMatchObject({
       hostKeySource: 'given',
-      definition: { hostKey: KEY_A, port: 2222 },
+      definition: { hostKeys: [{ fingerprint: KEY_A, type: null }], port: 2222 },
     });
 
     const list = await cli('hosts', 'list', '--format', 'json');
     expect(list.code).toBe(0);
     const parsed = JSON.parse(list.stdout) as {
-      hosts: { name: string; hostKey: string | null; source: string }[];
+      policyFile: string | null;
+      hosts: { name: string; hostKeys: { fingerprint: string }[]; source: string; status: string }[];
     };
-    expect(parsed.hosts.map((h) => [h.name, h.source, h.hostKey])).toEqual([
-      ['db-1', 'cli', KEY_A],
-      ['policy-1', 'policy', KEY_A],
+    expect(parsed.policyFile).toBe(policyPath);
+    expect(parsed.hosts.map((h) => [h.name, h.source, h.status, h.hostKeys[0]?.fingerprint])).toEqual([
+      ['db-1', 'cli', 'managed', KEY_A],
+      ['policy-1', 'policy', 'managed', KEY_A],
     ]);
     const team = await cli('hosts', 'list', '--team', 'payments');
     expect(team.stdout.trim()).toBe('no hosts of team payments');
@@ -158,7 +161,7 @@ describe('patchbot hosts', () => {
     expect(await repos.hosts.require('db-1')).toMatchObject({
       address: '10.0.0.9',
       team: 'payments',
-      hostKeySha256: null,
+      hostKeys: [],
     });
     const [audit] = await repos.audit.list({ action: 'host.replace', subjectId: 'db-1' });
     expect(audit?.details).toMatchObject({
@@ -209,22 +212,57 @@ describe('patchbot hosts', () => {
     expect(await repos.hosts.get('x')).toBeNull();
   });
 
-  it('remove deletes a CLI host (audited) and refuses a policy host and an unknown one', async () => {
+  it('add refuses a team or ring the policy does not define, naming the known ones', async () => {
+    const team = await cli('hosts', 'add', 'x', '--address', '10.0.0.1', '--team', 'nosuchteam');
+    expect(team.code).toBe(1);
+    expect(team.stderr).toContain('--team: unknown team "nosuchteam" (known teams: platform, payments)');
+    const typo = await cli('hosts', 'add', 'x', '--address', '10.0.0.1', '--team', 'paymnets');
+    expect(typo.stderr).toContain('did you mean "payments"?');
+    const ring = await cli('hosts', 'add', 'x', '--address', '10.0.0.1', '--ring', 'nosuchring');
+    expect(ring.code).toBe(1);
+    expect(ring.stderr).toContain('--ring: unknown ring "nosuchring"');
+    expect(await repos.hosts.get('x')).toBeNull();
+  });
+
+  it('remove retires a CLI host (history kept, audited), --purge deletes it; a policy host is refused', async () => {
     const policyHost = await cli('hosts', 'remove', 'policy-1');
     expect(policyHost.code).toBe(1);
-    expect(policyHost.stderr).toContain('host "policy-1" is defined in patchbot.yaml; remove it there');
-    expect(await repos.hosts.get('policy-1')).not.toBeNull();
+    expect(policyHost.stderr).toContain(
+      `host "policy-1" is defined in the policy file ${policyPath}; remove it there (it is then retired, its history kept)`,
+    );
+    expect((await repos.hosts.require('policy-1')).retiredAt).toBeNull();
 
     const unknown = await cli('hosts', 'remove', 'db-2');
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('no host named "db-2"; did you mean "db-1"?');
 
+    const before = await repos.hosts.require('db-1');
     const ok = await cli('hosts', 'remove', 'db-1');
     expect(ok.code).toBe(0);
-    expect(ok.stdout.trim()).toBe('removed host db-1');
-    expect(await repos.hosts.get('db-1')).toBeNull();
-    const [audit] = await repos.audit.list({ action: 'host.remove', subjectId: 'db-1' });
+    expect(ok.stdout).toContain('retired host db-1');
+    const retired = await repos.hosts.require('db-1');
+    expect(retired).toMatchObject({ id: before.id, address: before.address });
+    expect(retired.retiredAt).toBeInstanceOf(Date);
+    const [audit] = await repos.audit.list({ action: 'host.retire', subjectId: 'db-1' });
     expect(audit).toMatchObject({ actor: userInfo().username, surface: 'cli' });
+
+    // not listed, not collected; shown as retired on request
+    const list = await cli('hosts', 'list');
+    expect(list.stdout).not.toMatch(/^db-1 /m);
+    expect(list.stdout).toContain('1 retired host(s) not shown');
+    const all = await cli('hosts', 'list', '--retired');
+    expect(all.stdout).toMatch(/^db-1 .* retired \d{4}-\d{2}-\d{2} /m);
+    const collect = await cli('inventory', 'collect', '--host', 'db-1');
+    expect(collect.code).toBe(1);
+    expect(collect.stderr).toContain('host "db-1" was retired on');
+
+    const again = await cli('hosts', 'remove', 'db-1');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('already retired');
+    const purged = await cli('hosts', 'remove', 'db-1', '--purge');
+    expect(purged.code).toBe(0);
+    expect(await repos.hosts.get('db-1')).toBeNull();
+    expect(await repos.audit.list({ action: 'host.purge', subjectId: 'db-1' })).toHaveLength(1);
   });
 
   it('add --scan-host-key pins the key the host presents (as ssh-keygen prints it) with a TOFU warning', async (ctx) => {
@@ -247,11 +285,13 @@ describe('patchbot hosts', () => {
     expect(r.stderr).toContain(h.hostKeyFingerprint);
     expect(r.stderr).toMatch(/trust on first use.*verify it out of band/i);
     const stored = await repos.hosts.require('scanned-1');
-    expect(stored.hostKeySha256).toBe(Buffer.from(h.hostKeyFingerprint.slice(7), 'base64').toString('hex'));
+    expect(stored.hostKeys).toEqual([
+      { sha256: Buffer.from(h.hostKeyFingerprint.slice(7), 'base64').toString('hex'), type: 'ssh-ed25519' },
+    ]);
     const [audit] = await repos.audit.list({ action: 'host.add', subjectId: 'scanned-1' });
     expect(audit?.details).toMatchObject({
       hostKeySource: 'scanned',
-      definition: { hostKey: h.hostKeyFingerprint },
+      definition: { hostKeys: [{ fingerprint: h.hostKeyFingerprint, type: 'ssh-ed25519' }] },
     });
   });
 
@@ -262,15 +302,47 @@ describe('patchbot hosts', () => {
     expect(await repos.hosts.get('dead-1')).toBeNull();
   });
 
-  it('a host removed from the policy file is removed on the next command; CLI hosts stay', async () => {
+  it('a host removed from the policy file is retired on the next command; CLI hosts stay', async () => {
     expect((await cli('hosts', 'add', 'keep-1', '--address', 'local')).code).toBe(0);
+    const before = await repos.hosts.require('policy-1');
     writeFileSync(policyPath, 'teams:\n  - name: platform\nhosts: []\n');
     const r = await cli('hosts', 'list');
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain('patchbot.yaml: hosts 1 removed (policy-1)');
-    expect(await repos.hosts.get('policy-1')).toBeNull();
+    expect(r.stderr).toContain(
+      `${policyPath}: hosts 1 retired, no longer in the file (policy-1; history kept)`,
+    );
+    const retired = await repos.hosts.require('policy-1');
+    expect(retired.id).toBe(before.id);
+    expect(retired.retiredAt).toBeInstanceOf(Date);
     expect(await repos.hosts.get('keep-1')).not.toBeNull();
-    const [audit] = await repos.audit.list({ action: 'host.policy.remove', subjectId: 'policy-1' });
+    const [audit] = await repos.audit.list({ action: 'host.policy.retire', subjectId: 'policy-1' });
     expect(audit).toMatchObject({ actor: userInfo().username, surface: 'cli' });
+  });
+
+  it('without a policy file, messages say none is in use and policy hosts stay until removed here', async () => {
+    writeFileSync(policyPath, `hosts:\n  - name: policy-2\n    address: 10.0.0.2\n    hostKey: ${KEY_A}\n`);
+    expect((await cli('hosts', 'list')).code).toBe(0);
+    const elsewhere = mkdtempSync(join(tmpdir(), 'patchbot-nofile-'));
+    try {
+      const noFile = { DATABASE_URL: pg.url, LOG_LEVEL: 'warn' };
+      const list = await runCli(['hosts', 'list'], noFile, elsewhere);
+      expect(list.code).toBe(0);
+      expect(list.stderr).toContain(
+        `no policy file is in use (${join(elsewhere, 'patchbot.yaml')} does not exist`,
+      );
+      expect(list.stdout).toMatch(/^policy-2 .* policy \(no file in use\) +managed /m);
+      const team = await runCli(
+        ['hosts', 'add', 'y', '--address', '10.0.0.3', '--team', 'platform'],
+        noFile,
+        elsewhere,
+      );
+      expect(team.code).toBe(1);
+      expect(team.stderr).toContain('no teams are defined: no policy file is in use');
+      const removed = await runCli(['hosts', 'remove', 'policy-2'], noFile, elsewhere);
+      expect(removed.code).toBe(0);
+      expect(removed.stdout).toContain('retired host policy-2');
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
   });
 });

@@ -90,12 +90,22 @@ describe('host key fingerprints', () => {
   );
 });
 
+const FILE = { path: '/etc/patchbot/patchbot.yaml', inUse: true };
+const NO_FILE = { path: '/srv/patchbot.yaml', inUse: false };
+const pin = (hex: string) => [{ sha256: hex, type: null }];
+
 describe('syncPolicyHosts', () => {
-  it('creates the policy hosts with source policy, the resolved team and groups, the key as hex', async () => {
-    await addHost(repos, { name: 'cli-1', address: '10.9.9.9', hostKeySha256: keys.c.hex }, { actor });
-    const r = await syncPolicyHosts(Policy.parse(basePolicy()), repos, { actor });
+  it('creates the policy hosts with source policy, the resolved team and groups, the keys as hex', async () => {
+    await addHost(
+      repos,
+      { name: 'cli-1', address: '10.9.9.9', hostKeys: pin(keys.c.hex) },
+      { actor, policyFile: FILE },
+    );
+    const p = basePolicy();
+    p.hosts![0] = { ...p.hosts![0], hostKeys: [keys.c.fingerprint, keys.a.fingerprint] };
+    const r = await syncPolicyHosts(Policy.parse(p), repos, { actor });
     expect(r.added.sort()).toEqual(['nokey-1', 'pay-1', 'web-1']);
-    expect(r.removed).toEqual([]);
+    expect(r.retired).toEqual([]);
 
     const web = await repos.hosts.require('web-1');
     expect(web).toMatchObject({
@@ -103,14 +113,16 @@ describe('syncPolicyHosts', () => {
       address: '10.0.0.1',
       port: 22,
       sshUser: 'ops',
-      hostKeySha256: keys.a.hex,
+      // hostKey and hostKeys together, each key once
+      hostKeys: [...pin(keys.a.hex), ...pin(keys.c.hex)],
       groups: ['webs'],
       team: 'platform', // routing.defaultTeam
+      retiredAt: null,
     });
     expect(await repos.hosts.require('pay-1')).toMatchObject({
       port: 2222,
       sshUser: 'deploy',
-      hostKeySha256: keys.b.hex,
+      hostKeys: pin(keys.b.hex),
       team: 'payments', // first matching routing rule
       criticality: 1,
       internetFacing: true,
@@ -122,7 +134,7 @@ describe('syncPolicyHosts', () => {
     expect(await repos.hosts.require('nokey-1')).toMatchObject({
       team: 'payments',
       groups: ['webs'],
-      hostKeySha256: null,
+      hostKeys: [],
     });
     expect((await repos.hosts.list({ team: 'platform' })).map((h) => h.name)).toEqual(['web-1']);
     expect((await repos.hosts.list({ names: ['pay-1', 'web-1', 'gone-1'] })).map((h) => h.name)).toEqual([
@@ -134,13 +146,15 @@ describe('syncPolicyHosts', () => {
       'pay-1',
       'web-1',
     ]);
+    // back to one key for the tests below
+    await syncPolicyHosts(Policy.parse(basePolicy()), repos, { actor });
   });
 
   it('is idempotent: the same file again changes and audits nothing', async () => {
     const before = await repos.hosts.list();
     const audits = await auditCount();
     const r = await syncPolicyHosts(Policy.parse(basePolicy()), repos, { actor });
-    expect(r).toMatchObject({ added: [], updated: [], adopted: [], removed: [] });
+    expect(r).toMatchObject({ added: [], updated: [], adopted: [], retired: [], restored: [] });
     expect(r.unchanged.sort()).toEqual(['nokey-1', 'pay-1', 'web-1']);
     expect(await auditCount()).toBe(audits);
     const after = await repos.hosts.list();
@@ -153,32 +167,64 @@ describe('syncPolicyHosts', () => {
     const p = basePolicy();
     p.hosts![0] = { ...p.hosts![0], hostKey: keys.c.fingerprint, labels: { role: 'db' } };
     const r = await syncPolicyHosts(Policy.parse(p), repos, { actor });
-    expect(r.updated).toEqual([{ name: 'web-1', fields: ['hostKeySha256', 'labels', 'groups'] }]);
-    expect(await repos.hosts.require('web-1')).toMatchObject({ hostKeySha256: keys.c.hex, groups: [] });
-    const [entry] = await repos.audit.list({ action: 'host.policy.update', subjectId: 'web-1' });
+    expect(r.updated).toEqual([{ name: 'web-1', fields: ['hostKeys', 'labels', 'groups'] }]);
+    expect(await repos.hosts.require('web-1')).toMatchObject({ hostKeys: pin(keys.c.hex), groups: [] });
+    const entries = await repos.audit.list({ action: 'host.policy.update', subjectId: 'web-1' });
+    const entry = entries.find((e) => JSON.stringify(e.details.fields).includes('labels'));
     expect(entry?.details).toMatchObject({
-      fields: ['hostKeySha256', 'labels', 'groups'],
-      before: { hostKey: keys.a.fingerprint },
-      definition: { hostKey: keys.c.fingerprint },
+      fields: ['hostKeys', 'labels', 'groups'],
+      before: { hostKeys: [{ fingerprint: keys.a.fingerprint, type: null }] },
+      definition: { hostKeys: [{ fingerprint: keys.c.fingerprint, type: null }] },
     });
   });
 
-  it('removes policy hosts no longer in the file and never touches CLI hosts', async () => {
+  it('retires policy hosts no longer in the file (history kept, not counted) and never touches CLI hosts', async () => {
     const cliBefore = await repos.hosts.require('cli-1');
+    const pay = await repos.hosts.require('pay-1');
+    await repos.inventory.save('pay-1', {
+      collectedAt: new Date('2026-01-01T00:00:00Z'),
+      os: { id: 'debian', family: 'debian', versionId: '12', codename: 'bookworm', prettyName: 'Debian 12' },
+      kernel: '6.1.0',
+      packageManager: 'dpkg',
+      packages: [],
+      rebootRequired: false,
+      rebootPackages: [],
+    });
     const p = basePolicy();
     p.hosts = p.hosts!.filter((h) => h.name !== 'pay-1');
-    const r = await syncPolicyHosts(Policy.parse(p), repos, { actor });
-    expect(r.removed).toEqual(['pay-1']);
-    expect(await repos.hosts.get('pay-1')).toBeNull();
+    const r = await syncPolicyHosts(Policy.parse(p), repos, { actor, policyFile: FILE.path });
+    expect(r.retired).toEqual(['pay-1']);
+    const retired = await repos.hosts.require('pay-1');
+    expect(retired.id).toBe(pay.id);
+    expect(retired.retiredAt).toBeInstanceOf(Date);
+    expect(await repos.inventory.count('pay-1')).toBe(1); // history kept
+    expect((await repos.hosts.list()).map((h) => h.name)).not.toContain('pay-1');
+    expect((await repos.hosts.list({ includeRetired: true })).map((h) => h.name)).toContain('pay-1');
     expect(await repos.hosts.require('cli-1')).toEqual(cliBefore);
+    const [audit] = await repos.audit.list({ action: 'host.policy.retire', subjectId: 'pay-1' });
+    expect(audit?.details).toMatchObject({ policyFile: FILE.path });
 
-    // an empty host list removes every policy host and still leaves the CLI host alone
+    // again: nothing more to retire, nothing audited
+    const audits = await auditCount();
+    expect((await syncPolicyHosts(Policy.parse(p), repos, { actor })).retired).toEqual([]);
+    expect(await auditCount()).toBe(audits);
+
+    // an empty host list retires every policy host and still leaves the CLI host alone
     const r2 = await syncPolicyHosts(Policy.parse({ ...p, hosts: [] }), repos, { actor });
-    expect(r2.removed.sort()).toEqual(['nokey-1', 'web-1']);
+    expect(r2.retired.sort()).toEqual(['nokey-1', 'web-1']);
     expect((await repos.hosts.list()).map((h) => h.name)).toEqual(['cli-1']);
-    expect((await repos.audit.list({ action: 'host.policy.remove' })).map((e) => e.subjectId).sort()).toEqual(
-      ['nokey-1', 'pay-1', 'web-1'],
-    );
+  });
+
+  it('a retired host back in the file is managed again, same row, its history intact', async () => {
+    const before = await repos.hosts.require('pay-1');
+    const r = await syncPolicyHosts(Policy.parse(basePolicy()), repos, { actor });
+    expect(r.restored.sort()).toEqual(['nokey-1', 'pay-1', 'web-1']);
+    const after = await repos.hosts.require('pay-1');
+    expect(after).toMatchObject({ id: before.id, retiredAt: null, source: 'policy' });
+    expect(await repos.inventory.count('pay-1')).toBe(1);
+    expect(
+      (await repos.audit.list({ action: 'host.policy.restore' })).map((e) => e.subjectId).sort(),
+    ).toEqual(['nokey-1', 'pay-1', 'web-1']);
   });
 
   it('a host the file now defines takes over a CLI host of that name; then only the file changes it', async () => {
@@ -188,11 +234,17 @@ describe('syncPolicyHosts', () => {
     expect(r.adopted).toEqual(['cli-1']);
     expect(await repos.hosts.require('cli-1')).toMatchObject({ source: 'policy', address: '10.1.1.1' });
     await expect(
-      addHost(repos, { name: 'cli-1', address: '10.2.2.2' }, { actor, replace: true }),
-    ).rejects.toThrow('host "cli-1" is defined in patchbot.yaml; change it there');
-    await expect(removeHost(repos, 'cli-1', { actor })).rejects.toThrow(
-      'host "cli-1" is defined in patchbot.yaml; remove it there',
+      addHost(repos, { name: 'cli-1', address: '10.2.2.2' }, { actor, replace: true, policyFile: FILE }),
+    ).rejects.toThrow(
+      'host "cli-1" is defined in the policy file /etc/patchbot/patchbot.yaml; change it there',
+    );
+    await expect(removeHost(repos, 'cli-1', { actor, policyFile: FILE })).rejects.toThrow(
+      'host "cli-1" is defined in the policy file /etc/patchbot/patchbot.yaml; remove it there',
     );
     expect(await repos.hosts.require('cli-1')).toMatchObject({ address: '10.1.1.1' });
+    // with no policy file in use, it can be retired here
+    const removed = await removeHost(repos, 'cli-1', { actor, policyFile: NO_FILE });
+    expect(removed.outcome).toBe('retired');
+    expect((await repos.hosts.require('cli-1')).retiredAt).toBeInstanceOf(Date);
   });
 });
