@@ -190,9 +190,17 @@ describe('syncPolicyHosts', () => {
       rebootRequired: false,
       rebootPackages: [],
     });
+    const now = new Date();
+    const counted = async (team?: string) =>
+      (await repos.status.counts({ now, since: new Date(0), ...(team ? { team } : {}) })).hosts;
+    const fleetBefore = await counted();
+    const paymentsBefore = await counted('payments');
     const p = basePolicy();
     p.hosts = p.hosts!.filter((h) => h.name !== 'pay-1');
     const r = await syncPolicyHosts(Policy.parse(p), repos, { actor, policyFile: FILE.path });
+    // a retired host is no longer counted
+    expect(await counted()).toBe(fleetBefore - 1);
+    expect(await counted('payments')).toBe(paymentsBefore - 1);
     expect(r.retired).toEqual(['pay-1']);
     const retired = await repos.hosts.require('pay-1');
     expect(retired.id).toBe(pay.id);
