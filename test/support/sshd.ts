@@ -23,6 +23,8 @@ export interface SshdOptions {
   /** Stand-in programs: file name -> script content, put first in PATH. */
   scripts?: Record<string, string>;
   user?: string;
+  /** Host keys of these types besides the ed25519 one (a host with several keys). */
+  extraHostKeys?: ('ecdsa' | 'rsa')[];
 }
 
 export interface TestSshHost {
@@ -34,6 +36,8 @@ export interface TestSshHost {
   privateKeyPath: string;
   /** `SHA256:...` as `ssh-keygen -lf` prints it for the host key. */
   hostKeyFingerprint: string;
+  /** Every host key: key type ("ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa") -> fingerprint. */
+  hostKeys: Record<string, string>;
   /** Directory of this host's files; `${dir}/bin` is first in PATH. */
   dir: string;
   binDir: string;
@@ -121,9 +125,22 @@ export function fingerprintOfKeyFile(pubPath: string): string {
   return m[1];
 }
 
-function keygen(path: string): void {
-  mustRun('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', '', '-f', path]);
+function keygen(path: string, type: 'ed25519' | 'ecdsa' | 'rsa' = 'ed25519'): void {
+  mustRun('ssh-keygen', [
+    '-q',
+    '-t',
+    type,
+    ...(type === 'rsa' ? ['-b', '2048'] : []),
+    '-N',
+    '',
+    '-C',
+    '',
+    '-f',
+    path,
+  ]);
 }
+
+const KEY_TYPE_NAMES = { ed25519: 'ssh-ed25519', ecdsa: 'ecdsa-sha2-nistp256', rsa: 'ssh-rsa' } as const;
 
 function configText(o: {
   address: string;
@@ -131,6 +148,7 @@ function configText(o: {
   dir: string;
   user: string;
   env: Record<string, string>;
+  extraHostKeys: readonly string[];
 }): string {
   const path = `${join(o.dir, 'bin')}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
   const setEnv = [`PATH=${path}`, ...Object.entries(o.env).map(([k, v]) => `${k}=${v}`)]
@@ -143,6 +161,7 @@ function configText(o: {
     `ListenAddress ${o.address}`,
     `Port ${o.port}`,
     `HostKey ${join(o.dir, 'host_ed25519')}`,
+    ...o.extraHostKeys.map((t) => `HostKey ${join(o.dir, `host_${t}`)}`),
     `PidFile ${join(o.dir, 'sshd.pid')}`,
     `AuthorizedKeysFile ${join(o.dir, 'authorized_keys')}`,
     'PubkeyAuthentication yes',
@@ -176,6 +195,8 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshHost>
     await writeFile(join(binDir, name), content, { mode: 0o755 });
   }
   keygen(join(dir, 'host_ed25519'));
+  const extraHostKeys = options.extraHostKeys ?? [];
+  for (const t of extraHostKeys) keygen(join(dir, `host_${t}`), t);
   keygen(join(dir, 'client'));
   await writeFile(join(dir, 'authorized_keys'), await readFile(join(dir, 'client.pub')), { mode: 0o644 });
   const privateKeyPath = join(dir, 'client');
@@ -184,7 +205,10 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshHost>
   let port = 0;
   const configure = async (): Promise<void> => {
     port = await freePort(address);
-    await writeFile(configPath, configText({ address, port, dir, user, env: options.env ?? {} }));
+    await writeFile(
+      configPath,
+      configText({ address, port, dir, user, env: options.env ?? {}, extraHostKeys }),
+    );
     mustRun(SSHD_PATH, ['-t', '-f', configPath]);
   };
 
@@ -229,6 +253,12 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshHost>
     privateKey,
     privateKeyPath,
     hostKeyFingerprint: fingerprintOfKeyFile(join(dir, 'host_ed25519.pub')),
+    hostKeys: Object.fromEntries(
+      (['ed25519', ...extraHostKeys] as const).map((t) => [
+        KEY_TYPE_NAMES[t],
+        fingerprintOfKeyFile(join(dir, `host_${t}.pub`)),
+      ]),
+    ),
     dir,
     binDir,
     async replaceHostKey() {
@@ -237,6 +267,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshHost>
       await rm(join(dir, 'host_ed25519.pub'), { force: true });
       keygen(join(dir, 'host_ed25519'));
       host.hostKeyFingerprint = fingerprintOfKeyFile(join(dir, 'host_ed25519.pub'));
+      host.hostKeys['ssh-ed25519'] = host.hostKeyFingerprint;
       await start();
     },
     async stop() {

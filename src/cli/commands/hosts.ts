@@ -35,6 +35,8 @@ import {
   printTable,
   syncHostsFromPolicy,
 } from './hosts-common.js';
+import { registerHostsImport } from './hosts-import.js';
+import { registerHostsPin } from './hosts-pin.js';
 
 export { cliActor, syncHostsFromPolicy } from './hosts-common.js';
 
@@ -380,4 +382,6 @@ export function registerHosts(program: Command, io: CliIo): void {
       });
     });
 
+  registerHostsImport(hosts, io);
+  registerHostsPin(hosts, io);
 }

@@ -170,9 +170,7 @@ async function scanTargetsFor(app: AppContext, io: CliIo, opts: ScanOptions): Pr
     ];
   }
   if (opts.host.length > 0 || opts.all) {
-    const hosts = opts.all
-      ? await app.repos.hosts.list()
-      : await resolveHosts(app.repos, opts.host);
+    const hosts = opts.all ? await app.repos.hosts.list() : await resolveHosts(app.repos, opts.host);
     if (hosts.length === 0)
       throw new ValidationError('no hosts are stored: add one with `patchbot hosts add` or in patchbot.yaml');
     if (opts.collect) {

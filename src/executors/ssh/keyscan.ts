@@ -4,10 +4,11 @@
  * (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on the host) before pinning it.
  * The key type is the one patchbot's SSH client negotiates, so the pin matches later connections.
  */
-import { Client } from 'ssh2';
+import { Client, type ServerHostKeyAlgorithm } from 'ssh2';
 import { PatchbotError } from '../../core/errors.js';
 import { mapConnectError } from './errors.js';
 import { fingerprintOf, keyTypeOf } from './fingerprint.js';
+import { SUPPORTED_HOST_KEY_TYPES, hostKeyAlgorithmsOf } from './host-key-types.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS } from './ssh-executor.js';
 
 export interface HostKeyInfo {
@@ -18,7 +19,7 @@ export interface HostKeyInfo {
 export function fetchHostKeyFingerprint(
   address: string,
   port = 22,
-  options: { timeoutMs?: number } = {},
+  options: { timeoutMs?: number; algorithms?: readonly ServerHostKeyAlgorithm[] } = {},
 ): Promise<HostKeyInfo> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   return new Promise<HostKeyInfo>((resolve, reject) => {
@@ -54,6 +55,7 @@ export function fetchHostKeyFingerprint(
       port,
       username: 'patchbot-keyscan',
       readyTimeout: timeoutMs,
+      ...(options.algorithms === undefined ? {} : { algorithms: { serverHostKey: [...options.algorithms] } }),
       hostVerifier: (blob: Buffer): boolean => {
         key = { fingerprint: fingerprintOf(blob), keyType: keyTypeOf(blob) };
         // Refuse: the key is all that is wanted; no authentication is attempted.
@@ -62,4 +64,30 @@ export function fetchHostKeyFingerprint(
       },
     });
   });
+}
+
+/**
+ * Every host key a host has of the types patchbot can verify, as ssh-keyscan lists them: one key
+ * exchange per key type. The first entry is the key a connection negotiates by default. Fails
+ * (HOST_UNREACHABLE...) only when the host cannot be reached at all; a type the host has no key of
+ * is left out.
+ */
+export async function fetchHostKeys(
+  address: string,
+  port = 22,
+  options: { timeoutMs?: number } = {},
+): Promise<HostKeyInfo[]> {
+  const first = await fetchHostKeyFingerprint(address, port, options);
+  const others = await Promise.all(
+    SUPPORTED_HOST_KEY_TYPES.filter((t) => t !== first.keyType).map((type) =>
+      fetchHostKeyFingerprint(address, port, {
+        ...options,
+        algorithms: hostKeyAlgorithmsOf(type) ?? [],
+      }).then(
+        (key) => (key.keyType === type ? key : undefined),
+        () => undefined,
+      ),
+    ),
+  );
+  return [first, ...others.filter((k): k is HostKeyInfo => k !== undefined)];
 }
