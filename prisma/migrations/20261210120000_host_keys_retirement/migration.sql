@@ -9,4 +9,5 @@ ALTER TABLE "Host" ADD COLUMN "retiredAt" TIMESTAMPTZ(3);
 UPDATE "Host" SET "hostKeys" = jsonb_build_array(jsonb_build_object('sha256', "hostKeySha256", 'type', NULL))
 WHERE "hostKeySha256" IS NOT NULL;
 
-ALTER TABLE "Host" DROP COLUMN "hostKeySha256";
+-- "hostKeySha256" stays one release, unused: processes of the previous release still read it while
+-- an upgrade rolls out (docs/operations.md, upgrades). A later migration drops it.

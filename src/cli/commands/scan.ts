@@ -172,7 +172,9 @@ async function scanTargetsFor(app: AppContext, io: CliIo, opts: ScanOptions): Pr
   if (opts.host.length > 0 || opts.all) {
     const hosts = opts.all ? await app.repos.hosts.list() : await resolveHosts(app.repos, opts.host);
     if (hosts.length === 0)
-      throw new ValidationError('no hosts are stored: add one with `patchbot hosts add` or in patchbot.yaml');
+      throw new ValidationError(
+        'no hosts are managed: add them with `patchbot hosts add` or `patchbot hosts import`, or in the policy file',
+      );
     if (opts.collect) {
       const progress = createProgress(io, { quiet: opts.quiet ?? false, label: 'inventory' });
       try {
