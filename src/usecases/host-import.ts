@@ -35,6 +35,8 @@ export interface ImportCandidate {
   identityFile?: string;
   labels: Record<string, string>;
   hostKeys: PinnedHostKey[];
+  /** Labels under this key prefix come from the file only: the host's others are dropped on update. */
+  ownedLabelPrefix?: string;
   /** Where in the file it came from ("known_hosts:12", "inventory.ini"). */
   origin: string;
 }
@@ -208,7 +210,8 @@ export function hostsFromKnownHosts(
     candidates.push({
       name: main.host,
       address: main.host,
-      ...(main.port === 22 ? {} : { port: main.port }),
+      // a plain name in known_hosts is port 22, whatever the policy's default port
+      port: main.port,
       labels: {},
       hostKeys: mergeHostKeys(
         [],
@@ -326,6 +329,7 @@ export function hostsFromAnsible(
       ...(local || keyFile === undefined ? {} : { identityFile: expandHome(keyFile, options.baseDir) }),
       labels,
       hostKeys: [],
+      ownedLabelPrefix: options.groupLabelPrefix,
       origin: where,
     });
   }
@@ -358,6 +362,12 @@ export interface ImportPlanEntry {
   action: ImportAction;
 }
 
+/** A host's labels without those the file owns (a group the host left loses its label). */
+function keptLabels(labels: Record<string, string>, ownedPrefix: string | undefined): Record<string, string> {
+  if (ownedPrefix === undefined || ownedPrefix === '') return labels;
+  return Object.fromEntries(Object.entries(labels).filter(([k]) => !k.startsWith(ownedPrefix)));
+}
+
 function inputOf(c: ImportCandidate, d: ImportDefaults, existing: HostRecord | null): HostInput {
   return {
     name: c.name,
@@ -366,7 +376,7 @@ function inputOf(c: ImportCandidate, d: ImportDefaults, existing: HostRecord | n
     sshUser: c.sshUser ?? d.sshUser ?? null,
     identityFile: c.identityFile ?? d.identityFile ?? null,
     hostKeys: mergeHostKeys(existing?.hostKeys ?? [], c.hostKeys),
-    labels: { ...(existing?.labels ?? {}), ...d.labels, ...c.labels },
+    labels: { ...keptLabels(existing?.labels ?? {}, c.ownedLabelPrefix), ...d.labels, ...c.labels },
     groups: existing?.groups ?? [],
     environment: d.environment,
     ...(d.criticality !== undefined ? { criticality: d.criticality } : {}),

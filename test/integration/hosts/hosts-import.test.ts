@@ -9,7 +9,9 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../../src/cli/main.js';
 import { createRepositories, openDatabase, type Database, type Repositories } from '../../../src/db/index.js';
 import { parseKnownHosts } from '../../../src/inventory/sources/known-hosts.js';
 import { fingerprintToHex } from '../../../src/usecases/hosts.js';
@@ -414,11 +416,47 @@ describe('Ansible inventories and trust on first use in bulk', () => {
       address: 'local',
       labels: { 'grp/web': 'true' },
     });
-    const upd = await cli('hosts', 'import', '--ansible', file, '--group-label-prefix', 'grp/', '--update');
+    // --update: the file's groups replace the labels under its prefix (web-a left "prod" here)
+    const upd = await cli('hosts', 'import', '--ansible', file, '--update');
     expect(upd.code).toBe(0);
     expect(upd.stdout).toMatch(/^web-a .* update +labels$/m);
     const webA = await repos.hosts.require('web-a');
-    expect(webA.labels).toEqual({ 'ansible/web': 'true', 'ansible/prod': 'true', 'grp/web': 'true' });
+    expect(webA.labels).toEqual({ 'ansible/web': 'true' });
     expect(webA.hostKeys).toHaveLength(2); // pins are kept
+  });
+
+  it('pin --scan asks a terminal before pinning, and pins nothing on "no"', async () => {
+    expect((await cli('hosts', 'add', 'tty-1', '--address', c.address, '--port', String(c.port))).code).toBe(
+      0,
+    );
+    const ask = async (answer: string) => {
+      const out = new PassThrough();
+      const err = new PassThrough();
+      const chunks: string[] = [];
+      out.on('data', (d: Buffer) => chunks.push(d.toString()));
+      err.on('data', (d: Buffer) => chunks.push(d.toString()));
+      const stdin = Object.assign(new PassThrough(), { isTTY: true });
+      stdin.end(`${answer}\n`);
+      const code = await main(['hosts', 'pin', '--scan', 'tty-1', '--quiet'], {
+        stdout: out,
+        stderr: err,
+        stdin,
+        env,
+        cwd: dir,
+        isTty: true,
+      });
+      return { code, text: chunks.join('') };
+    };
+    const no = await ask('n');
+    expect(no.code).toBe(0);
+    expect(no.text).toContain('Pin 1 key(s) on 1 host(s)? [y/N]');
+    expect(no.text).toContain('nothing was pinned');
+    expect((await repos.hosts.require('tty-1')).hostKeys).toEqual([]);
+    const yes = await ask('y');
+    expect(yes.code).toBe(0);
+    expect(yes.text).toContain('pinned tty-1:');
+    expect((await repos.hosts.require('tty-1')).hostKeys.map((k) => k.sha256)).toEqual([
+      hex(c.hostKeyFingerprint),
+    ]);
   });
 });
