@@ -8,7 +8,7 @@ import os from 'node:os';
 import { Option, type Command } from 'commander';
 import type { ChatPlatform } from '../../bot/chat-platform.js';
 import { createSlackPoster } from '../../bot/slack/index.js';
-import { ValidationError } from '../../core/errors.js';
+import { UsageError } from '../../core/errors.js';
 import { runDigest, type DigestResult } from '../../usecases/digest.js';
 import { syncDestinations } from '../../usecases/destinations.js';
 import { withApp } from '../context.js';
@@ -41,7 +41,7 @@ export function registerDigest(program: Command, io: CliIo): void {
         if (o.team !== undefined) {
           const known = new Set([...policy.teams.map((t) => t.name), ...(await app.repos.teams.names())]);
           if (!known.has(o.team))
-            throw new ValidationError(
+            throw new UsageError(
               `--team: no team named ${JSON.stringify(o.team)}${known.size > 0 ? ` (teams: ${[...known].sort().join(', ')})` : ' (none are defined)'}`,
             );
           teams = [o.team];

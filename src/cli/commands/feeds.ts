@@ -6,7 +6,7 @@
  * Which sources are read is documented in docs/feeds.md and src/usecases/feeds-sync.ts.
  */
 import type { Command } from 'commander';
-import { ValidationError } from '../../core/errors.js';
+import { UsageError } from '../../core/errors.js';
 import { syncFeedSources, type FeedSourceResult, type FeedSyncResult } from '../../usecases/feeds-sync.js';
 import { rescanAfterSync, type RescanSummary } from '../../usecases/rescan.js';
 import { withApp } from '../context.js';
@@ -26,7 +26,7 @@ interface SyncOptions {
 
 function parseFormat(value: string): 'text' | 'json' {
   if (value === 'text' || value === 'json') return value;
-  throw new ValidationError(`--format: expected text or json, got ${JSON.stringify(value)}`);
+  throw new UsageError(`--format: expected text or json, got ${JSON.stringify(value)}`);
 }
 
 const numbers = new Intl.NumberFormat('en-US');
@@ -133,7 +133,7 @@ export function registerFeeds(program: Command, io: CliIo): void {
     .action(async (opts: SyncOptions) => {
       const format = parseFormat(opts.format);
       if (opts.offline && opts.from.length > 0) {
-        throw new ValidationError('--offline reads the bundled snapshot: it cannot be combined with --from');
+        throw new UsageError('--offline reads the bundled snapshot: it cannot be combined with --from');
       }
       const { result, rescan } = await withApp(io, {}, async ({ config, logger, repos }) => {
         const progress = createProgress(io, { label: 'feeds', quiet: opts.quiet === true });

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import type { z } from 'zod';
 import { HostAddress, LabelKey, LabelValue, Name, UnixUser, closest } from '../../config/values.js';
-import { ValidationError } from '../../core/errors.js';
+import { UsageError } from '../../core/errors.js';
 import { HostName, type HostInput, type HostRecord } from '../../db/types.js';
 import { fetchHostKeyFingerprint } from '../../executors/ssh/index.js';
 import {
@@ -78,14 +78,14 @@ function check<S extends z.ZodType>(schema: S, value: unknown, flag: string): z.
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const message = r.error.issues[0]?.message ?? 'invalid value';
-  throw new ValidationError(`${flag}: ${message}, got ${JSON.stringify(value)}`, {
+  throw new UsageError(`${flag}: ${message}, got ${JSON.stringify(value)}`, {
     details: { flag, value },
   });
 }
 
 function intFlag(value: string, flag: string, min: number, max: number, what: string): number {
   if (!/^\d{1,9}$/.test(value.trim()) || Number(value) < min || Number(value) > max) {
-    throw new ValidationError(`${flag}: expected ${what}, got ${JSON.stringify(value)}`, {
+    throw new UsageError(`${flag}: expected ${what}, got ${JSON.stringify(value)}`, {
       details: { flag, value },
     });
   }
@@ -121,10 +121,10 @@ async function runAdd(io: CliIo, rawName: string, o: AddOptions): Promise<void> 
   const address = o.address === LOCAL_ADDRESS ? LOCAL_ADDRESS : check(HostAddress, o.address, '--address');
   const user = o.user === undefined ? undefined : check(UnixUser, o.user, '--user');
   if (o.hostKey !== undefined && o.scanHostKey === true) {
-    throw new ValidationError('--host-key and --scan-host-key: give one, not both');
+    throw new UsageError('--host-key and --scan-host-key: give one, not both');
   }
   if (address === LOCAL_ADDRESS && (o.hostKey !== undefined || o.scanHostKey === true)) {
-    throw new ValidationError(
+    throw new UsageError(
       `--address ${LOCAL_ADDRESS} is this machine (no SSH): --host-key and --scan-host-key do not apply`,
     );
   }
@@ -132,7 +132,7 @@ async function runAdd(io: CliIo, rawName: string, o: AddOptions): Promise<void> 
   const labels: Record<string, string> = {};
   for (const kv of o.label) {
     const eq = kv.indexOf('=');
-    if (eq <= 0) throw new ValidationError(`--label: expected KEY=VALUE, got ${JSON.stringify(kv)}`);
+    if (eq <= 0) throw new UsageError(`--label: expected KEY=VALUE, got ${JSON.stringify(kv)}`);
     labels[check(LabelKey, kv.slice(0, eq), '--label')] = check(LabelValue, kv.slice(eq + 1), '--label');
   }
   const criticality =
@@ -141,7 +141,7 @@ async function runAdd(io: CliIo, rawName: string, o: AddOptions): Promise<void> 
       : (intFlag(o.criticality, '--criticality', 1, 4, '1 (most critical) to 4 (least)') as 1 | 2 | 3 | 4);
   const controls = o.control.map((c) => {
     if (c.trim() === '' || c.length > 128)
-      throw new ValidationError(
+      throw new UsageError(
         `--control: expected a control name of 1-128 characters, got ${JSON.stringify(c)}`,
       );
     return c.trim();
@@ -158,7 +158,7 @@ async function runAdd(io: CliIo, rawName: string, o: AddOptions): Promise<void> 
     const file = policyFileName(app);
     const port = portFlag ?? policy.ssh.port;
     if (envName !== undefined && !policy.environments.includes(envName)) {
-      throw new ValidationError(unknownName('--env', envName, 'environment', policy.environments));
+      throw new UsageError(unknownName('--env', envName, 'environment', policy.environments));
     }
     const environment =
       envName ?? (policy.environments.includes('production') ? 'production' : policy.environments[0]);

@@ -4,7 +4,7 @@
  * snapshot per host, and prints a summary. Exit status 1 when any host failed (the others are stored).
  */
 import { Option, type Command } from 'commander';
-import { ValidationError } from '../../core/errors.js';
+import { UsageError, ValidationError } from '../../core/errors.js';
 import {
   collectHosts,
   ensureLocalHost,
@@ -75,17 +75,17 @@ function summaryJson(s: CollectSummary) {
 
 async function runCollect(io: CliIo, o: CollectOptions): Promise<void> {
   if (o.host.length === 0 && o.all !== true && o.local !== true) {
-    throw new ValidationError(
+    throw new UsageError(
       'name the hosts to collect: --host NAME (repeatable), --all (every host) or --local (this machine)',
     );
   }
   if (o.all === true && o.host.length > 0) {
-    throw new ValidationError('--all and --host: give one, not both (--all already collects every host)');
+    throw new UsageError('--all and --host: give one, not both (--all already collects every host)');
   }
   let concurrency: number | undefined;
   if (o.concurrency !== undefined) {
     if (!/^\d{1,4}$/.test(o.concurrency) || Number(o.concurrency) < 1) {
-      throw new ValidationError(
+      throw new UsageError(
         `--concurrency: expected a number of hosts at the same time (1-9999), got ${JSON.stringify(o.concurrency)}`,
       );
     }

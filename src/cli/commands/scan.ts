@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { PatchbotError, ValidationError } from '../../core/errors.js';
+import { PatchbotError, UsageError, ValidationError } from '../../core/errors.js';
 import type { FixGroup, HostFinding } from '../../core/findings/group.js';
 import type { InventorySnapshot, OsFamily, OsInfo } from '../../core/model.js';
 import { topFactors } from '../../core/risk/score.js';
@@ -39,14 +39,14 @@ const collectValues = (value: string, previous: string[]): string[] => [...previ
 export function parseOsOption(value: string): OsInfo {
   const m = /^([a-z][a-z0-9-]*):([0-9][0-9A-Za-z.]*|sid)$/.exec(value.trim().toLowerCase());
   if (!m) {
-    throw new ValidationError(
+    throw new UsageError(
       `--os: expected DISTRIBUTION:VERSION such as debian:12, ubuntu:22.04, alpine:3.19 or rocky:9, got ${JSON.stringify(value)}`,
     );
   }
   const id = m[1];
   const family: OsFamily = familyOf(id, []);
   if (family === 'unknown') {
-    throw new ValidationError(`--os: unknown distribution ${JSON.stringify(id)}`);
+    throw new UsageError(`--os: unknown distribution ${JSON.stringify(id)}`);
   }
   return m[2] === 'sid'
     ? { id, family, versionId: '', codename: 'sid', prettyName: `${id} sid` }
@@ -78,13 +78,14 @@ export function registerScan(program: Command, io: CliIo): void {
     .option('--migrate', 'apply pending database migrations first (PostgreSQL)')
     .action(async (opts: ScanOptions) => {
       if (opts.dpkgStatus && (opts.host.length > 0 || opts.all)) {
-        throw new ValidationError('--dpkg-status cannot be combined with --host or --all');
+        throw new UsageError('--dpkg-status cannot be combined with --host or --all');
       }
-      if (opts.dpkgStatus && !opts.os)
-        throw new ValidationError('--dpkg-status needs --os, e.g. --os debian:12');
+      if (opts.dpkgStatus && !opts.os) throw new UsageError('--dpkg-status needs --os, e.g. --os debian:12');
+      // a wrong --os is bad usage: say so before anything is opened
+      if (opts.os !== undefined) parseOsOption(opts.os);
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 0)
-        throw new ValidationError(`--limit: expected a whole number, got ${opts.limit}`);
+        throw new UsageError(`--limit: expected a whole number, got ${opts.limit}`);
       await withApp(io, { migrate: opts.migrate ?? false }, async (app) => {
         await syncFirst(app, io, opts);
         const targets = await scanTargetsFor(app, io, opts);

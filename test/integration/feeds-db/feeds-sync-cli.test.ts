@@ -239,12 +239,12 @@ for (const make of [postgresBackend, embeddedBackend]) {
       expect(text.stdout).toMatch(/FAILED$/m);
     });
 
-    it('rejects bad usage with a message', async () => {
+    it('rejects bad usage with a message and exit code 2', async () => {
       const run = await sync(['--offline', '--from', 'x']);
-      expect(run.code).toBe(1);
+      expect(run.code).toBe(2);
       expect(run.stderr).toContain('cannot be combined with --from');
       const format = await sync(['--format', 'yaml']);
-      expect(format.code).toBe(1);
+      expect(format.code).toBe(2);
       expect(format.stderr).toContain('--format: expected text or json');
     });
   });

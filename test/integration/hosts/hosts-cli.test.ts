@@ -203,7 +203,7 @@ describe('patchbot hosts', () => {
     ],
   ])('add %j is refused naming the flag and value', async (args, flagMessage, value) => {
     const r = await cli('hosts', 'add', ...args);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain(flagMessage);
     expect(r.stderr).toContain(value);
     expect(await repos.hosts.get('x')).toBeNull();

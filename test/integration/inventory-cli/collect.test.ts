@@ -212,13 +212,13 @@ describe('patchbot inventory collect', () => {
 
   it('refuses a missing selection and an unknown host before collecting anything', async () => {
     const none = await cli('inventory', 'collect');
-    expect(none.code).toBe(1);
+    expect(none.code).toBe(2);
     expect(none.stderr).toContain('--host NAME (repeatable), --all (every host) or --local (this machine)');
     const unknown = await cli('inventory', 'collect', '--host', 'good-c');
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('no host named "good-c"; did you mean');
     const conc = await cli('inventory', 'collect', '--all', '--concurrency', '0');
-    expect(conc.code).toBe(1);
+    expect(conc.code).toBe(2);
     expect(conc.stderr).toContain('--concurrency: expected');
     expect(conc.stderr).toContain('"0"');
     expect(await repos.inventory.count('good-a')).toBe(1);
