@@ -175,6 +175,7 @@ export function createScanner(deps: ScanDeps, options: ScannerOptions = {}): Sca
         cves: enriched,
         advisorySeverity: advisory?.severity ?? [],
         urgency: entry?.urgency ?? null,
+        ecosystem: m.ecosystem,
         references: advisory?.references ?? [],
         host: context,
         fixAvailable: m.fixedVersion !== null,
