@@ -134,10 +134,9 @@ export function staleNotice(ages: readonly FeedAge[]): string | undefined {
   const oldest = Math.max(...stale.map((a) => a.ageDays));
   const bundled = stale.filter((a) => a.bundled);
   const names = (list: readonly FeedAge[]) => list.map((a) => a.source).join(', ');
-  const bundledDate = bundled.length > 0 ? bundled.map((a) => a.asOf.slice(0, 10)).sort()[0] : undefined;
   const parts = [
-    ...(bundled.length > 0 ? [`${names(bundled)}: bundled snapshot of ${bundledDate ?? ''}`] : []),
-    ...(stale.length > bundled.length ? [`${names(stale.filter((a) => !a.bundled))}: stale`] : []),
+    ...(bundled.length > 0 ? [`bundled snapshot: ${names(bundled)}`] : []),
+    ...(stale.length > bundled.length ? [`stale: ${names(stale.filter((a) => !a.bundled))}`] : []),
   ];
   return `advisory data is ${plural(oldest, 'day')} old (${parts.join('; ')}); run \`patchbot feeds sync\``;
 }
@@ -145,6 +144,16 @@ export function staleNotice(ages: readonly FeedAge[]): string | undefined {
 /** "3 days", "today", for a freshness line. */
 export function ageText(a: Pick<FeedAge, 'ageDays'>): string {
   return a.ageDays === 0 ? 'today' : `${plural(a.ageDays, 'day')} old`;
+}
+
+/** Short form for a list: "kev 2025-08-25 (469 days, bundled, stale)". */
+export function feedShort(a: FeedAge): string {
+  const notes = [
+    a.ageDays === 0 ? 'today' : plural(a.ageDays, 'day'),
+    ...(a.bundled ? ['bundled'] : []),
+    ...(a.stale ? ['stale'] : []),
+  ];
+  return `${a.source} ${a.asOf.slice(0, 10)} (${notes.join(', ')})`;
 }
 
 /** One line per feed: "kev 2025-08-25 (469 days old, bundled snapshot, STALE)". */

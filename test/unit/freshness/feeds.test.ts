@@ -103,7 +103,7 @@ describe('the stale notice every report starts with', () => {
       NOW,
     );
     expect(staleNotice(ages)).toBe(
-      'advisory data is 469 days old (debian-tracker, kev: bundled snapshot of 2025-08-25; epss: stale); ' +
+      'advisory data is 469 days old (bundled snapshot: debian-tracker, kev; stale: epss); ' +
         'run `patchbot feeds sync`',
     );
   });
