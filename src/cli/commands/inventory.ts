@@ -1,7 +1,8 @@
 /**
  * `patchbot inventory collect [--host NAME]... [--all] [--local]`: collects the installed packages,
  * OS, kernel and reboot state of hosts (SSH with the pinned host key, or this machine), stores a
- * snapshot per host, and prints a summary. Exit status 1 when any host failed (the others are stored).
+ * snapshot per host, and prints a summary. Exit status 4 when some hosts failed (the others are stored),
+ * 1 when every host failed.
  */
 import { Option, type Command } from 'commander';
 import { UsageError, ValidationError } from '../../core/errors.js';
@@ -13,6 +14,7 @@ import {
   type CollectedHost,
 } from '../../usecases/inventory.js';
 import { rescanHosts } from '../../usecases/rescan.js';
+import { EXIT } from '../exit-codes.js';
 import { withApp } from '../context.js';
 import { rescanLine } from './feeds.js';
 import { createProgress } from '../progress.js';
@@ -144,7 +146,8 @@ async function runCollect(io: CliIo, o: CollectOptions): Promise<void> {
     );
     if (summary.rescan) writeLine(io.stdout, rescanLine(summary.rescan));
   }
-  if (summary.failed.length > 0) throw new CliExit(1);
+  // some hosts failed: partial; every host failed: an error
+  if (summary.failed.length > 0) throw new CliExit(summary.succeeded.length > 0 ? EXIT.partial : EXIT.error);
 }
 
 export function registerInventory(program: Command, io: CliIo): void {
@@ -165,7 +168,8 @@ export function registerInventory(program: Command, io: CliIo): void {
     .option('--no-rescan', 'do not re-match the collected hosts against the stored advisories')
     .addHelpText(
       'after',
-      '\nExit status: 0 when every host was collected, 1 when any failed (the others are stored).',
+      '\nExit status: 0 when every host was collected; 4 when some failed (the others are stored; the ' +
+        'failed ones show as unreachable in coverage); 1 when every host failed; 2 on bad usage.',
     )
     .action(async (opts: CollectOptions) => runCollect(io, opts));
 }

@@ -55,6 +55,20 @@ const includeTeam = { team: { select: { name: true } } } as const;
 export class HostRepository {
   constructor(private readonly prisma: DbClient) {}
 
+  /**
+   * Records that collecting the host's inventory failed at `at` (coverage shows it as unreachable
+   * until a collection succeeds). An unknown host is ignored: it was removed meanwhile.
+   */
+  async recordCollectFailure(name: string, error: string, at: Date): Promise<void> {
+    await this.prisma.host.updateMany({
+      where: { name },
+      data: {
+        lastCollectAttemptAt: at,
+        lastCollectError: error.replaceAll('\u0000', '\uFFFD').slice(0, 2_000),
+      },
+    });
+  }
+
   /** Creates the host or replaces its definition (by name). Inventory facts are kept. */
   async upsert(input: HostInput): Promise<HostRecord> {
     const h = parseInput(input);
