@@ -55,6 +55,9 @@ export interface MetricsDeps {
 /** One host's coverage state, as `report coverage --hosts` lists it. */
 export interface HostCoverageLine {
   name: string;
+  /** An open finding at the coverage threshold or above. */
+  exposed: boolean;
+  rebootRequired: boolean;
   team: string | null;
   environment: string;
   groups: string[];
@@ -134,6 +137,8 @@ async function classifier(deps: MetricsDeps): Promise<Classifier> {
       );
       return {
         name: h.name,
+        exposed: h.exposed,
+        rebootRequired: h.rebootRequired,
         team: h.team,
         environment: h.environment,
         groups: h.groups,
@@ -222,6 +227,10 @@ export async function metricsByScopes(
           raw = emptyCounts();
           byKey.set(key, raw);
         }
+        raw.hosts += 1;
+        if (h.exposed) raw.exposedHosts += 1;
+        if (h.rebootRequired) raw.rebootRequired += 1;
+        if (h.lastInventoryAt !== null) raw.inventoried += 1;
         raw.hostStates[h.state] += 1;
       }
     }

@@ -88,6 +88,8 @@ export interface HostFactsRow {
   team: string | null;
   environment: string;
   groups: string[];
+  /** Its last inventory said a reboot is required. */
+  rebootRequired: boolean;
   /** When its newest stored inventory was collected; null without one. */
   lastInventoryAt: Date | null;
   lastCollectAttemptAt: Date | null;
@@ -150,9 +152,10 @@ export class MetricsQueries {
   constructor(private readonly prisma: DbClient) {}
 
   /**
-   * Every number of ScopeMetrics, for each scope of each grouping (restricted to a team's hosts
-   * when given). The findings are read once for all groupings: counted per host first, then the
-   * per-host counts are added up per scope (percentiles from the few rows of the period).
+   * The finding, host-run and acceptance numbers of ScopeMetrics, for each scope of each grouping
+   * (restricted to a team's hosts when given). The findings are read once for all groupings: counted
+   * per host first, then the per-host counts are added up per scope (percentiles from the few rows
+   * of the period). The host numbers come from `hostFacts`.
    */
   async counts(q: CountsQuery): Promise<Map<ScopeKind, CountsByScope>> {
     if (q.groupings.length === 0) return new Map();
@@ -185,38 +188,8 @@ export class MetricsQueries {
       return c;
     };
 
-    const hosts = await tx.$queryRaw<
-      {
-        kind: ScopeKind;
-        key: string | null;
-        hosts: number;
-        exposed: number;
-        reboot: number;
-        inventoried: number;
-      }[]
-    >`
-      WITH hs AS (${hs}),
-      exposed AS MATERIALIZED (
-        SELECT hs.host_id FROM hs
-        WHERE EXISTS (
-          SELECT 1 FROM "Finding" f
-          WHERE f."hostId" = hs.host_id AND f.status = 'open' AND f.severity IN (${bandList(q.bands)})
-        )
-      ),
-      sh AS (${sh})
-      SELECT sh.kind, sh.key, COUNT(*)::int AS hosts,
-        COUNT(e.host_id)::int AS exposed,
-        COUNT(*) FILTER (WHERE sh.reboot)::int AS reboot,
-        COUNT(*) FILTER (WHERE sh.inventoried)::int AS inventoried
-      FROM sh LEFT JOIN exposed e ON e.host_id = sh.host_id
-      GROUP BY sh.kind, sh.key`;
-    for (const r of hosts) {
-      const c = get(r.kind, r.key);
-      c.hosts = r.hosts;
-      c.exposedHosts = r.exposed;
-      c.rebootRequired = r.reboot;
-      c.inventoried = r.inventoried;
-    }
+    // The host-level numbers (hosts, exposed, reboots, inventoried, coverage states) come from
+    // hostFacts: one row per host, classified by the caller.
 
     const age = (b: (typeof AGE_BUCKETS)[number]): Prisma.Sql => {
       const newer = Prisma.sql`f."firstSeenAt" > ${ago(now, b.fromDays)}`;
@@ -388,6 +361,7 @@ export class MetricsQueries {
         team: string | null;
         environment: string;
         groups: string[];
+        reboot: boolean;
         collected_at: Date | null;
         attempt_at: Date | null;
         error: string | null;
@@ -399,7 +373,7 @@ export class MetricsQueries {
         exposed: boolean;
       }[]
     >`
-      SELECT h.id, h.name, t.name AS team, h.environment, h.groups,
+      SELECT h.id, h.name, t.name AS team, h.environment, h.groups, h."rebootRequired" AS reboot,
         COALESCE(s."collectedAt", h."lastInventoryAt") AS collected_at, h."lastCollectAttemptAt" AS attempt_at, h."lastCollectError" AS error,
         s."osId" AS os_id, s."osFamily" AS os_family, s."osVersionId" AS os_version,
         s."osCodename" AS os_codename, s."osPrettyName" AS os_pretty,
@@ -422,6 +396,7 @@ export class MetricsQueries {
       team: r.team,
       environment: r.environment,
       groups: r.groups,
+      rebootRequired: r.reboot,
       lastInventoryAt: r.collected_at,
       lastCollectAttemptAt: r.attempt_at,
       lastCollectError: r.error,
