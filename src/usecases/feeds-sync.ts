@@ -277,15 +277,14 @@ function resultOf(planned: PlannedSource, summary: SourceSummary): FeedSourceRes
   };
 }
 
-/** What a completed import of `location` says about each feed's freshness. */
+/** What a completed import of a source (its FeedState key: URL or absolute path) says about each feed. */
 function freshnessOf(
   observations: readonly FeedObservation[],
-  location: string,
   key: string,
   now: Date,
   bundledDir: string,
 ): FeedFreshnessRecord[] {
-  const bundled = isBundledPath(location, bundledDir);
+  const bundled = isBundledPath(key, bundledDir);
   const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(key);
   return observations.map((o) => ({
     feed: o.feed,
@@ -321,7 +320,7 @@ export async function syncFeedSources(input: SyncFeedSourcesInput): Promise<Feed
   const recordFreshness = async (result: FeedSourceResult, location: string, summary: SourceSummary) => {
     if (summary.error !== undefined) return;
     const now = input.now?.() ?? new Date();
-    const records = freshnessOf(summary.feeds, location, stateKey(location, cwd), now, bundledDir);
+    const records = freshnessOf(summary.feeds, stateKey(location, cwd), now, bundledDir);
     await repo.recordFeedFreshness(records, now);
     result.feeds = records.map((r) => ({
       feed: r.feed,

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import type { z } from 'zod';
 import { HostAddress, LabelKey, LabelValue, Name, UnixUser, closest } from '../../config/values.js';
-import { UsageError } from '../../core/errors.js';
+import { PatchbotError, UsageError } from '../../core/errors.js';
 import { HostName, type HostInput, type HostRecord } from '../../db/types.js';
 import { fetchHostKeyFingerprint } from '../../executors/ssh/index.js';
 import {
@@ -128,7 +128,13 @@ async function runAdd(io: CliIo, rawName: string, o: AddOptions): Promise<void> 
       `--address ${LOCAL_ADDRESS} is this machine (no SSH): --host-key and --scan-host-key do not apply`,
     );
   }
-  let hostKeySha256 = o.hostKey === undefined ? undefined : fingerprintToHex(o.hostKey, '--host-key');
+  let hostKeySha256: string | undefined;
+  try {
+    hostKeySha256 = o.hostKey === undefined ? undefined : fingerprintToHex(o.hostKey, '--host-key');
+  } catch (err) {
+    // a malformed --host-key is bad usage, whatever says so
+    throw err instanceof PatchbotError ? new UsageError(err.userMessage, { details: err.details }) : err;
+  }
   const labels: Record<string, string> = {};
   for (const kv of o.label) {
     const eq = kv.indexOf('=');

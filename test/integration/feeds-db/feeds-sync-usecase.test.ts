@@ -122,6 +122,19 @@ forEachBackend('syncFeedSources', (db) => {
     expect(new Set(first.sources[0].formats)).toEqual(
       new Set(['osv', 'debian-tracker', 'kev', 'epss', 'nvd']),
     );
+    // read from wherever it is named, the bundled snapshot is marked as such
+    const feeds = await repos.advisories.feedFreshness();
+    expect(feeds.map((f) => f.feed).sort()).toEqual([
+      'debian-tracker',
+      'epss',
+      'kev',
+      'nvd',
+      'osv:Debian',
+      'osv:PyPI',
+      'osv:Ubuntu',
+      'osv:npm',
+    ]);
+    expect(feeds.every((f) => f.bundled)).toBe(true);
     const second = await syncFeedSources({ from: [BUNDLED_FEEDS_DIR], repos });
     expect(second.totals).toMatchObject({ new: 0, changed: 0, withdrawn: 0, rejected: 0, failed: 0 });
     expect(second.sources[0].unchanged).toBe(oracle.new);
