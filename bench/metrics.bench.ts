@@ -45,6 +45,16 @@ export async function run(): Promise<void> {
         ARRAY['group-' || (i % 20), 'group-' || ((i / 20) % 20)],
         i % 17 = 0, now() - interval '1 day', now()
       FROM generate_series(0, ${HOSTS - 1}) i`);
+    // every host inventoried (Debian 12) a day ago but one in 50 (never scanned) and one in 40
+    // (inventory 10 days old); Debian 12 advisories synced an hour ago: hosts are classified for real
+    await p.$executeRawUnsafe(`
+      INSERT INTO "InventorySnapshot" ("hostId", "collectedAt", "osId", "osFamily", "osVersionId", kernel, "packageManager")
+      SELECT id, now() - CASE WHEN n % 40 = 0 THEN interval '10 days' ELSE interval '1 day' END,
+        'debian', 'debian', '12', '6.1.0-13-amd64', 'dpkg'
+      FROM (SELECT id, row_number() OVER (ORDER BY name) AS n FROM "Host") h WHERE n % 50 <> 0`);
+    await p.$executeRawUnsafe(`
+      INSERT INTO "FeedFreshness" (feed, "asOf", basis, location, "importedAt", ecosystems)
+      VALUES ('debian-tracker', now() - interval '1 hour', 'fetched', 'bench', now(), ARRAY['Debian:12'])`);
     await p.$executeRawUnsafe(`
       INSERT INTO "Advisory" (id, source, modified, "contentHash", cves, "updatedAt")
       SELECT 'ADV-' || a, 'osv', now(), md5(a::text), ARRAY['CVE-2025-' || (10000 + a)], now()

@@ -20,6 +20,7 @@ import {
 import { createTeamsEdge, TEAMS_MESSAGES_PATH, type TeamsEdge } from './bot/teams/index.js';
 import type { Config } from './config/index.js';
 import { PatchbotError } from './core/errors.js';
+import { feedAges, staleNotice } from './core/freshness/feeds.js';
 import {
   createRepositories,
   openDatabase,
@@ -387,7 +388,12 @@ export async function startServe(
       logger,
       options,
       closer,
-      (repos) => new Metrics({ openByBand: () => repos.status.openByBand() }),
+      (repos) =>
+        new Metrics({
+          openByBand: () => repos.status.openByBand(),
+          feedAges: async () =>
+            feedAges(await repos.advisories.feedFreshness(), config.policy.feeds.maxAge, new Date()),
+        }),
     );
     const { core, metrics, approvals, deployments, svc } = opened;
     const handlers = createChatHandlers({
@@ -419,6 +425,14 @@ export async function startServe(
           if (core.redis.status !== 'ready') throw new Error(`connection ${core.redis.status}`);
           await core.redis.ping();
         },
+      },
+      readinessDetail: async () => {
+        const feeds = feedAges(
+          await core.repos.advisories.feedFreshness(),
+          config.policy.feeds.maxAge,
+          new Date(),
+        );
+        return { feeds, notice: staleNotice(feeds) ?? null };
       },
       ...(slack?.edge.requestListener ? { fallback: slack.edge.requestListener } : {}),
       ...(teams ? { routes: { [TEAMS_MESSAGES_PATH]: teams.requestListener } } : {}),

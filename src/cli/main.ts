@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { PatchbotError, userMessageOf } from '../core/errors.js';
 import { commands } from './commands/index.js';
+import { EXIT } from './exit-codes.js';
 import { CliExit, processIo, writeLine, type CliIo } from './io.js';
 
 export function buildProgram(io: CliIo): Command {
@@ -25,15 +26,15 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     return 0;
   } catch (err) {
     if (err instanceof CliExit) return err.exitCode;
-    if (err instanceof CommanderError) {
-      return err.exitCode;
-    }
+    // commander has printed its message (unknown option, missing argument...); --help and
+    // --version end with 0
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     if (err instanceof PatchbotError) {
       writeLine(io.stderr, `patchbot: ${err.userMessage}`);
-      return 1;
+      return err.code === 'USAGE' ? EXIT.usage : EXIT.error;
     }
     writeLine(io.stderr, `patchbot: unexpected error: ${userMessageOf(err)}`);
     if (err instanceof Error && err.stack && io.env.LOG_LEVEL === 'debug') writeLine(io.stderr, err.stack);
-    return 70;
+    return EXIT.error;
   }
 }

@@ -381,6 +381,29 @@ export const SshDefaults = z.strictObject({
 export type SshDefaults = z.infer<typeof SshDefaults>;
 
 // ---------------------------------------------------------------------------------------------
+// data freshness: how old feed data and inventories may be before reports call them stale
+// (docs/feeds.md "How fresh the data is", docs/metrics.md "Coverage")
+
+const MaxAge = Duration.refine((ms) => ms > 0, { error: 'expected a duration longer than 0' });
+
+/** `feeds.maxAge`: past this, a feed is stale and every report says so. */
+export const FeedMaxAge = z.strictObject({
+  'debian-tracker': MaxAge.prefault('2d'),
+  osv: MaxAge.prefault('2d'),
+  kev: MaxAge.prefault('2d'),
+  epss: MaxAge.prefault('7d'),
+  nvd: MaxAge.prefault('7d'),
+});
+export type FeedMaxAge = z.infer<typeof FeedMaxAge>;
+
+/** `coverage`: what makes a host count as assessed. */
+export const CoveragePolicy = z.strictObject({
+  /** A host whose newest inventory is older than this is not covered (inventory stale). */
+  maxInventoryAge: MaxAge.prefault('7d'),
+});
+export type CoveragePolicy = z.infer<typeof CoveragePolicy>;
+
+// ---------------------------------------------------------------------------------------------
 // feeds, notifications, reporting
 
 /** Built-in advisory sources; `url` takes a URL, a local path, or a short name (kev, osv:Debian...). */
@@ -408,6 +431,7 @@ export interface FeedSource {
 export const Feeds = z
   .strictObject({
     syncInterval: Duration.prefault('6h'),
+    maxAge: FeedMaxAge.prefault({}),
     /** Merged over the built-in sources: `nvd: { enabled: true }` turns one on, new names add sources. */
     sources: z
       .record(
@@ -441,7 +465,7 @@ export const Feeds = z
         merged.set(name, { name, url: s.url, enabled: s.enabled ?? true });
       }
     }
-    return { syncInterval: f.syncInterval, sources: [...merged.values()] };
+    return { syncInterval: f.syncInterval, maxAge: f.maxAge, sources: [...merged.values()] };
   });
 export type Feeds = z.infer<typeof Feeds>;
 
@@ -497,6 +521,7 @@ export const PolicyFile = z.strictObject({
   risk: RiskPolicy.prefault({}),
   riskAcceptance: RiskAcceptancePolicy.prefault({}),
   feeds: Feeds.prefault({}),
+  coverage: CoveragePolicy.prefault({}),
   inventory: InventorySchedule.prefault({}),
   notifications: Notifications.prefault({}),
   reporting: Reporting.prefault({}),

@@ -6,6 +6,7 @@
 export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'VALIDATION'
+  | 'USAGE'
   | 'INVALID_VERSION'
   | 'FEED_INVALID'
   | 'FEED_UNAVAILABLE'
@@ -50,6 +51,13 @@ export class PatchbotError extends Error {
 export class ValidationError extends PatchbotError {
   constructor(userMessage: string, options: PatchbotErrorOptions = {}) {
     super('VALIDATION', userMessage, options);
+  }
+}
+
+/** A command used wrongly: options that do not go together, a value an option does not take. */
+export class UsageError extends PatchbotError {
+  constructor(userMessage: string, options: PatchbotErrorOptions = {}) {
+    super('USAGE', userMessage, options);
   }
 }
 

@@ -179,6 +179,12 @@ export interface RiskFactor {
   contribution: number;
   /** For a per-CVE factor (cvss, epss, kev, ransomware): the CVE that gave the worst value. */
   cve?: string;
+  /**
+   * For the cvss factor: where its value came from. `cvss` a CVSS score; `distribution` no CVSS is
+   * known, the distribution's own severity stands in (Debian urgency, Ubuntu priority, Red Hat
+   * severity); `prior` neither is known, the policy's conservative prior stands in.
+   */
+  basis?: 'cvss' | 'distribution' | 'prior';
 }
 
 /** The four decision points of CISA's SSVC coordinator table, as patchbot derived them. */
@@ -197,6 +203,8 @@ export interface RiskAssessment {
   dueDate: Date;
   /** Why the due date is what it is: "KEV due date" or "SLA high: 7 days". */
   dueReason: string;
+  /** CISA's KEV due date (the earliest of the finding's CVEs), kept as a fact whatever `dueDate` is. */
+  kevDueDate?: Date;
   /** The SSVC decision points behind `ssvc`, and the CVE that gave the decision (when there was one). */
   ssvcInputs?: SsvcInputs;
   ssvcCve?: string;

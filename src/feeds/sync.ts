@@ -61,6 +61,26 @@ export interface SourceSummary {
   notModified: boolean;
   /** Why the source stopped early, if it did. */
   error?: string;
+  /** The kinds of feed data read, each with its date (FeedFreshness). */
+  feeds: FeedObservation[];
+}
+
+/** What one source showed of one kind of feed data: its date and the ecosystems it covered. */
+export interface FeedObservation {
+  /** "debian-tracker", "osv:Debian", "kev", "epss", "nvd". */
+  feed: string;
+  /** The feed's own date where its format has one, else the download's or the file's. */
+  asOf: Date;
+  basis: 'published' | 'last-modified' | 'fetched' | 'file';
+  /** OSV ecosystems of the advisories read ("Debian:12"), sorted. */
+  ecosystems: string[];
+}
+
+interface Observed {
+  published?: Date;
+  transport?: Date;
+  transportBasis: 'last-modified' | 'fetched' | 'file';
+  ecosystems: Set<string>;
 }
 
 export interface SyncDeps {
@@ -81,6 +101,8 @@ export interface SyncDeps {
 }
 
 export const MAX_LISTED_REJECTIONS = 1000;
+/** The first line of the tracker's DSA/DLA list: "[29 Mar 2023] DSA-5380-1 xorg-server - security update". */
+const DSA_LIST = /^\s*\[\d{1,2} [A-Z][a-z]{2} \d{4}\] D[SL]A-\d/;
 const MAX_LOGGED_REJECTIONS = 20;
 const HEAD_BYTES = 64 * 1024;
 
@@ -130,7 +152,44 @@ class SourceRun {
       rejectedCount: 0,
       skipped: [],
       notModified: false,
+      feeds: [],
     };
+  }
+
+  /** Feed kind -> what was seen of it. */
+  private readonly observed = new Map<string, Observed>();
+  /** The date of what is being read: the download's (Last-Modified or now) or the file's. */
+  private transport: { date: Date; basis: Observed['transportBasis'] } | undefined;
+
+  /** Notes that `feed` data was read (dated `published` when the data says so). */
+  private observe(feed: string, published?: Date, ecosystems: Iterable<string> = []): void {
+    let o = this.observed.get(feed);
+    if (!o) {
+      o = { transportBasis: 'file', ecosystems: new Set() };
+      this.observed.set(feed, o);
+    }
+    if (published !== undefined && (o.published === undefined || published > o.published))
+      o.published = published;
+    if (this.transport && (o.transport === undefined || this.transport.date > o.transport)) {
+      o.transport = this.transport.date;
+      o.transportBasis = this.transport.basis;
+    }
+    for (const e of ecosystems) o.ecosystems.add(e);
+  }
+
+  private observations(): FeedObservation[] {
+    const out: FeedObservation[] = [];
+    for (const [feed, o] of this.observed) {
+      const asOf = o.published ?? o.transport;
+      if (asOf === undefined) continue;
+      out.push({
+        feed,
+        asOf,
+        basis: o.published !== undefined ? 'published' : o.transportBasis,
+        ecosystems: [...o.ecosystems].sort(),
+      });
+    }
+    return out.sort((a, b) => a.feed.localeCompare(b.feed));
   }
 
   async run(): Promise<void> {
@@ -156,6 +215,7 @@ class SourceRun {
       this.deps.logger?.warn({ source: this.source, err: this.summary.error }, 'feed source failed');
     } finally {
       this.summary.formats = [...this.formats];
+      this.summary.feeds = this.observations();
     }
   }
 
@@ -182,7 +242,9 @@ class SourceRun {
         this.deps.logger?.info({ source: this.source }, 'feed not modified');
         return;
       }
-      const asOf = httpDate(result.validators.lastModified) ?? this.now();
+      const lastModified = httpDate(result.validators.lastModified);
+      const asOf = lastModified ?? this.now();
+      this.transport = { date: asOf, basis: lastModified ? 'last-modified' : 'fetched' };
       await this.processFile(file, redact(url), { inContainer: false, asOf });
       await this.flushAll();
       await this.sink.setFeedState(key, {
@@ -203,6 +265,8 @@ class SourceRun {
     if (this.deps.nvdApiKey !== undefined) headers['apiKey'] = this.deps.nvdApiKey;
     const pauseMs = this.deps.nvdPauseMs ?? (this.deps.nvdApiKey === undefined ? 6000 : 700);
     this.formats.add('nvd');
+    // the API answers with every change up to `until`: the data is current as of then
+    this.transport = { date: until, basis: 'fetched' };
     for await (const page of fetchNvdPages(url, {
       http: { ...this.http(), maxBytes: this.limits.maxDocumentBytes, headers },
       since: state?.cursor,
@@ -217,6 +281,7 @@ class SourceRun {
       this.tick(page.page?.resultsPerPage ?? page.items.length);
     }
     await this.flushAll();
+    this.observe('nvd');
     await this.sink.setFeedState(key, { ...state, cursor: until.toISOString() });
     if (url.href !== DEFAULT_FEED_URLS.nvd)
       this.deps.logger?.info({ source: this.source }, 'NVD API mirror synced');
@@ -246,6 +311,8 @@ class SourceRun {
   ): Promise<void> {
     const info = await stat(path);
     const asOf = opts.asOf ?? info.mtime;
+    // a local file is as fresh as its modification time (when it was downloaded or written)
+    if (opts.asOf === undefined) this.transport = { date: info.mtime, basis: 'file' };
     const head = await readHead(path, HEAD_BYTES);
     const kind = sniffBytes(head);
     if (kind === 'zip') {
@@ -353,12 +420,22 @@ class SourceRun {
       if (inContainer) return this.skip(label);
       throw new PatchbotError('FEED_INVALID', `${label}: ${userMessageOf(err)}`);
     }
+    if (DSA_LIST.test(text.slice(0, 200))) {
+      return this.skip(
+        label,
+        inContainer,
+        "a Debian DSA/DLA list (the security tracker's data/DSA/list text), which is not a feed format " +
+          'patchbot reads: use the tracker JSON instead (`--from debian-tracker`)',
+      );
+    }
     if (kind === 'json') {
       let value: unknown;
       try {
         value = parseJsonText(text);
       } catch (err) {
         if (!(err instanceof DocumentSyntaxError)) throw err;
+        // a file given on its own that is not even JSON is no feed: the source fails as a whole
+        if (!inContainer) throw new PatchbotError('FEED_INVALID', `${label}: ${err.message}`);
         this.summary.read++;
         this.reject({ source: label, recordId: '(file)', reason: err.message });
         return;
@@ -394,6 +471,7 @@ class SourceRun {
         return;
       case 'kev': {
         const result = parseKevCatalog(value, label);
+        if (result.items.length > 0) this.observe('kev', result.released);
         const count = (value as { vulnerabilities: unknown[] }).vulnerabilities.length;
         this.summary.read += count;
         this.setTotal(count);
@@ -407,6 +485,7 @@ class SourceRun {
       case 'nvd': {
         const result = parseNvdDocument(value, label);
         this.summary.read += result.page?.resultsPerPage ?? 1;
+        if (result.items.length > 0) this.observe('nvd', newestNvdChange(result.items));
         for (const r of result.rejections) this.reject(r);
         for (const item of result.items) await this.addEnrichment('nvd', item);
         this.tickRecord(result.items.length);
@@ -415,6 +494,12 @@ class SourceRun {
       case 'debian-tracker': {
         const result = parseTrackerJson(value, label, asOf);
         this.summary.read += result.entries;
+        if (result.advisories.length > 0)
+          this.observe(
+            'debian-tracker',
+            undefined,
+            result.advisories.flatMap((a) => a.affected.map((e) => e.ecosystem)),
+          );
         this.setTotal(result.advisories.length);
         for (const r of result.rejections) this.reject(r);
         for (const advisory of result.advisories) {
@@ -436,6 +521,7 @@ class SourceRun {
         this.limits.batchSize,
       )) {
         this.summary.read += batch.items.length + batch.rejections.length;
+        if (batch.items.length > 0) this.observe('epss', epssDate(batch.meta.scoreDate));
         for (const r of batch.rejections) this.reject(r);
         for (const item of batch.items) await this.addEnrichment('epss', item);
         this.tickRecord(batch.items.length + batch.rejections.length);
@@ -449,7 +535,12 @@ class SourceRun {
     this.summary.read++;
     const result = parseOsvRecord(value, label);
     for (const r of result.rejections) this.reject(r);
-    if (result.advisory !== undefined) await this.addAdvisory(result.advisory);
+    if (result.advisory !== undefined) {
+      // one feed per ecosystem family: an OSV archive of Debian is "osv:Debian"
+      for (const e of result.advisory.affected)
+        this.observe(`osv:${e.ecosystem.split(':')[0] ?? e.ecosystem}`, undefined, [e.ecosystem]);
+      await this.addAdvisory(result.advisory);
+    }
     this.tickRecord();
   }
 
@@ -554,6 +645,23 @@ async function walk(root: string): Promise<string[]> {
   };
   await visit(root);
   return out;
+}
+
+/** The latest NVD lastModified of a page (UTC without a zone designator in NVD's JSON). */
+function newestNvdChange(items: readonly { lastModified?: string }[]): Date | undefined {
+  let newest: Date | undefined;
+  for (const { lastModified } of items) {
+    if (lastModified === undefined) continue;
+    const zoned = /(?:Z|[+-]\d{2}:?\d{2})$/.test(lastModified) ? lastModified : `${lastModified}Z`;
+    const d = new Date(zoned);
+    if (!Number.isNaN(d.getTime()) && (newest === undefined || d > newest)) newest = d;
+  }
+  return newest;
+}
+
+/** EPSS score_date (YYYY-MM-DD) as a Date, when the file gave one. */
+function epssDate(day: string | undefined): Date | undefined {
+  return day === undefined ? undefined : new Date(`${day}T00:00:00Z`);
 }
 
 function httpDate(value: string | undefined): Date | undefined {

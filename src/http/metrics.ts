@@ -1,13 +1,19 @@
 /**
  * Prometheus metrics (`GET /metrics`): counters of chat requests, decisions, posts and jobs, and
- * gauges of open findings by risk band (read from PostgreSQL when scraped, with one aggregate query).
+ * gauges of open findings by risk band and of each advisory feed's age (read from PostgreSQL when
+ * scraped, with one query each).
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { FeedAge } from '../core/freshness/feeds.js';
 import type { Severity } from '../core/model.js';
 
 export interface MetricsOptions {
   /** Open findings per band; called on each scrape. */
   openByBand?: () => Promise<Record<Severity, number>>;
+  /** Every feed's age; called on each scrape. */
+  feedAges?: () => Promise<FeedAge[]>;
+  /** The clock the ages are counted on (default: the system clock). */
+  now?: () => Date;
   /** Process metrics (CPU, memory, event loop lag); default true. */
   processMetrics?: boolean;
 }
@@ -23,6 +29,8 @@ export class Metrics {
   /** Jobs finished, by job name and outcome (completed | failed). */
   readonly jobs: Counter<'job' | 'outcome'>;
   readonly openFindings: Gauge<'band'>;
+  readonly feedAge: Gauge<'source'>;
+  readonly feedStale: Gauge<'source'>;
 
   constructor(options: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -60,6 +68,41 @@ export class Metrics {
         if (!openByBand) return;
         const counts = await openByBand();
         for (const [band, n] of Object.entries(counts)) this.set({ band }, n);
+      },
+    });
+    const feedAges = options.feedAges;
+    const now = options.now ?? (() => new Date());
+    // one read per scrape serves both feed gauges
+    let reading: Promise<FeedAge[]> | undefined;
+    const ages = async (): Promise<FeedAge[]> => {
+      if (!feedAges) return [];
+      reading ??= feedAges().finally(() => {
+        reading = undefined;
+      });
+      return reading;
+    };
+    this.feedAge = new Gauge({
+      name: 'patchbot_feed_age_seconds',
+      help: 'Age of each advisory feed: seconds since the date of its data (docs/feeds.md)',
+      labelNames: ['source'],
+      registers,
+      async collect() {
+        if (!feedAges) return;
+        this.reset();
+        const t = now().getTime();
+        for (const a of await ages())
+          this.set({ source: a.source }, Math.max(0, (t - Date.parse(a.asOf)) / 1000));
+      },
+    });
+    this.feedStale = new Gauge({
+      name: 'patchbot_feed_stale',
+      help: 'Whether each advisory feed is past its feeds.maxAge (1) or not (0)',
+      labelNames: ['source'],
+      registers,
+      async collect() {
+        if (!feedAges) return;
+        this.reset();
+        for (const a of await ages()) this.set({ source: a.source }, a.stale ? 1 : 0);
       },
     });
     if (options.processMetrics !== false)

@@ -22,6 +22,11 @@ export interface HttpDeps {
   logger: Logger;
   /** Each readiness check must answer within this (default 2,000 ms). */
   checkTimeoutMs?: number;
+  /**
+   * More of the state for `/readyz` to show (how fresh the advisory data is). It informs and never
+   * makes the process unready; when it fails, `/readyz` says so in its place.
+   */
+  readinessDetail?: () => Promise<Record<string, unknown>>;
 }
 
 function withTimeout(p: Promise<void>, ms: number): Promise<void> {
@@ -70,10 +75,18 @@ export function createRequestListener(deps: HttpDeps): RequestListener {
       return;
     }
     if (get && path === '/readyz') {
-      readiness(deps.checks, deps.checkTimeoutMs).then(
-        (r) => {
+      const detail = async (): Promise<Record<string, unknown>> => {
+        if (!deps.readinessDetail) return {};
+        try {
+          return await deps.readinessDetail();
+        } catch (err) {
+          return { detail: `unavailable: ${(err as Error).message}` };
+        }
+      };
+      Promise.all([readiness(deps.checks, deps.checkTimeoutMs), detail()]).then(
+        ([r, more]) => {
           if (!r.ok) log.warn({ checks: r.checks }, 'not ready');
-          json(res, r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'not ready', checks: r.checks });
+          json(res, r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'not ready', checks: r.checks, ...more });
         },
         (err: unknown) => {
           log.error({ err }, 'readiness check failed');

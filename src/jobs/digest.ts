@@ -101,8 +101,8 @@ export async function scheduleDigests(
 }
 
 export interface DigestJobDeps {
-  repos: Pick<Repositories, 'metrics' | 'teams'>;
-  policy: Pick<Policy, 'reporting' | 'teams'>;
+  repos: Pick<Repositories, 'metrics' | 'teams' | 'advisories'>;
+  policy: Pick<Policy, 'reporting' | 'teams'> & Partial<Pick<Policy, 'feeds' | 'coverage'>>;
   platforms: () => readonly ChatPlatform[];
   queue: JobQueue;
   now: () => Date;

@@ -32,8 +32,8 @@ const DAY = 86_400_000;
 export const DIGEST_STALE_MS = 15 * 60_000;
 
 export interface DigestDeps {
-  repos: Pick<Repositories, 'metrics' | 'teams'>;
-  policy: Pick<Policy, 'reporting' | 'teams'>;
+  repos: Pick<Repositories, 'metrics' | 'teams' | 'advisories'>;
+  policy: Pick<Policy, 'reporting' | 'teams'> & Partial<Pick<Policy, 'feeds' | 'coverage'>>;
   /** Where to post (Slack, Teams); none = no chat platform configured (snapshots are still stored). */
   platforms: readonly ChatPlatform[];
   now: Date;
@@ -129,7 +129,7 @@ export async function buildDigest(deps: Omit<DigestDeps, 'claimedBy'>, team: str
     type: 'digest',
     team,
     weekStart: report.weekStart,
-    verdict: verdictOf(m),
+    verdict: verdictOf(m, report.notice),
     headlines: report.headlines,
     metrics: m,
     topRisks: lists.topRisks.map(riskLine),
@@ -157,6 +157,11 @@ export async function buildDigest(deps: Omit<DigestDeps, 'claimedBy'>, team: str
     chart: { filename, title: text.title, altText: text.alt, width: svg.width, height: svg.height },
     coverageCommand: `${deps.command ?? '/patch'} coverage ${team}`,
     asOf: now,
+    feeds: report.feeds,
+    ...(report.notice === undefined ? {} : { notice: report.notice }),
+    notCovered: report.hosts
+      .filter((h) => h.state !== 'covered')
+      .map((h) => ({ name: h.name, state: h.state, detail: h.detail })),
   };
   return { view, png, report };
 }

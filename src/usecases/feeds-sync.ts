@@ -17,15 +17,35 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FeedSource } from '../config/policy-schema.js';
+import type { FeedFreshnessRecord } from '../core/freshness/feeds.js';
 import type { Repositories } from '../db/index.js';
 import { DEFAULT_FEED_URLS, osvEcosystemZipUrl, resolveSourceSpec } from '../feeds/defaults.js';
 import type { FeedLimits } from '../feeds/limits.js';
 import type { FeedRejection } from '../feeds/rejection.js';
 import type { FetchFn } from '../feeds/source.js';
-import { syncFeeds, type FeedLogger, type SourceSummary, type SyncProgress } from '../feeds/sync.js';
+import {
+  syncFeeds,
+  type FeedLogger,
+  type FeedObservation,
+  type SourceSummary,
+  type SyncProgress,
+} from '../feeds/sync.js';
 
 /** The snapshot shipped with patchbot (data/feeds/ of the package; the same path from src/ and dist/). */
 export const BUNDLED_FEEDS_DIR = fileURLToPath(new URL('../../data/feeds/', import.meta.url));
+
+/**
+ * The date of the bundled snapshot (data/feeds/README.md): the `asOf` of its feeds whose format
+ * carries no date of its own (the tracker, OSV). KEV, EPSS and NVD keep their own dates.
+ */
+export const BUNDLED_SNAPSHOT_DATE = new Date('2025-08-25T00:00:00Z');
+
+/** Whether a path lies in a bundled snapshot directory. */
+export function isBundledPath(location: string, bundledDir = BUNDLED_FEEDS_DIR): boolean {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) return false;
+  const rel = path.relative(path.resolve(bundledDir), path.resolve(location));
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
 
 /** Official feed URL -> the folder of the bundled snapshot that stands in for it. */
 const BUNDLED_FOLDERS: Readonly<Record<string, string>> = {
@@ -49,6 +69,11 @@ export interface PlannedSource {
   origin: SourceOrigin;
   /** The bundled snapshot read instead when `location` fails before any record was read. */
   fallback?: string;
+  /**
+   * Read along with the bundled advisories (their NVD records), unless data of this feed from
+   * another location is stored already: that is newer.
+   */
+  companion?: boolean;
 }
 
 export interface FeedPlan {
@@ -107,7 +132,37 @@ export function planFeedSources(input: PlanInput): FeedPlan {
       ...(bundled === undefined ? {} : { fallback: bundled }),
     });
   }
+  if (input.offline) {
+    const companion = nvdCompanion(input.policyFeeds ?? [], sources, bundledDir);
+    if (companion) sources.push(companion);
+  }
   return { sources, skipped };
+}
+
+/**
+ * The bundled NVD records, read with the bundled advisories when the policy does not sync NVD: the
+ * snapshot carries the CVSS of its CVEs, so a first run without internet scores like one with NVD.
+ * Undefined when NVD is an enabled source (it is read as such) or no bundled advisories are read.
+ */
+function nvdCompanion(
+  policyFeeds: readonly FeedSource[],
+  planned: readonly PlannedSource[],
+  bundledDir: string,
+): PlannedSource | undefined {
+  const nvdFolder = path.join(bundledDir, 'nvd');
+  const nvdEnabled = policyFeeds.some(
+    (f) => f.enabled && bundledSnapshotFor(f.url, bundledDir) === nvdFolder,
+  );
+  if (nvdEnabled) return undefined;
+  const advisoryFolders = [path.join(bundledDir, 'debian-tracker'), path.join(bundledDir, 'osv')];
+  const readsAdvisories = planned.some((p) =>
+    [p.location, p.fallback].some(
+      (l) => l !== undefined && advisoryFolders.some((f) => l === f || l.startsWith(`${f}${path.sep}`)),
+    ),
+  );
+  return readsAdvisories
+    ? { name: 'nvd', location: nvdFolder, origin: 'bundled', companion: true }
+    : undefined;
 }
 
 export type SourceStatus = 'ok' | 'not-modified' | 'fallback' | 'failed';
@@ -134,12 +189,29 @@ export interface FeedSourceResult {
   rejected: FeedRejection[];
   /** Files of a directory or archive that are not a feed format. */
   skipped: string[];
+  /** Each kind of feed data read and its date (recorded in FeedFreshness when the source succeeded). */
+  feeds: { feed: string; asOf: string; basis: string; bundled: boolean }[];
 }
 
 export interface FeedSyncResult {
   sources: FeedSourceResult[];
   skipped: FeedPlan['skipped'];
   totals: { read: number; new: number; changed: number; withdrawn: number; rejected: number; failed: number };
+  /**
+   * ok: every source imported completely. partial: something is missing (a source failed while
+   * others imported, records were rejected, the bundled snapshot stood in for an official feed, an
+   * enabled feed was skipped). failed: no source could be read.
+   */
+  outcome: 'ok' | 'partial' | 'failed';
+}
+
+/** The outcome of a sync from its sources (see FeedSyncResult.outcome). */
+export function syncOutcome(r: Pick<FeedSyncResult, 'sources' | 'skipped'>): FeedSyncResult['outcome'] {
+  if (r.sources.length > 0 && r.sources.every((s) => s.status === 'failed')) return 'failed';
+  const partial =
+    r.skipped.length > 0 ||
+    r.sources.some((s) => s.status === 'failed' || s.status === 'fallback' || s.rejectedCount > 0);
+  return partial ? 'partial' : 'ok';
 }
 
 export interface FeedSyncProgress {
@@ -168,6 +240,8 @@ export interface SyncFeedSourcesInput extends PlanInput {
   cwd?: string;
   limits?: Partial<FeedLimits>;
   nvdApiKey?: string;
+  /** The clock of the freshness records (default: the system clock). */
+  now?: () => Date;
 }
 
 /** The key FeedState rows use for a location: the URL for URLs, the absolute path otherwise. */
@@ -199,7 +273,29 @@ function resultOf(planned: PlannedSource, summary: SourceSummary): FeedSourceRes
     rejectedCount: summary.rejectedCount,
     rejected: summary.rejected,
     skipped: summary.skipped,
+    feeds: [],
   };
+}
+
+/** What a completed import of a source (its FeedState key: URL or absolute path) says about each feed. */
+function freshnessOf(
+  observations: readonly FeedObservation[],
+  key: string,
+  now: Date,
+  bundledDir: string,
+): FeedFreshnessRecord[] {
+  const bundled = isBundledPath(key, bundledDir);
+  const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(key);
+  return observations.map((o) => ({
+    feed: o.feed,
+    // the bundled files' mtimes are when patchbot was installed, not when the data was published
+    asOf: bundled && o.basis !== 'published' ? BUNDLED_SNAPSHOT_DATE : o.asOf,
+    basis: bundled && o.basis !== 'published' ? 'bundled' : o.basis,
+    bundled,
+    checkedAt: url ? now : null,
+    location: key,
+    ecosystems: o.ecosystems,
+  }));
 }
 
 export async function syncFeedSources(input: SyncFeedSourcesInput): Promise<FeedSyncResult> {
@@ -217,7 +313,22 @@ export async function syncFeedSources(input: SyncFeedSourcesInput): Promise<Feed
         });
   const repo = input.repos.advisories;
   const cwd = input.cwd ?? process.cwd();
+  const bundledDir = input.bundledDir ?? BUNDLED_FEEDS_DIR;
   const results: FeedSourceResult[] = [];
+
+  /** Records the feeds' freshness after a source was read completely; the result shows them. */
+  const recordFreshness = async (result: FeedSourceResult, location: string, summary: SourceSummary) => {
+    if (summary.error !== undefined) return;
+    const now = input.now?.() ?? new Date();
+    const records = freshnessOf(summary.feeds, stateKey(location, cwd), now, bundledDir);
+    await repo.recordFeedFreshness(records, now);
+    result.feeds = records.map((r) => ({
+      feed: r.feed,
+      asOf: r.asOf.toISOString(),
+      basis: r.basis,
+      bundled: r.bundled,
+    }));
+  };
 
   const readOne = async (planned: PlannedSource, location: string): Promise<SourceSummary> => {
     const [summary] = await syncFeeds([location], repo, {
@@ -233,14 +344,16 @@ export async function syncFeedSources(input: SyncFeedSourcesInput): Promise<Feed
     return summary;
   };
 
-  for (const planned of plan.sources) {
+  const readAndRecord = async (planned: PlannedSource): Promise<FeedSourceResult> => {
     const summary = await readOne(planned, planned.location);
     let result = resultOf(planned, summary);
+    await recordFreshness(result, planned.location, summary);
     if (summary.notModified) {
-      // reachable and up to date: a success for the bookkeeping too
+      // reachable and up to date: a success for the bookkeeping too, and the data is current
       const key = stateKey(planned.location, cwd);
       const state = await repo.getFeedState(key);
       if (state !== undefined) await repo.setFeedState(key, state);
+      await repo.confirmFeedFreshness(key, input.now?.() ?? new Date());
     }
     if (summary.error !== undefined) {
       const key = stateKey(planned.location, cwd);
@@ -252,8 +365,10 @@ export async function syncFeedSources(input: SyncFeedSourcesInput): Promise<Feed
           'feed unreachable, importing the bundled snapshot instead',
         );
         const fallback = await readOne(planned, planned.fallback);
+        const fallbackResult = resultOf(planned, fallback);
+        await recordFreshness(fallbackResult, planned.fallback, fallback);
         result = {
-          ...resultOf(planned, fallback),
+          ...fallbackResult,
           error:
             fallback.error === undefined
               ? summary.error
@@ -270,6 +385,36 @@ export async function syncFeedSources(input: SyncFeedSourcesInput): Promise<Feed
     }
     results.push(result);
     input.onSourceDone?.(result);
+    return result;
+  };
+
+  /** A companion is read only while no data of its feed from elsewhere is stored. */
+  const companionWanted = async (): Promise<boolean> => {
+    const nvd = (await repo.feedFreshness()).find((f) => f.feed === 'nvd');
+    return nvd === undefined || nvd.bundled;
+  };
+
+  for (const planned of plan.sources) {
+    if (planned.companion === true && !(await companionWanted())) continue;
+    await readAndRecord(planned);
+  }
+
+  // The bundled advisories stood in for an unreachable feed: their NVD records come with them.
+  const fellBack = results.filter((r) => r.status === 'fallback' && r.fallbackLocation !== undefined);
+  const nvdFolder = path.join(bundledDir, 'nvd');
+  const nvdPlanned = plan.sources.some(
+    (p) =>
+      p.companion === true ||
+      p.fallback === nvdFolder ||
+      bundledSnapshotFor(p.location, bundledDir) === nvdFolder,
+  );
+  if (fellBack.length > 0 && !nvdPlanned) {
+    const companion = nvdCompanion(
+      input.policyFeeds ?? input.config?.policy.feeds.sources ?? [],
+      fellBack.map((r) => ({ name: r.source, location: r.fallbackLocation ?? '', origin: 'bundled' })),
+      bundledDir,
+    );
+    if (companion && (await companionWanted())) await readAndRecord(companion);
   }
 
   const totals = { read: 0, new: 0, changed: 0, withdrawn: 0, rejected: 0, failed: 0 };
@@ -281,5 +426,10 @@ export async function syncFeedSources(input: SyncFeedSourcesInput): Promise<Feed
     totals.rejected += r.rejectedCount;
     if (r.status === 'failed') totals.failed++;
   }
-  return { sources: results, skipped: plan.skipped, totals };
+  return {
+    sources: results,
+    skipped: plan.skipped,
+    totals,
+    outcome: syncOutcome({ sources: results, skipped: plan.skipped }),
+  };
 }

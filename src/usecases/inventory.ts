@@ -256,6 +256,10 @@ export async function collectHosts(
     },
   );
   await storing;
+  // coverage shows hosts whose collection failed as unreachable until one succeeds
+  const failedAt = new Date();
+  for (const r of results.values())
+    if (!r.ok) await deps.repos.hosts.recordCollectFailure(r.host, r.error ?? 'collection failed', failedAt);
 
   const ordered = outcomes.map(
     (o) =>

@@ -6,10 +6,21 @@ import type { Logger } from 'pino';
 import {
   groupByFix,
   groupByHostPackage,
+  groupBySourceFix,
   type FixGroup,
   type HostFinding,
   type ScoredMatch,
+  type SourceFix,
 } from '../core/findings/group.js';
+import {
+  DEFAULT_FEED_MAX_AGE,
+  feedAges,
+  osAdvisories,
+  type AdvisoryStatus,
+  type FeedAge,
+  type FeedFreshnessRecord,
+  type FeedMaxAge,
+} from '../core/freshness/feeds.js';
 import {
   buildAdvisoryIndex,
   createMatcher,
@@ -43,12 +54,35 @@ export interface ScanTarget {
   snapshot: InventorySnapshot;
 }
 
+/**
+ * Whether a host was assessed: its release has advisories that are not stale. A host that was not
+ * is never reported as clean (docs/scan.md, "Not assessed").
+ */
+export interface HostAssessment {
+  assessed: boolean;
+  /** current | stale | none | unsupported (osAdvisories). */
+  advisories: AdvisoryStatus;
+  /** Why it was not assessed; empty when it was. */
+  detail: string;
+}
+
 export interface ScanResult {
-  hosts: { name: string; os: string; packages: number; findings: number; rebootRequired: boolean }[];
+  hosts: {
+    name: string;
+    os: string;
+    packages: number;
+    findings: number;
+    rebootRequired: boolean;
+    assessment: HostAssessment;
+  }[];
   /** Per host x package x fixed version, highest risk first. */
   findings: HostFinding[];
   /** Per package x fixed version across hosts, highest risk first. */
   fixes: FixGroup[];
+  /** Per host x source package x fixed version (what a person installs), highest risk first. */
+  sourceFixes: SourceFix[];
+  /** Each feed's age (reports say how fresh their data is). */
+  feeds: FeedAge[];
   advisoriesConsidered: number;
   warnings: MatchWarning[];
   /** What changed in the database, per stored host. */
@@ -58,6 +92,8 @@ export interface ScanResult {
 export interface ScanDeps {
   repos: Repositories;
   riskPolicy: RiskPolicy;
+  /** Policy `feeds.maxAge` (default: DEFAULT_FEED_MAX_AGE). */
+  feedMaxAge?: FeedMaxAge;
   logger?: Logger;
   now?: () => Date;
 }
@@ -70,6 +106,7 @@ const MAX_KEPT_SCORES = 200_000;
 interface Scored {
   risk: RiskAssessment;
   kev: boolean;
+  kevCves: string[];
   epss: number | null;
 }
 
@@ -175,6 +212,7 @@ export function createScanner(deps: ScanDeps, options: ScannerOptions = {}): Sca
         cves: enriched,
         advisorySeverity: advisory?.severity ?? [],
         urgency: entry?.urgency ?? null,
+        ecosystem: m.ecosystem,
         references: advisory?.references ?? [],
         host: context,
         fixAvailable: m.fixedVersion !== null,
@@ -183,9 +221,11 @@ export function createScanner(deps: ScanDeps, options: ScannerOptions = {}): Sca
       now,
     );
     const epssValues = enriched.flatMap((e) => (e.epss ? [e.epss.score] : []));
+    const kevCves = enriched.filter((e) => e.kev !== undefined && e.rejected !== true).map((e) => e.cve);
     const scored: Scored = {
       risk,
       kev: enriched.some((e) => e.kev !== undefined),
+      kevCves,
       epss: epssValues.length > 0 ? Math.max(...epssValues) : null,
     };
     if (scores.size >= MAX_KEPT_SCORES) scores.clear();
@@ -193,8 +233,14 @@ export function createScanner(deps: ScanDeps, options: ScannerOptions = {}): Sca
     return scored;
   }
 
+  /** The feeds' freshness records, read once per scanner (only reports need them). */
+  let freshness: Promise<FeedFreshnessRecord[]> | undefined;
+
   async function scan(targets: readonly ScanTarget[], scanOptions: ScanOptions = {}): Promise<ScanResult> {
     const report = scanOptions.report ?? true;
+    freshness ??= report ? deps.repos.advisories.feedFreshness() : undefined;
+    const records = report ? await (freshness ?? Promise.resolve([])) : [];
+    const maxAge = deps.feedMaxAge ?? DEFAULT_FEED_MAX_AGE;
     const ecosystemsOf = new Map(targets.map((t) => [t.name, ecosystemsForOs(t.snapshot.os)]));
     await prepare([...new Set([...ecosystemsOf.values()].flat())]);
 
@@ -225,7 +271,7 @@ export function createScanner(deps: ScanDeps, options: ScannerOptions = {}): Sca
         const seen = target.hostId
           ? firstSeen.get(findingSeenKey(target.hostId, m.package.name, m.advisoryId))
           : undefined;
-        const { risk, kev, epss } = score(m, advisory, entry, target.context, seen ?? now);
+        const { risk, kev, kevCves, epss } = score(m, advisory, entry, target.context, seen ?? now);
         if (report) {
           scored.push({
             host: target.name,
@@ -238,6 +284,7 @@ export function createScanner(deps: ScanDeps, options: ScannerOptions = {}): Sca
             advisoryId: m.advisoryId,
             cves: m.cves,
             kev,
+            kevCves,
             epss,
             risk,
           });
@@ -261,12 +308,18 @@ export function createScanner(deps: ScanDeps, options: ScannerOptions = {}): Sca
       }
       if (target.hostId)
         stored.push({ name: target.name, hostId: target.hostId, writes: [...writes.values()] });
+      const advisories = osAdvisories(target.snapshot.os, records, maxAge, now);
       hosts.push({
         name: target.name,
         os: target.snapshot.os.prettyName ?? `${target.snapshot.os.id} ${target.snapshot.os.versionId}`,
         packages: target.snapshot.packages.length,
         findings: matches.length,
         rebootRequired: target.snapshot.rebootRequired,
+        assessment: {
+          assessed: advisories.status === 'current',
+          advisories: advisories.status,
+          detail: advisories.detail,
+        },
       });
     }
     const changes: Record<string, HostFindingsChange> = {};
@@ -286,6 +339,8 @@ export function createScanner(deps: ScanDeps, options: ScannerOptions = {}): Sca
       hosts,
       findings,
       fixes: report ? groupByFix(findings) : [],
+      sourceFixes: report ? groupBySourceFix(scored) : [],
+      feeds: report ? feedAges(records, maxAge, now) : [],
       advisoriesConsidered: advisoryById.size,
       warnings,
       changes,

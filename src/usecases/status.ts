@@ -14,17 +14,31 @@ import {
 } from '../bot/views/index.js';
 import type { Policy } from '../config/policy-schema.js';
 import { NotFoundError } from '../core/errors.js';
+import { DEFAULT_FEED_MAX_AGE, feedAges, staleNotice, type FeedAge } from '../core/freshness/feeds.js';
 import { groupByHostPackage, type ScoredMatch } from '../core/findings/group.js';
 import type { Repositories } from '../db/index.js';
 import type { CampaignRow } from '../db/repositories/status-queries.js';
 import { unknownHost } from './hosts.js';
+import { hostCoverage } from './metrics.js';
 
 export type StatusRepos = Pick<Repositories, 'status' | 'hosts' | 'teams' | 'advisories' | 'metrics'>;
 
 export interface StatusDeps {
   repos: StatusRepos;
-  policy: Pick<Policy, 'reporting' | 'teams'>;
+  /** `feeds.maxAge` and `coverage` default when left out. */
+  policy: Pick<Policy, 'reporting' | 'teams'> & Partial<Pick<Policy, 'feeds' | 'coverage'>>;
   now: Date;
+}
+
+/** Every feed's age and the stale-data line, for an answer that shows them. */
+async function freshness(deps: StatusDeps): Promise<{ feeds: FeedAge[]; notice?: string }> {
+  const feeds = feedAges(
+    await deps.repos.advisories.feedFreshness(),
+    deps.policy.feeds?.maxAge ?? DEFAULT_FEED_MAX_AGE,
+    deps.now,
+  );
+  const notice = staleNotice(feeds);
+  return notice === undefined ? { feeds } : { feeds, notice };
 }
 
 /** The answer to `/patch status [target]`. */
@@ -91,6 +105,7 @@ export async function scopeStatus(deps: StatusDeps, team?: string): Promise<Stat
     type: 'status',
     scope: team === undefined ? { kind: 'fleet', ...common } : { kind: 'team', team, ...common },
     asOf: deps.now,
+    ...(await freshness(deps)),
   };
 }
 
@@ -142,6 +157,7 @@ export async function hostStatus(deps: StatusDeps, name: string): Promise<Status
     kev: g.kev,
   }));
   const os = [host.osFamily, host.osRelease].filter((x): x is string => !!x).join(' ');
+  const coverage = await hostCoverage(deps, host.name);
   return {
     type: 'status',
     scope: {
@@ -154,8 +170,10 @@ export async function hostStatus(deps: StatusDeps, name: string): Promise<Status
       ...(host.lastInventoryAt ? { lastInventory: host.lastInventoryAt } : {}),
       rebootRequired: host.rebootRequired,
       open,
+      ...(coverage ? { coverage: { state: coverage.state, detail: coverage.detail } } : {}),
     },
     asOf: deps.now,
+    ...(await freshness(deps)),
   };
 }
 

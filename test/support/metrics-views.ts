@@ -2,6 +2,8 @@
  * Coverage and digest views filled to their limits (long names, many rows), for renderer tests.
  */
 import { cveRef, type CoverageView, type DigestView } from '../../src/bot/views/index.js';
+import type { FeedAge } from '../../src/core/freshness/feeds.js';
+import type { HostState } from '../../src/core/metrics/coverage.js';
 import {
   assembleMetrics,
   emptyCounts,
@@ -16,6 +18,14 @@ export function sampleMetrics(name = 'payments', scale = 1): ScopeMetrics {
   const raw = emptyCounts();
   raw.hosts = 120 * scale;
   raw.exposedHosts = 30 * scale;
+  raw.hostStates = {
+    covered: 80 * scale,
+    atRisk: 30 * scale,
+    neverScanned: 2 * scale,
+    inventoryStale: 4 * scale,
+    noAdvisories: 3 * scale,
+    unreachable: 1 * scale,
+  };
   raw.rebootRequired = 4 * scale;
   raw.inventoried = 118 * scale;
   raw.openByBand = { critical: 3, high: 40, medium: 200, low: 90, none: 12 };
@@ -50,6 +60,36 @@ export function sampleTrend(weeks = 12): TrendPoint[] {
   }));
 }
 
+/** Feeds as a long-running installation has them: fresh advisories, one stale enrichment feed. */
+export function sampleFeeds(): FeedAge[] {
+  const feed = (source: string, ageDays: number, stale: boolean, bundled = false): FeedAge => ({
+    source,
+    asOf: new Date(asOf.getTime() - ageDays * 86_400_000).toISOString(),
+    ageDays,
+    stale,
+    bundled,
+    basis: bundled ? 'bundled' : 'fetched',
+    checkedAt: null,
+    maxAgeDays: 2,
+  });
+  return [
+    feed('debian-tracker', 0, false),
+    feed('osv:Debian', 1, false),
+    feed('kev', 3, false),
+    feed('nvd', 469, true, true),
+  ];
+}
+
+/** `n` hosts that are not covered, with long names, in every state but covered. */
+export function sampleNotCovered(n = 60): { name: string; state: HostState; detail: string }[] {
+  const states: HostState[] = ['neverScanned', 'inventoryStale', 'noAdvisories', 'unreachable', 'atRisk'];
+  return Array.from({ length: n }, (_, i) => ({
+    name: `host-${'h'.repeat(40)}-${i}`,
+    state: states[i % states.length] ?? 'atRisk',
+    detail: `why ${'w'.repeat(100)}`,
+  }));
+}
+
 export function sampleCoverageView(rows = 60): CoverageView {
   const m = sampleMetrics();
   const prev = sampleMetrics('payments', 2);
@@ -69,6 +109,9 @@ export function sampleCoverageView(rows = 60): CoverageView {
     ],
     weekStart: '2026-03-30',
     asOf,
+    feeds: sampleFeeds(),
+    notice: 'advisory data is 469 days old (bundled snapshot: nvd); run `patchbot feeds sync`',
+    notCovered: sampleNotCovered(rows),
   };
 }
 
@@ -128,5 +171,8 @@ export function sampleDigestView(lines = 10): DigestView {
     chart: { filename: 'chart.png', title: 'Team payments', altText: 'alt', width: 960, height: 480 },
     coverageCommand: '/patch coverage payments',
     asOf,
+    feeds: sampleFeeds(),
+    notice: 'advisory data is 469 days old (bundled snapshot: nvd); run `patchbot feeds sync`',
+    notCovered: sampleNotCovered(lines * 6),
   };
 }

@@ -8,7 +8,9 @@ import {
   campaignStateWord,
   changeLabel,
   dueLabel,
+  hostStatesLine,
   isoDay,
+  notCoveredGroups,
   plural,
   SEVERITY_ORDER,
   SUMMARY_TOP,
@@ -55,6 +57,7 @@ import {
   type ScopeMetrics,
   type TrendPoint,
 } from '../../core/metrics/definitions.js';
+import { feedShort, type FeedAge } from '../../core/freshness/feeds.js';
 import {
   changeTone,
   formatChange,
@@ -386,6 +389,41 @@ function campaignLines(cs: CampaignLine[]): string {
   return `*Campaigns (${cs.length}):*\n${joinWithin(lines, '\n', LIMITS.sectionText - 30).text}`;
 }
 
+/** The stale-data warning every report starts with, when there is one. */
+function noticeBlock(notice: string | undefined): KnownBlock[] {
+  return notice === undefined ? [] : [section(`:warning: *${esc(clip(notice, 2_900))}*`)];
+}
+
+/** "Advisory data: debian-tracker 2026-12-07 (today), kev 2026-12-05 (2 days)" (context line). */
+function feedsText(feeds: readonly FeedAge[]): string {
+  return feeds.length === 0
+    ? 'Advisory data: none loaded.'
+    : `Advisory data: ${
+        joinWithin(
+          feeds.map((f) => esc(feedShort(f))),
+          ', ',
+          1_500,
+        ).text
+      }.`;
+}
+
+/** The hosts that are not covered, by state, at most `max` names each. */
+function notCoveredSection(
+  hosts: readonly { name: string; state: Parameters<typeof notCoveredGroups>[0][number]['state'] }[],
+  max: number,
+  more: string,
+): KnownBlock[] {
+  const groups = notCoveredGroups(hosts, max);
+  if (groups.length === 0) return [];
+  const lines = groups.map(
+    (g) =>
+      `• *${g.label}* (${g.count}): ${joinWithin(g.names.map(esc), ', ', 600).text}${g.more > 0 ? ` +${g.more} more` : ''}`,
+  );
+  return [
+    section(`*Not covered*\n${joinWithin(lines, '\n', LIMITS.sectionText - 200).text}\n_${esc(more)}_`),
+  ];
+}
+
 export function renderStatus(view: StatusView): SlackMessage {
   const s = view.scope;
   const blocks: KnownBlock[] = [];
@@ -398,6 +436,7 @@ export function renderStatus(view: StatusView): SlackMessage {
           ? `Fleet status · ${plural(s.hosts, 'host')}`
           : `Team ${s.team} · ${plural(s.hosts, 'host')}`;
       blocks.push(header(title));
+      blocks.push(...noticeBlock(view.notice));
       blocks.push(fieldsOnly(countsFields(s)));
       blocks.push(section(deploymentLines(s.deployments)));
       const open = SEVERITY_ORDER.reduce((n, b) => n + s.openByBand[b], 0);
@@ -406,6 +445,9 @@ export function renderStatus(view: StatusView): SlackMessage {
     }
     case 'host': {
       blocks.push(header(`Host ${s.host}`));
+      blocks.push(...noticeBlock(view.notice));
+      if (s.coverage && s.coverage.state !== 'covered' && s.coverage.state !== 'atRisk')
+        blocks.push(section(`:grey_question: *Not assessed*: ${esc(clip(s.coverage.detail, 2_800))}`));
       blocks.push(
         fieldsOnly([
           `*Environment*\n${esc(s.environment)}`,
@@ -472,7 +514,8 @@ export function renderStatus(view: StatusView): SlackMessage {
       break;
     }
   }
-  blocks.push(context([`As of ${slackDate(view.asOf)}`]));
+  blocks.push(context([`${view.feeds ? `${feedsText(view.feeds)} ` : ''}As of ${slackDate(view.asOf)}`]));
+  if (view.notice !== undefined) text = `${text} (${view.notice})`;
   return { text: clip(text, LIMITS.fallbackText), blocks: blocks.slice(0, LIMITS.blocksPerMessage) };
 }
 
@@ -543,10 +586,16 @@ export function renderCoverage(view: CoverageView): SlackMessage {
   const m = view.metrics;
   const title = `Coverage · ${view.team === undefined ? 'fleet' : `team ${view.team}`}`;
   const blocks: KnownBlock[] = [header(title)];
+  blocks.push(...noticeBlock(view.notice));
+  const states = hostStatesLine(m);
   blocks.push(
     section(
-      `*Host coverage* ${formatPercent(m.hosts.coverage)}: ${m.hosts.covered} of ${plural(m.hosts.total, 'host')} have no open finding at ${m.threshold} risk or above.`,
+      `*Host coverage* ${formatPercent(m.hosts.coverage)} (${m.hosts.covered} of ${plural(m.hosts.total, 'host')}): ` +
+        `assessed, with no open finding at ${m.threshold} risk or above.${states ? `\n${esc(states)}` : ''}`,
     ),
+  );
+  blocks.push(
+    ...notCoveredSection(view.notCovered, 10, 'Every host with why: patchbot report coverage --hosts'),
   );
   blocks.push(fieldsOnly(view.headlines.map(headlineField)));
   blocks.push(section(openLines(m)));
@@ -564,10 +613,13 @@ export function renderCoverage(view: CoverageView): SlackMessage {
   blocks.push(
     context([
       trendText(view.trend),
-      `Covered = no open finding at ${m.threshold} risk or above. Definitions: docs/metrics.md. As of ${slackDate(view.asOf)}`,
+      `Covered = assessed (fresh inventory, current advisories) and no open finding at ${m.threshold} risk or above. Definitions: docs/metrics.md. As of ${slackDate(view.asOf)}`,
+      feedsText(view.feeds),
     ]),
   );
-  const text = `${title}: ${formatPercent(m.hosts.coverage)} (${m.hosts.covered}/${m.hosts.total} hosts), ${formatCount(m.open.overdue)} SLA breaches, ${formatCount(m.kev.overdue)} KEV overdue`;
+  const text =
+    `${title}: ${formatPercent(m.hosts.coverage)} (${m.hosts.covered}/${m.hosts.total} hosts), ${formatCount(m.open.overdue)} SLA breaches, ${formatCount(m.kev.overdue)} KEV overdue` +
+    `${view.notice === undefined ? '' : ` (${view.notice})`}`;
   return { text: clip(text, LIMITS.fallbackText), blocks: blocks.slice(0, LIMITS.blocksPerMessage) };
 }
 
@@ -613,13 +665,17 @@ export function renderDigest(view: DigestView): SlackMessage {
   const m = view.metrics;
   const blocks: KnownBlock[] = [header(`Weekly digest · ${view.team} · week of ${view.weekStart}`)];
   const action = view.verdict.kind === 'action-required';
+  blocks.push(...noticeBlock(view.notice));
   blocks.push(
     section(
       action
         ? `:rotating_light: *${view.verdict.headline}*: ${esc(view.verdict.reasons.join('; '))}.`
-        : `:white_check_mark: *${view.verdict.headline}*: nothing is past its SLA due date and no deployment failed.`,
+        : `:white_check_mark: *${view.verdict.headline}*: every host was assessed, nothing is past its SLA due date and no deployment failed.`,
     ),
   );
+  const states = hostStatesLine(m);
+  if (states) blocks.push(section(`*Host coverage* ${formatPercent(m.hosts.coverage)}: ${esc(states)}`));
+  blocks.push(...notCoveredSection(view.notCovered, 10, `Every host with why: ${view.coverageCommand}`));
   blocks.push(fieldsOnly(view.headlines.map(headlineField)));
   blocks.push(section(openLines(m)));
   blocks.push(
@@ -656,6 +712,7 @@ export function renderDigest(view: DigestView): SlackMessage {
   blocks.push(
     context([
       `${view.chart ? 'Chart: coverage and open risk over the last weeks, in the thread. ' : ''}More: \`${esc(view.coverageCommand)}\`. As of ${slackDate(view.asOf)}`,
+      feedsText(view.feeds),
     ]),
   );
   const text =

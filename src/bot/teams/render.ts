@@ -3,6 +3,7 @@
  * shrinks its lists; `renderCard` tries smaller scales until the message fits Teams' size limit,
  * so a view with ten thousand hosts still posts, its lists ending in "…and N more".
  */
+import { feedShort, type FeedAge } from '../../core/freshness/feeds.js';
 import {
   AGE_BUCKETS,
   type Headline,
@@ -23,7 +24,9 @@ import {
   campaignStateWord,
   changeLabel,
   dueLabel,
+  hostStatesLine,
   isoDay,
+  notCoveredGroups,
   plural,
   SEVERITY_ORDER,
   SUMMARY_TOP,
@@ -513,6 +516,42 @@ function campaignElements(cs: CampaignLine[], scale: number): CardElement[] {
   ];
 }
 
+/** The stale-data warning every report starts with, when there is one. */
+function noticeElements(notice: string | undefined): CardElement[] {
+  return notice === undefined
+    ? []
+    : [container([rich([{ text: `⚠️ ${clip(notice, 1_000)}`, bold: true }])], 'warning')];
+}
+
+/** "Advisory data: debian-tracker 2026-12-07 (today), kev 2026-12-05 (2 days)". */
+function feedsText(feeds: readonly FeedAge[]): string {
+  return feeds.length === 0
+    ? 'Advisory data: none loaded.'
+    : `Advisory data: ${capList(feeds.map(feedShort), 12).join(', ')}.`;
+}
+
+/** The hosts that are not covered, by state, at most `max` names each. */
+function notCoveredElements(
+  hosts: Parameters<typeof notCoveredGroups>[0],
+  max: number,
+  more: string,
+): CardElement[] {
+  const groups = notCoveredGroups(hosts, max);
+  if (groups.length === 0) return [];
+  return [
+    text('**Not covered**', { spacing: 'medium' }),
+    ...groups.map((g) =>
+      text(
+        `• **${g.label}** (${g.count}): ${md(g.names.join(', '))}${g.more > 0 ? ` +${g.more} more` : ''}`,
+        {
+          spacing: 'none',
+        },
+      ),
+    ),
+    text(md(more), { subtle: true, size: 'small', spacing: 'none' }),
+  ];
+}
+
 export function renderStatus(view: StatusView, scale = 1): TeamsMessage {
   const s = view.scope;
   const body: CardElement[] = [];
@@ -524,13 +563,20 @@ export function renderStatus(view: StatusView, scale = 1): TeamsMessage {
         s.kind === 'fleet'
           ? `Fleet status · ${plural(s.hosts, 'host')}`
           : `Team ${s.team} · ${plural(s.hosts, 'host')}`;
-      body.push(heading(title), countsFacts(s), ...deploymentElements(s.deployments, scale));
+      body.push(
+        heading(title),
+        ...noticeElements(view.notice),
+        countsFacts(s),
+        ...deploymentElements(s.deployments, scale),
+      );
       const open = SEVERITY_ORDER.reduce((n, b) => n + s.openByBand[b], 0);
       summary = `${title}: ${open} open findings (${s.openByBand.critical} critical), ${s.kevOverdue} KEV overdue, ${s.slaBreachesThisWeek} SLA breaches this week`;
       break;
     }
     case 'host': {
-      body.push(heading(`Host ${s.host}`));
+      body.push(heading(`Host ${s.host}`), ...noticeElements(view.notice));
+      if (s.coverage && s.coverage.state !== 'covered' && s.coverage.state !== 'atRisk')
+        body.push(rich([{ text: 'Not assessed: ', bold: true }, clip(s.coverage.detail, 1_000)]));
       body.push(
         facts([
           { title: 'Environment', value: s.environment },
@@ -593,7 +639,10 @@ export function renderStatus(view: StatusView, scale = 1): TeamsMessage {
       break;
     }
   }
-  body.push(text(`As of ${md(dateTime(view.asOf))}`, { subtle: true, size: 'small', spacing: 'medium' }));
+  if (view.feeds)
+    body.push(text(md(feedsText(view.feeds)), { subtle: true, size: 'small', spacing: 'medium' }));
+  body.push(text(`As of ${md(dateTime(view.asOf))}`, { subtle: true, size: 'small', spacing: 'none' }));
+  if (view.notice !== undefined) summary = `${summary} (${view.notice})`;
   summary = clip(summary, LIMITS.summary);
   return { summary, card: adaptiveCard(body, { fallbackText: summary }) };
 }
@@ -696,10 +745,19 @@ function trendText(points: readonly TrendPoint[]): string {
 export function renderCoverage(view: CoverageView, scale = 1): TeamsMessage {
   const m = view.metrics;
   const title = `Coverage · ${view.team === undefined ? 'fleet' : `team ${view.team}`}`;
+  const states = hostStatesLine(m);
   const body: CardElement[] = [
     heading(title),
+    ...noticeElements(view.notice),
     text(
-      `**Host coverage** ${formatPercent(m.hosts.coverage)}: ${m.hosts.covered} of ${plural(m.hosts.total, 'host')} have no open finding at ${m.threshold} risk or above.`,
+      `**Host coverage** ${formatPercent(m.hosts.coverage)} (${m.hosts.covered} of ${plural(m.hosts.total, 'host')}): ` +
+        `assessed, with no open finding at ${m.threshold} risk or above.`,
+    ),
+    ...(states ? [text(md(states), { spacing: 'none' })] : []),
+    ...notCoveredElements(
+      view.notCovered,
+      cap(10, scale),
+      'Every host with why: patchbot report coverage --hosts',
     ),
     headlineFacts(view.headlines),
     ...openElements(m),
@@ -717,14 +775,19 @@ export function renderCoverage(view: CoverageView, scale = 1): TeamsMessage {
   }
   body.push(
     text(md(trendText(view.trend)), { subtle: true, size: 'small', spacing: 'medium' }),
-    text(`Covered = no open finding at ${m.threshold} risk or above. As of ${md(dateTime(view.asOf))}`, {
-      subtle: true,
-      size: 'small',
-      spacing: 'none',
-    }),
+    text(
+      `Covered = assessed (fresh inventory, current advisories) and no open finding at ${m.threshold} risk or above. As of ${md(dateTime(view.asOf))}`,
+      {
+        subtle: true,
+        size: 'small',
+        spacing: 'none',
+      },
+    ),
+    text(md(feedsText(view.feeds)), { subtle: true, size: 'small', spacing: 'none' }),
   );
   const summary = clip(
-    `${title}: ${formatPercent(m.hosts.coverage)} (${m.hosts.covered}/${m.hosts.total} hosts), ${formatCount(m.open.overdue)} SLA breaches, ${formatCount(m.kev.overdue)} KEV overdue`,
+    `${title}: ${formatPercent(m.hosts.coverage)} (${m.hosts.covered}/${m.hosts.total} hosts), ${formatCount(m.open.overdue)} SLA breaches, ${formatCount(m.kev.overdue)} KEV overdue` +
+      `${view.notice === undefined ? '' : ` (${view.notice})`}`,
     LIMITS.summary,
   );
   return { summary, card: adaptiveCard(body, { fallbackText: summary }) };
@@ -767,6 +830,7 @@ export function renderDigest(view: DigestView, scale = 1): TeamsMessage {
   const max = cap(10, scale, 0);
   const action = view.verdict.kind === 'action-required';
   const body: CardElement[] = [heading(`Weekly digest · ${view.team} · week of ${view.weekStart}`)];
+  body.push(...noticeElements(view.notice));
   body.push(
     container(
       [
@@ -775,13 +839,19 @@ export function renderDigest(view: DigestView, scale = 1): TeamsMessage {
             ? [{ text: `🚨 ${view.verdict.headline}: `, bold: true }, `${view.verdict.reasons.join('; ')}.`]
             : [
                 { text: `✅ ${view.verdict.headline}: `, bold: true },
-                'nothing is past its SLA due date and no deployment failed.',
+                'every host was assessed, nothing is past its SLA due date and no deployment failed.',
               ],
         ),
       ],
       action ? 'attention' : 'good',
     ),
   );
+  const states = hostStatesLine(m);
+  if (states)
+    body.push(
+      text(`**Host coverage** ${formatPercent(m.hosts.coverage)}: ${md(states)}`, { spacing: 'medium' }),
+    );
+  body.push(...notCoveredElements(view.notCovered, max, `Every host with why: ${view.coverageCommand}`));
   body.push(headlineFacts(view.headlines), ...openElements(m));
   const riskLine = (r: DigestRiskLine) =>
     rich(digestRiskRuns(r, view.asOf, cap(5, scale)), { spacing: 'none' });
@@ -832,6 +902,7 @@ export function renderDigest(view: DigestView, scale = 1): TeamsMessage {
       `${view.chart ? 'Chart: coverage and open risk over the last weeks, posted with this digest. ' : ''}More: ${md(view.coverageCommand)}. As of ${md(dateTime(view.asOf))}`,
       { subtle: true, size: 'small', spacing: 'medium' },
     ),
+    text(md(feedsText(view.feeds)), { subtle: true, size: 'small', spacing: 'none' }),
   );
   const summary = clip(
     `Weekly digest for ${view.team} (week of ${view.weekStart}): ${view.verdict.headline}` +

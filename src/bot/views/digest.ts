@@ -4,6 +4,8 @@
  * and accepted risks about to expire. The trend chart is a PNG posted with the digest through
  * ChatPlatform.uploadPng; the view only names it (`chart`), so every platform renders the same data.
  */
+import type { FeedAge } from '../../core/freshness/feeds.js';
+import type { HostState } from '../../core/metrics/coverage.js';
 import type { Headline, ScopeMetrics, TrendPoint, Verdict } from '../../core/metrics/definitions.js';
 import type { CveRef, Severity } from './common.js';
 
@@ -74,6 +76,11 @@ export interface DigestView {
   /** Where to see more, e.g. "/patch coverage payments". */
   coverageCommand: string;
   asOf: Date;
+  /** Every feed's age; `notice` says "advisory data is N days old" when one is stale. */
+  feeds: FeedAge[];
+  notice?: string;
+  /** The team's hosts that are not covered, with their state and why. */
+  notCovered: { name: string; state: HostState; detail: string }[];
 }
 
 /** Lines of each digest list shown at most. */

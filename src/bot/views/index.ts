@@ -10,6 +10,7 @@ export * from './common.js';
 export * from './campaign.js';
 export * from './summary.js';
 export * from './status.js';
+export * from './coverage-text.js';
 export * from './help.js';
 export * from './notice.js';
 export * from './digest.js';

@@ -4,6 +4,8 @@
  */
 import type { CveRef, Severity, SsvcDecision } from './common.js';
 import type { CampaignStateKind } from './campaign.js';
+import type { FeedAge } from '../../core/freshness/feeds.js';
+import type { HostState } from '../../core/metrics/coverage.js';
 import type { Headline, ScopeMetrics, TrendPoint } from '../../core/metrics/definitions.js';
 
 export interface StatusCounts {
@@ -58,6 +60,8 @@ export type StatusScope =
       lastInventory?: Date;
       rebootRequired: boolean;
       open: OpenFindingLine[];
+      /** Its coverage state: whether it was assessed, and why not. */
+      coverage?: { state: HostState; detail: string };
     }
   | {
       kind: 'cve';
@@ -84,6 +88,9 @@ export interface StatusView {
   type: 'status';
   scope: StatusScope;
   asOf: Date;
+  /** Every feed's age (fleet, team and host answers); `notice` when one is stale. */
+  feeds?: FeedAge[];
+  notice?: string;
 }
 
 /**
@@ -102,4 +109,9 @@ export interface CoverageView {
   /** Monday of the current week ("YYYY-MM-DD"). */
   weekStart: string;
   asOf: Date;
+  /** Every feed's age; `notice` says "advisory data is N days old" when one is stale. */
+  feeds: FeedAge[];
+  notice?: string;
+  /** The hosts that are not covered, with their state and why. */
+  notCovered: { name: string; state: HostState; detail: string }[];
 }

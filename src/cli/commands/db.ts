@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { ValidationError } from '../../core/errors.js';
+import { UsageError, ValidationError } from '../../core/errors.js';
 import { openDatabase } from '../../db/client.js';
 import { writeLine, type CliIo } from '../io.js';
 
@@ -30,7 +30,7 @@ export function databaseSettings(env: NodeJS.ProcessEnv, cwd: string): DatabaseS
 
 function parseFormat(value: string): 'text' | 'json' {
   if (value === 'text' || value === 'json') return value;
-  throw new ValidationError(`--format: expected text or json, got ${JSON.stringify(value)}`);
+  throw new UsageError(`--format: expected text or json, got ${JSON.stringify(value)}`);
 }
 
 export function registerDb(program: Command, io: CliIo): void {

@@ -1,15 +1,17 @@
 /**
  * `patchbot feeds sync [--from FILE|DIR|URL]... [--offline] [--format text|json] [--quiet]`:
  * imports advisory and enrichment feeds into the database. Progress on stderr, the summary on
- * stdout. Exit code: 0 when every source imported (rejected records only warn), 1 when a source
- * failed as a whole (unreachable, unreadable, not a feed) and no bundled snapshot stood in for it.
- * Which sources are read is documented in docs/feeds.md and src/usecases/feeds-sync.ts.
+ * stdout. Exit code: 0 when every source imported completely; 4 (partial) when records were
+ * rejected, the bundled snapshot stood in for an official feed, an enabled feed was skipped or some
+ * sources failed while others imported; 1 when no source could be read. Which sources are read is
+ * documented in docs/feeds.md and src/usecases/feeds-sync.ts.
  */
 import type { Command } from 'commander';
-import { ValidationError } from '../../core/errors.js';
+import { UsageError } from '../../core/errors.js';
 import { syncFeedSources, type FeedSourceResult, type FeedSyncResult } from '../../usecases/feeds-sync.js';
 import { rescanAfterSync, type RescanSummary } from '../../usecases/rescan.js';
 import { withApp } from '../context.js';
+import { EXIT } from '../exit-codes.js';
 import { CliExit, writeLine, type CliIo } from '../io.js';
 import { createProgress } from '../progress.js';
 
@@ -26,7 +28,7 @@ interface SyncOptions {
 
 function parseFormat(value: string): 'text' | 'json' {
   if (value === 'text' || value === 'json') return value;
-  throw new ValidationError(`--format: expected text or json, got ${JSON.stringify(value)}`);
+  throw new UsageError(`--format: expected text or json, got ${JSON.stringify(value)}`);
 }
 
 const numbers = new Intl.NumberFormat('en-US');
@@ -34,6 +36,8 @@ const numbers = new Intl.NumberFormat('en-US');
 function statusText(r: FeedSourceResult): string {
   switch (r.status) {
     case 'ok':
+      if (r.origin === 'bundled')
+        return r.rejectedCount > 0 ? 'bundled snapshot, with rejections' : 'bundled snapshot';
       return r.rejectedCount > 0 ? 'ok, with rejections' : 'ok';
     case 'not-modified':
       return 'not modified';
@@ -88,6 +92,12 @@ export function renderSummary(result: FeedSyncResult): string[] {
         : `error: ${what}`,
     );
   }
+  const dated = result.sources.flatMap((r) => r.feeds.map((f) => ({ ...f, source: r.source })));
+  if (dated.length > 0) {
+    lines.push('', 'data as of:');
+    for (const f of dated)
+      lines.push(`  ${f.feed.padEnd(16)} ${f.asOf.slice(0, 10)}${f.bundled ? '  bundled snapshot' : ''}`);
+  }
   const rejected = result.sources.flatMap((r) => r.rejected);
   if (result.totals.rejected > 0) {
     lines.push('', 'rejected records:');
@@ -116,8 +126,9 @@ export function registerFeeds(program: Command, io: CliIo): void {
     .description(
       'Import advisories (OSV, Debian security tracker) and CVE enrichment (CISA KEV, EPSS, NVD) into ' +
         'the database. Without --from: the enabled sources of the policy file, falling back to the ' +
-        'bundled snapshot for a feed that was never synced and cannot be reached. Exit code 1 when a ' +
-        'source failed as a whole; rejected records are listed but do not fail the run.',
+        'bundled snapshot for a feed that was never synced and cannot be reached. Exit code 0 when ' +
+        'everything imported, 4 when something is missing (rejected records, a failed source, the ' +
+        'bundled snapshot instead of a feed), 1 when nothing could be read.',
     )
     .option(
       '--from <source>',
@@ -133,7 +144,7 @@ export function registerFeeds(program: Command, io: CliIo): void {
     .action(async (opts: SyncOptions) => {
       const format = parseFormat(opts.format);
       if (opts.offline && opts.from.length > 0) {
-        throw new ValidationError('--offline reads the bundled snapshot: it cannot be combined with --from');
+        throw new UsageError('--offline reads the bundled snapshot: it cannot be combined with --from');
       }
       const { result, rescan } = await withApp(io, {}, async ({ config, logger, repos }) => {
         const progress = createProgress(io, { label: 'feeds', quiet: opts.quiet === true });
@@ -183,6 +194,7 @@ export function registerFeeds(program: Command, io: CliIo): void {
         for (const line of renderSummary(result)) writeLine(io.stdout, line);
         if (rescan && rescan.hosts > 0) writeLine(io.stdout, rescanLine(rescan));
       }
-      if (result.totals.failed > 0) throw new CliExit(1);
+      if (result.outcome === 'failed') throw new CliExit(EXIT.error);
+      if (result.outcome === 'partial') throw new CliExit(EXIT.partial);
     });
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { access } from 'node:fs/promises';
 import type { z } from 'zod';
 import { LabelKey, LabelValue } from '../../config/values.js';
-import { ValidationError } from '../../core/errors.js';
+import { PatchbotError, UsageError } from '../../core/errors.js';
 import { describePolicyFile, syncPolicyHosts, type Actor, type PolicyFileRef } from '../../usecases/hosts.js';
 import type { AppContext } from '../context.js';
 import { writeLine, type CliIo } from '../io.js';
@@ -65,19 +65,33 @@ export async function syncHostsFromPolicy(app: AppContext, io: CliIo): Promise<v
 
 export const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
+/**
+ * Runs a check of command-line values and reports what it refuses as bad usage (exit 2): the same
+ * checks serve the policy file, where they are configuration errors.
+ */
+export function asUsage<T>(checkValues: () => T): T {
+  try {
+    return checkValues();
+  } catch (err) {
+    throw err instanceof PatchbotError && !(err instanceof UsageError)
+      ? new UsageError(err.userMessage, { details: err.details })
+      : err;
+  }
+}
+
 /** Parses a flag's value with a schema; the error names the flag and the value. */
 export function check<S extends z.ZodType>(schema: S, value: unknown, flag: string): z.output<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const message = r.error.issues[0]?.message ?? 'invalid value';
-  throw new ValidationError(`${flag}: ${message}, got ${JSON.stringify(value)}`, {
+  throw new UsageError(`${flag}: ${message}, got ${JSON.stringify(value)}`, {
     details: { flag, value },
   });
 }
 
 export function intFlag(value: string, flag: string, min: number, max: number, what: string): number {
   if (!/^\d{1,9}$/.test(value.trim()) || Number(value) < min || Number(value) > max) {
-    throw new ValidationError(`${flag}: expected ${what}, got ${JSON.stringify(value)}`, {
+    throw new UsageError(`${flag}: expected ${what}, got ${JSON.stringify(value)}`, {
       details: { flag, value },
     });
   }
@@ -89,7 +103,7 @@ export function parseLabels(values: readonly string[]): Record<string, string> {
   const labels: Record<string, string> = {};
   for (const kv of values) {
     const eq = kv.indexOf('=');
-    if (eq <= 0) throw new ValidationError(`--label: expected KEY=VALUE, got ${JSON.stringify(kv)}`);
+    if (eq <= 0) throw new UsageError(`--label: expected KEY=VALUE, got ${JSON.stringify(kv)}`);
     labels[check(LabelKey, kv.slice(0, eq), '--label')] = check(LabelValue, kv.slice(eq + 1), '--label');
   }
   return labels;
@@ -101,7 +115,7 @@ export function parseLabels(values: readonly string[]): Record<string, string> {
  */
 export async function identityFileFlag(value: string, io: CliIo): Promise<string> {
   if (value.trim() === '' || value.includes('\0'))
-    throw new ValidationError(`--identity-file: expected a file path, got ${JSON.stringify(value)}`);
+    throw new UsageError(`--identity-file: expected a file path, got ${JSON.stringify(value)}`);
   const home = io.env.HOME ?? os.homedir();
   const file =
     value === '~'

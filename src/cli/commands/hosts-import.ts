@@ -7,7 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { Name, UnixUser } from '../../config/values.js';
-import { PatchbotError, ValidationError } from '../../core/errors.js';
+import { PatchbotError, UsageError, ValidationError } from '../../core/errors.js';
 import { parseAnsibleInventory } from '../../inventory/sources/ansible.js';
 import { parseKnownHosts } from '../../inventory/sources/known-hosts.js';
 import {
@@ -25,6 +25,7 @@ import { checkHostReferences } from '../../usecases/hosts.js';
 import { withApp } from '../context.js';
 import { CliExit, writeLine, type CliIo } from '../io.js';
 import {
+  asUsage,
   check,
   cliActor,
   collect,
@@ -97,21 +98,21 @@ function actionText(e: ImportPlanEntry): { action: string; detail: string } {
 
 async function runImport(io: CliIo, hostArgs: string[], o: ImportOptions): Promise<void> {
   if ((o.knownHosts === undefined) === (o.ansible === undefined))
-    throw new ValidationError('give one of --known-hosts FILE or --ansible FILE');
+    throw new UsageError('give one of --known-hosts FILE or --ansible FILE');
   if (o.ansible !== undefined && hostArgs.length > 0)
-    throw new ValidationError(
+    throw new UsageError(
       'host names are for --known-hosts (to find hashed entries); --ansible imports the whole inventory',
     );
   if (o.format !== 'text' && o.format !== 'json')
-    throw new ValidationError(`--format: expected text or json, got ${JSON.stringify(o.format)}`);
+    throw new UsageError(`--format: expected text or json, got ${JSON.stringify(o.format)}`);
   const wanted = hostArgs.map((h) => {
     const w = parseWantedHost(h);
     if (w === undefined)
-      throw new ValidationError(`HOST: expected a host name or [host]:port, got ${JSON.stringify(h)}`);
+      throw new UsageError(`HOST: expected a host name or [host]:port, got ${JSON.stringify(h)}`);
     return w;
   });
   if (o.groupLabelPrefix !== '' && !/^[A-Za-z0-9][A-Za-z0-9._/-]{0,30}$/.test(o.groupLabelPrefix))
-    throw new ValidationError(
+    throw new UsageError(
       `--group-label-prefix: expected letters, digits, ".", "_", "-", "/", got ${JSON.stringify(o.groupLabelPrefix)}`,
     );
   const labels = parseLabels(o.label);
@@ -143,7 +144,9 @@ async function runImport(io: CliIo, hostArgs: string[], o: ImportOptions): Promi
     const { policy } = app.config;
     const ref = policyFileRef(app);
     const environment = envName ?? defaultEnvironment(policy.environments);
-    checkHostReferences(policy, { team, environment }, ref, { team: '--team', environment: '--env' });
+    asUsage(() =>
+      checkHostReferences(policy, { team, environment }, ref, { team: '--team', environment: '--env' }),
+    );
     await syncHostsFromPolicy(app, io);
     const defaults: ImportDefaults = {
       port: portFlag ?? policy.ssh.port,

@@ -5,7 +5,7 @@
  */
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import { ValidationError } from '../../core/errors.js';
+import { UsageError, ValidationError } from '../../core/errors.js';
 import type { HostRecord, PinnedHostKey } from '../../db/types.js';
 import { describeKey, pinHostKeys, scanHostKeys, type HostScan } from '../../usecases/host-import.js';
 import {
@@ -19,7 +19,14 @@ import { resolveHosts } from '../../usecases/inventory.js';
 import { withApp, type AppContext } from '../context.js';
 import { CliExit, writeLine, type CliIo } from '../io.js';
 import { createProgress } from '../progress.js';
-import { cliActor, collect, policyFileRef, printTable, syncHostsFromPolicy } from './hosts-common.js';
+import {
+  asUsage,
+  cliActor,
+  collect,
+  policyFileRef,
+  printTable,
+  syncHostsFromPolicy,
+} from './hosts-common.js';
 
 interface PinOptions {
   scan?: boolean;
@@ -57,13 +64,12 @@ async function confirm(io: CliIo, question: string): Promise<boolean> {
 
 async function selectHosts(app: AppContext, names: string[], unpinned: boolean): Promise<HostRecord[]> {
   if (unpinned) {
-    if (names.length > 0)
-      throw new ValidationError('--unpinned selects the hosts itself: give no names with it');
+    if (names.length > 0) throw new UsageError('--unpinned selects the hosts itself: give no names with it');
     return (await app.repos.hosts.list()).filter(
       (h) => h.hostKeys.length === 0 && h.address !== LOCAL_ADDRESS,
     );
   }
-  if (names.length === 0) throw new ValidationError('name the hosts to pin, or give --unpinned');
+  if (names.length === 0) throw new UsageError('name the hosts to pin, or give --unpinned');
   return resolveHosts(app.repos, names);
 }
 
@@ -173,10 +179,10 @@ async function runPinScan(io: CliIo, app: AppContext, names: string[], o: PinOpt
 }
 
 async function runPinKeys(io: CliIo, app: AppContext, names: string[], o: PinOptions): Promise<void> {
-  if (names.length !== 1) throw new ValidationError('--key pins keys on one host: name exactly one');
+  if (names.length !== 1) throw new UsageError('--key pins keys on one host: name exactly one');
   const given = mergeHostKeys(
     [],
-    o.key.map((k) => ({ sha256: fingerprintToHex(k, '--key'), type: null })),
+    asUsage(() => o.key.map((k) => ({ sha256: fingerprintToHex(k, '--key'), type: null }))),
   );
   const [host] = await resolveHosts(app.repos, names);
   if (host === undefined) return;
@@ -228,9 +234,9 @@ export function registerHostsPin(hosts: Command, io: CliIo): void {
     )
     .action(async (names: string[], opts: PinOptions) => {
       if (opts.scan === true && opts.key.length > 0)
-        throw new ValidationError('--scan and --key: give one, not both');
+        throw new UsageError('--scan and --key: give one, not both');
       if (opts.scan !== true && opts.key.length === 0)
-        throw new ValidationError('give --scan or --key SHA256:...');
+        throw new UsageError('give --scan or --key SHA256:...');
       await withApp(io, {}, async (app) => {
         await syncHostsFromPolicy(app, io);
         if (opts.scan === true) await runPinScan(io, app, names, opts);
@@ -244,7 +250,7 @@ export function registerHostsPin(hosts: Command, io: CliIo): void {
     .argument('<name>', 'host name')
     .argument('<fingerprint...>', 'keys to remove, SHA256:...')
     .action(async (name: string, fingerprints: string[]) => {
-      const remove = fingerprints.map((f) => fingerprintToHex(f, 'FINGERPRINT'));
+      const remove = asUsage(() => fingerprints.map((f) => fingerprintToHex(f, 'FINGERPRINT')));
       await withApp(io, {}, async (app) => {
         await syncHostsFromPolicy(app, io);
         const [host] = await resolveHosts(app.repos, [name]);

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { HostAddress, Name, UnixUser } from '../../config/values.js';
-import { ValidationError } from '../../core/errors.js';
+import { UsageError } from '../../core/errors.js';
 import { HostName, type HostInput, type HostRecord, type PinnedHostKey } from '../../db/types.js';
 import { fetchHostKeyFingerprint } from '../../executors/ssh/index.js';
 import {
@@ -24,6 +24,7 @@ import {
 import { withApp } from '../context.js';
 import { writeLine, type CliIo } from '../io.js';
 import {
+  asUsage,
   check,
   cliActor,
   collect,
@@ -63,19 +64,19 @@ async function runAdd(io: CliIo, rawName: string, o: AddOptions): Promise<void> 
   const address = o.address === LOCAL_ADDRESS ? LOCAL_ADDRESS : check(HostAddress, o.address, '--address');
   const user = o.user === undefined ? undefined : check(UnixUser, o.user, '--user');
   if (o.hostKey.length > 0 && o.scanHostKey === true) {
-    throw new ValidationError('--host-key and --scan-host-key: give one, not both');
+    throw new UsageError('--host-key and --scan-host-key: give one, not both');
   }
   if (
     address === LOCAL_ADDRESS &&
     (o.hostKey.length > 0 || o.scanHostKey === true || o.identityFile !== undefined)
   ) {
-    throw new ValidationError(
+    throw new UsageError(
       `--address ${LOCAL_ADDRESS} is this machine (no SSH): --host-key, --scan-host-key and --identity-file do not apply`,
     );
   }
   let hostKeys: PinnedHostKey[] = mergeHostKeys(
     [],
-    o.hostKey.map((k) => ({ sha256: fingerprintToHex(k, '--host-key'), type: null })),
+    asUsage(() => o.hostKey.map((k) => ({ sha256: fingerprintToHex(k, '--host-key'), type: null }))),
   );
   const labels = parseLabels(o.label);
   const criticality =
@@ -84,7 +85,7 @@ async function runAdd(io: CliIo, rawName: string, o: AddOptions): Promise<void> 
       : (intFlag(o.criticality, '--criticality', 1, 4, '1 (most critical) to 4 (least)') as 1 | 2 | 3 | 4);
   const controls = o.control.map((c) => {
     if (c.trim() === '' || c.length > 128)
-      throw new ValidationError(
+      throw new UsageError(
         `--control: expected a control name of 1-128 characters, got ${JSON.stringify(c)}`,
       );
     return c.trim();
@@ -102,12 +103,14 @@ async function runAdd(io: CliIo, rawName: string, o: AddOptions): Promise<void> 
     const ref = policyFileRef(app);
     const port = portFlag ?? policy.ssh.port;
     const environment = envName ?? defaultEnvironment(policy.environments);
-    const unknownGroups = checkHostReferences(policy, { team, ring, environment, groups }, ref, {
-      team: '--team',
-      ring: '--ring',
-      environment: '--env',
-      group: '--group',
-    });
+    const unknownGroups = asUsage(() =>
+      checkHostReferences(policy, { team, ring, environment, groups }, ref, {
+        team: '--team',
+        ring: '--ring',
+        environment: '--env',
+        group: '--group',
+      }),
+    );
     for (const g of unknownGroups) writeLine(io.stderr, `warning: ${g}`);
 
     await syncHostsFromPolicy(app, io);

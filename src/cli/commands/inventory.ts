@@ -1,10 +1,11 @@
 /**
  * `patchbot inventory collect [--host NAME]... [--all] [--local]`: collects the installed packages,
  * OS, kernel and reboot state of hosts (SSH with the pinned host key, or this machine), stores a
- * snapshot per host, and prints a summary. Exit status 1 when any host failed (the others are stored).
+ * snapshot per host, and prints a summary. Exit status 4 when some hosts failed (the others are stored),
+ * 1 when every host failed.
  */
 import { Option, type Command } from 'commander';
-import { ValidationError } from '../../core/errors.js';
+import { UsageError, ValidationError } from '../../core/errors.js';
 import {
   collectHosts,
   ensureLocalHost,
@@ -13,6 +14,7 @@ import {
   type CollectedHost,
 } from '../../usecases/inventory.js';
 import { rescanHosts } from '../../usecases/rescan.js';
+import { EXIT } from '../exit-codes.js';
 import { withApp } from '../context.js';
 import { rescanLine } from './feeds.js';
 import { createProgress } from '../progress.js';
@@ -75,17 +77,17 @@ function summaryJson(s: CollectSummary) {
 
 async function runCollect(io: CliIo, o: CollectOptions): Promise<void> {
   if (o.host.length === 0 && o.all !== true && o.local !== true) {
-    throw new ValidationError(
+    throw new UsageError(
       'name the hosts to collect: --host NAME (repeatable), --all (every host) or --local (this machine)',
     );
   }
   if (o.all === true && o.host.length > 0) {
-    throw new ValidationError('--all and --host: give one, not both (--all already collects every host)');
+    throw new UsageError('--all and --host: give one, not both (--all already collects every host)');
   }
   let concurrency: number | undefined;
   if (o.concurrency !== undefined) {
     if (!/^\d{1,4}$/.test(o.concurrency) || Number(o.concurrency) < 1) {
-      throw new ValidationError(
+      throw new UsageError(
         `--concurrency: expected a number of hosts at the same time (1-9999), got ${JSON.stringify(o.concurrency)}`,
       );
     }
@@ -144,7 +146,8 @@ async function runCollect(io: CliIo, o: CollectOptions): Promise<void> {
     );
     if (summary.rescan) writeLine(io.stdout, rescanLine(summary.rescan));
   }
-  if (summary.failed.length > 0) throw new CliExit(1);
+  // some hosts failed: partial; every host failed: an error
+  if (summary.failed.length > 0) throw new CliExit(summary.succeeded.length > 0 ? EXIT.partial : EXIT.error);
 }
 
 export function registerInventory(program: Command, io: CliIo): void {
@@ -165,7 +168,8 @@ export function registerInventory(program: Command, io: CliIo): void {
     .option('--no-rescan', 'do not re-match the collected hosts against the stored advisories')
     .addHelpText(
       'after',
-      '\nExit status: 0 when every host was collected, 1 when any failed (the others are stored).',
+      '\nExit status: 0 when every host was collected; 4 when some failed (the others are stored; the ' +
+        'failed ones show as unreachable in coverage); 1 when every host failed; 2 on bad usage.',
     )
     .action(async (opts: CollectOptions) => runCollect(io, opts));
 }

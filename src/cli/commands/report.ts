@@ -5,6 +5,8 @@
  * `/patch coverage` answers with, so both give the same numbers.
  */
 import { Option, type Command } from 'commander';
+import { feedShort } from '../../core/freshness/feeds.js';
+import { HOST_STATE_LABELS, HOST_STATES } from '../../core/metrics/coverage.js';
 import {
   AGE_BUCKETS,
   flattenMetrics,
@@ -18,23 +20,59 @@ import {
   formatPercent,
   formatValue,
 } from '../../core/metrics/format.js';
+import { hostStatesLine } from '../../bot/views/coverage-text.js';
 import { coverageReport, type CoverageReport } from '../../usecases/metrics.js';
 import { withApp } from '../context.js';
 import { writeLine, type CliIo } from '../io.js';
 
 type Format = 'text' | 'json' | 'csv';
 
-/** The report as JSON data (dates as ISO strings). */
-export function reportJson(r: CoverageReport): Record<string, unknown> {
+/** The report as JSON data (dates as ISO strings); every host's state with `hosts`. */
+export function reportJson(r: CoverageReport, options: { hosts?: boolean } = {}): Record<string, unknown> {
   return {
     scope: r.scope,
     asOf: r.asOf.toISOString(),
     weekStart: r.weekStart,
+    notice: r.notice ?? null,
+    feeds: r.feeds,
     metrics: r.metrics,
     headlines: r.headlines,
     trend: r.trend,
     breakdown: r.breakdown,
+    ...(options.hosts
+      ? {
+          hosts: r.hosts.map((h) => ({
+            name: h.name,
+            team: h.team,
+            environment: h.environment,
+            groups: h.groups,
+            state: h.state,
+            detail: h.detail,
+            lastInventoryAt: h.lastInventoryAt?.toISOString() ?? null,
+          })),
+        }
+      : {}),
   };
+}
+
+/** One row per host: its coverage state and why (`report coverage --hosts --format csv`). */
+export function hostsCsv(r: CoverageReport): string {
+  const lines = [['host', 'team', 'environment', 'groups', 'state', 'detail', 'last_inventory_at'].join(',')];
+  for (const h of r.hosts)
+    lines.push(
+      [
+        h.name,
+        h.team,
+        h.environment,
+        h.groups.join(' '),
+        h.state,
+        h.detail,
+        h.lastInventoryAt?.toISOString() ?? null,
+      ]
+        .map(csvField)
+        .join(','),
+    );
+  return `${lines.join('\r\n')}\r\n`;
 }
 
 /** One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
@@ -64,14 +102,31 @@ function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
 }
 
-export function reportText(r: CoverageReport): string[] {
+export function reportText(r: CoverageReport, options: { hosts?: boolean } = {}): string[] {
   const m = r.metrics;
   const out: string[] = [];
+  if (r.notice !== undefined) out.push(`WARNING: ${r.notice}`);
   out.push(
     `Coverage of ${r.scope.kind === 'fleet' ? 'the fleet' : `team ${r.scope.name}`}, as of ${r.asOf.toISOString()} (week of ${r.weekStart})`,
   );
   out.push(
-    `Host coverage ${formatPercent(m.hosts.coverage)}: ${m.hosts.covered} of ${m.hosts.total} hosts have no open finding at ${m.threshold} risk or above`,
+    `Host coverage ${formatPercent(m.hosts.coverage)} (${m.hosts.covered} of ${m.hosts.total} hosts): assessed, with no open finding at ${m.threshold} risk or above`,
+  );
+  const states = hostStatesLine(m);
+  if (states !== undefined) out.push(`  ${states}`);
+  for (const state of HOST_STATES) {
+    if (state === 'covered' && !options.hosts) continue;
+    const list = r.hosts.filter((h) => h.state === state);
+    if (list.length === 0) continue;
+    if (options.hosts) {
+      out.push(`  ${HOST_STATE_LABELS[state]} (${list.length}):`);
+      for (const h of list) out.push(`    ${h.name}${h.detail ? `: ${h.detail}` : ''}`);
+    }
+  }
+  if (!options.hosts && r.hosts.some((h) => h.state !== 'covered'))
+    out.push('  (--hosts names every host and why it is not covered)');
+  out.push(
+    `Advisory data: ${r.feeds.length === 0 ? 'none loaded (run `patchbot feeds sync`)' : r.feeds.map(feedShort).join(', ')}`,
   );
   out.push('');
   for (const h of r.headlines) {
@@ -153,18 +208,20 @@ export function registerReport(program: Command, io: CliIo): void {
         'age, KEV, time to remediate, deployments, accepted risks, reboots, week-over-week change and trend',
     )
     .option('--team <team>', 'one team (default: the fleet, with a row per team)')
+    .option('--hosts', 'name every host with its state (covered, at risk, never scanned...) and why')
     .addOption(
       new Option('--format <format>', 'output format').choices(['text', 'json', 'csv']).default('text'),
     )
-    .action(async (o: { team?: string; format: Format }) => {
+    .action(async (o: { team?: string; hosts?: boolean; format: Format }) => {
+      const hosts = o.hosts === true;
       await withApp(io, {}, async (app) => {
         const r = await coverageReport(
           { repos: app.repos, policy: app.config.policy, now: new Date() },
           o.team,
         );
-        if (o.format === 'json') writeLine(io.stdout, JSON.stringify(reportJson(r), null, 2));
-        else if (o.format === 'csv') io.stdout.write(reportCsv(r));
-        else for (const line of reportText(r)) writeLine(io.stdout, line);
+        if (o.format === 'json') writeLine(io.stdout, JSON.stringify(reportJson(r, { hosts }), null, 2));
+        else if (o.format === 'csv') io.stdout.write(hosts ? hostsCsv(r) : reportCsv(r));
+        else for (const line of reportText(r, { hosts })) writeLine(io.stdout, line);
       });
     });
 }

@@ -6,7 +6,7 @@
  * taking requests and work, lets running jobs finish, and closes Redis and the database.
  */
 import type { Command } from 'commander';
-import { ValidationError } from '../../core/errors.js';
+import { UsageError } from '../../core/errors.js';
 import { createLogger } from '../../logging/logger.js';
 import { shutdownSignal, startServe } from '../../main.js';
 import { loadCliConfig } from '../context.js';
@@ -15,7 +15,7 @@ import type { CliIo } from '../io.js';
 export function parsePort(value: string): number {
   const n = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
   if (!(n >= 0 && n <= 65535))
-    throw new ValidationError(`--port: expected a port number 0-65535, got ${JSON.stringify(value)}`);
+    throw new UsageError(`--port: expected a port number 0-65535, got ${JSON.stringify(value)}`);
   return n;
 }
 

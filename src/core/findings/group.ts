@@ -23,6 +23,8 @@ export interface ScoredMatch {
   advisoryId: string;
   cves: readonly string[];
   kev: boolean;
+  /** The CVEs of `cves` listed in CISA KEV (when known). */
+  kevCves?: readonly string[];
   epss: number | null;
   risk: RiskAssessment;
 }
@@ -50,6 +52,8 @@ export interface HostFinding {
   ssvc: SsvcDecision;
   dueDate: Date;
   dueReason: string;
+  /** CISA's KEV due date (earliest), kept as a fact whatever `dueDate` is. */
+  kevDueDate?: Date;
 }
 
 /** One fix across hosts: the package and the version to install. */
@@ -70,6 +74,7 @@ interface Acc {
   worst: RiskAssessment;
   ssvc: SsvcDecision;
   due: RiskAssessment;
+  kevDue?: Date;
 }
 
 function start(m: ScoredMatch): Acc {
@@ -83,6 +88,7 @@ function start(m: ScoredMatch): Acc {
     worst: m.risk,
     ssvc: m.risk.ssvc,
     due: m.risk,
+    ...(m.risk.kevDueDate === undefined ? {} : { kevDue: m.risk.kevDueDate }),
   };
 }
 
@@ -106,6 +112,8 @@ function add(acc: Acc, m: ScoredMatch): void {
   if (m.risk.score > acc.worst.score) acc.worst = m.risk;
   if (SSVC_RANK[m.risk.ssvc] > SSVC_RANK[acc.ssvc]) acc.ssvc = m.risk.ssvc;
   if (m.risk.dueDate.getTime() < acc.due.dueDate.getTime()) acc.due = m.risk;
+  const kevDue = m.risk.kevDueDate;
+  if (kevDue !== undefined && (acc.kevDue === undefined || kevDue < acc.kevDue)) acc.kevDue = kevDue;
 }
 
 function common(acc: Acc) {
@@ -121,6 +129,7 @@ function common(acc: Acc) {
     ssvc: acc.ssvc,
     dueDate: acc.due.dueDate,
     dueReason: acc.due.dueReason,
+    ...(acc.kevDue === undefined ? {} : { kevDueDate: acc.kevDue }),
   };
 }
 
@@ -191,4 +200,88 @@ export function groupByFix(findings: Iterable<HostFinding>): FixGroup[] {
       installedVersions: g.installedVersions.sort(),
     }))
     .sort(byRisk);
+}
+
+/**
+ * One fix a person installs on one host: a SOURCE package upgraded to one version, with every binary
+ * package built from it ("glibc 2.36-9+deb12u4 -> 2.36-9+deb12u7 (libc6, libc-bin, locales; 5 CVEs,
+ * 1 KEV)"). Reports count these, not binary packages.
+ */
+export interface SourceFix {
+  host: string;
+  sourcePackage: string;
+  /** Installed versions of its binaries (usually one). */
+  installedVersions: string[];
+  /** The version to install; null for the advisories with no fix yet. */
+  fixedVersion: string | null;
+  /** Binary packages the fix upgrades, sorted. */
+  packages: string[];
+  advisories: string[];
+  cves: string[];
+  /** CVEs of `cves` in CISA KEV. */
+  kevCves: string[];
+  kev: boolean;
+  epss: number | null;
+  risk: GroupRisk;
+  ssvc: SsvcDecision;
+  dueDate: Date;
+  dueReason: string;
+  kevDueDate?: Date;
+}
+
+/**
+ * Groups scored matches per host x source package x version to install. Within a source package
+ * the highest fix carries every lower one (like groupByHostPackage per binary); advisories with no
+ * fix yet form their own group.
+ */
+export function groupBySourceFix(matches: Iterable<ScoredMatch>): SourceFix[] {
+  const groups = new Map<
+    string,
+    { acc: Acc; packages: Set<string>; installed: Set<string>; kevCves: Set<string> }
+  >();
+  for (const m of matches) {
+    const key = `${m.host}\u0000${m.sourcePackage}\u0000${m.fixedVersion === null ? 'unfixed' : 'fix'}`;
+    const g = groups.get(key);
+    const kevCves = m.kevCves ?? (m.kev ? m.cves : []);
+    if (g) {
+      add(g.acc, m);
+      g.packages.add(m.package);
+      g.installed.add(m.installedVersion);
+      for (const c of kevCves) g.kevCves.add(c);
+    } else {
+      groups.set(key, {
+        acc: start(m),
+        packages: new Set([m.package]),
+        installed: new Set([m.installedVersion]),
+        kevCves: new Set(kevCves),
+      });
+    }
+  }
+  return [...groups.values()]
+    .map(({ acc, packages, installed, kevCves }) => {
+      const c = common(acc);
+      const fix: SourceFix = {
+        host: acc.first.host,
+        sourcePackage: acc.first.sourcePackage,
+        installedVersions: [...installed].sort(),
+        fixedVersion: c.fixedVersion,
+        packages: [...packages].sort(),
+        advisories: c.advisories,
+        cves: c.cves,
+        kevCves: [...kevCves].sort(),
+        kev: c.kev,
+        epss: c.epss,
+        risk: c.risk,
+        ssvc: c.ssvc,
+        dueDate: c.dueDate,
+        dueReason: c.dueReason,
+      };
+      if (c.kevDueDate !== undefined) fix.kevDueDate = c.kevDueDate;
+      return fix;
+    })
+    .sort(
+      (a, b) =>
+        byRisk({ ...a, package: a.sourcePackage }, { ...b, package: b.sourcePackage }) ||
+        a.host.localeCompare(b.host),
+    );
 }

@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import type { Severity } from '../model.js';
+import { emptyStateCounts, type HostStateCounts } from './coverage.js';
 
 export const SEVERITIES = [
   'critical',
@@ -92,9 +93,23 @@ export const ScopeMetrics = z.object({
   threshold: z.enum(SEVERITIES),
   hosts: z.object({
     total: count,
-    /** No open finding in the threshold band or above. */
+    /** Assessed (fresh inventory, current advisories) and no open finding in the threshold band or above. */
     covered: count,
     coverage: ratio,
+    /**
+     * Every host in exactly one state (src/core/metrics/coverage.ts). Absent in snapshots stored
+     * before hosts were classified.
+     */
+    states: z
+      .object({
+        covered: count,
+        atRisk: count,
+        neverScanned: count,
+        inventoryStale: count,
+        noAdvisories: count,
+        unreachable: count,
+      })
+      .optional(),
     /** Hosts whose last inventory said a reboot is required. */
     rebootRequired: count,
     /** Hosts with at least one inventory. */
@@ -139,6 +154,8 @@ export type ScopeMetrics = z.infer<typeof ScopeMetrics>;
 export interface RawScopeCounts {
   hosts: number;
   exposedHosts: number;
+  /** Hosts per coverage state (src/core/metrics/coverage.ts); `covered` is what coverage counts. */
+  hostStates: HostStateCounts;
   rebootRequired: number;
   inventoried: number;
   openByBand: Record<Severity, number>;
@@ -184,6 +201,7 @@ export function emptyCounts(): RawScopeCounts {
   return {
     hosts: 0,
     exposedHosts: 0,
+    hostStates: emptyStateCounts(),
     rebootRequired: 0,
     inventoried: 0,
     openByBand: zeroBands(),
@@ -211,7 +229,8 @@ export function emptyCounts(): RawScopeCounts {
 }
 
 export function assembleMetrics(raw: RawScopeCounts, ctx: MetricsContext): ScopeMetrics {
-  const covered = Math.max(0, raw.hosts - raw.exposedHosts);
+  // only assessed hosts without an open finding at the threshold are covered
+  const covered = raw.hostStates.covered;
   const atOrAbove = bandsAtOrAbove(ctx.threshold).reduce((n, b) => n + raw.openByBand[b], 0);
   const total = SEVERITIES.reduce((n, b) => n + raw.openByBand[b], 0);
   const sla = (b: Severity): SlaCell => ({
@@ -236,6 +255,7 @@ export function assembleMetrics(raw: RawScopeCounts, ctx: MetricsContext): Scope
       total: raw.hosts,
       covered,
       coverage: ratioOf(covered, raw.hosts),
+      states: { ...raw.hostStates },
       rebootRequired: raw.rebootRequired,
       inventoried: raw.inventoried,
     },
@@ -460,9 +480,29 @@ export interface Verdict {
  * "Action required" when an open finding is past its SLA due date (KEV ones named on their own),
  * or a host deployment failed this period; "On track" otherwise.
  */
-export function verdictOf(m: ScopeMetrics): Verdict {
+export function verdictOf(m: ScopeMetrics, notice?: string): Verdict {
   const reasons: string[] = [];
   const n = (x: number, one: string, many: string) => `${x.toLocaleString('en')} ${x === 1 ? one : many}`;
+  // what was not assessed comes first: nothing else can be judged for it
+  const s = m.hosts.states;
+  const notAssessed = s ? s.neverScanned + s.inventoryStale + s.noAdvisories + s.unreachable : 0;
+  if (s && notAssessed > 0) {
+    const parts = (
+      [
+        ['neverScanned', 'never scanned'],
+        ['inventoryStale', 'inventory stale'],
+        ['noAdvisories', 'no current advisories'],
+        ['unreachable', 'unreachable'],
+      ] as const
+    )
+      .filter(([k]) => s[k] > 0)
+      .map(([k, label]) => `${s[k]} ${label}`);
+    reasons.push(
+      `${n(notAssessed, 'host was', 'hosts were')} not assessed, of ${m.hosts.total} (${parts.join(', ')})`,
+    );
+  }
+  // stale or missing advisory data matters to a scope with hosts
+  if (notice !== undefined && m.hosts.total > 0) reasons.push(notice);
   if (m.kev.overdue > 0)
     reasons.push(`${n(m.kev.overdue, 'KEV finding is', 'KEV findings are')} past the CISA due date`);
   const otherOverdue = m.open.overdue - m.kev.overdue;
@@ -493,6 +533,11 @@ export function flattenMetrics(m: ScopeMetrics): Record<string, string | number 
     hosts: m.hosts.total,
     hosts_covered: m.hosts.covered,
     coverage: m.hosts.coverage,
+    hosts_at_risk: m.hosts.states?.atRisk ?? null,
+    hosts_never_scanned: m.hosts.states?.neverScanned ?? null,
+    hosts_inventory_stale: m.hosts.states?.inventoryStale ?? null,
+    hosts_no_advisories: m.hosts.states?.noAdvisories ?? null,
+    hosts_unreachable: m.hosts.states?.unreachable ?? null,
     hosts_reboot_required: m.hosts.rebootRequired,
     hosts_inventoried: m.hosts.inventoried,
     open: m.open.total,

@@ -65,6 +65,17 @@ export const RiskPolicy = z
      * entry makes it "active"). A PoC reference in the advisory also counts.
      */
     pocEpssThreshold: z.number().min(0).max(1).default(0.1),
+    /**
+     * The CVSS-like base score used when a CVE has no CVSS score and its distribution gives no
+     * severity either: unknown is not zero. 7.0, the start of the high band, is about the median base
+     * score of the CVEs NVD scores (docs/risk.md).
+     */
+    unknownCvss: z.number().min(0).max(10).default(7),
+    /**
+     * Days to fix a KEV finding first seen after CISA's own due date had passed (KEV's date stays
+     * the deadline otherwise): discovering a host late does not make its finding years overdue.
+     */
+    kevSlaDays: z.number().int().positive().default(7),
   })
   .strict();
 export type RiskPolicy = z.infer<typeof RiskPolicy>;

@@ -15,6 +15,7 @@ import type {
   SsvcInputs,
 } from '../model.js';
 import { parseCvss, type ParsedCvss } from './cvss.js';
+import { distributionSeverity } from './distribution.js';
 import type { RiskPolicy } from './policy.js';
 import {
   automatableFromCvss,
@@ -32,8 +33,13 @@ export interface RiskInput {
   cves: readonly CveEnrichment[];
   /** The advisory's own severity vectors (OSV `severity`: CVSS_V3, CVSS_V4, CVSS_V2...). */
   advisorySeverity?: readonly SeverityVector[];
-  /** Distribution urgency or priority (Debian tracker urgency, Ubuntu priority), the last fallback for severity. */
+  /**
+   * Distribution urgency or severity of the matched entry (Debian tracker urgency, Red Hat severity):
+   * the stand-in when no CVSS score is known.
+   */
   urgency?: string | null;
+  /** OSV ecosystem of the matched entry ("Debian:12"): names the distribution in the labels. */
+  ecosystem?: string;
   /** Advisory (and NVD) references: a PoC or exploit link makes SSVC Exploitation "public poc". */
   references?: readonly Reference[];
   /** The host facts that change priority (a HostContext fits). */
@@ -85,23 +91,10 @@ interface SsvcChoice {
 interface SeverityChoice {
   baseScore: number;
   label: string;
+  basis: 'cvss' | 'distribution' | 'prior';
   cve?: string;
   parsed?: ParsedCvss;
 }
-
-/**
- * Pseudo base scores for a distribution urgency, used only when no CVSS vector exists at all: the
- * middle of the matching CVSS v3 qualitative band (low 0.1-3.9, medium 4.0-6.9, high 7.0-8.9,
- * critical 9.0-10). "unimportant"/"negligible" mean the distribution sees no real risk.
- */
-const URGENCY_SCORE: Readonly<Record<string, number>> = {
-  unimportant: 0,
-  negligible: 0,
-  low: 2,
-  medium: 5.5,
-  high: 8,
-  critical: 9.5,
-};
 
 const NVD_SOURCE = 'nvd@nist.gov';
 
@@ -195,6 +188,7 @@ export function createRiskAssessor(policy: RiskPolicy, options: RiskAssessorOpti
         severity = {
           baseScore: b.parsed.baseScore,
           label: `CVSS ${b.parsed.baseScore.toFixed(1)} (v${b.parsed.version}, ${b.source}, ${enrichment.cve})`,
+          basis: 'cvss',
           cve: enrichment.cve,
           parsed: b.parsed,
         };
@@ -206,15 +200,26 @@ export function createRiskAssessor(policy: RiskPolicy, options: RiskAssessorOpti
         severity = {
           baseScore: b.parsed.baseScore,
           label: `CVSS ${b.parsed.baseScore.toFixed(1)} (v${b.parsed.version}, advisory)`,
+          basis: 'cvss',
           parsed: b.parsed,
         };
       }
     }
-    if (severity === undefined) {
-      const u = normaliseUrgency(input.urgency);
-      if (u !== undefined) {
-        severity = { baseScore: URGENCY_SCORE[u] ?? 0, label: `no CVSS; distribution urgency ${u}` };
-      }
+    // Unknown is not zero: a CVE without any CVSS score counts with the distribution's own severity,
+    // else the policy's conservative prior; the worst CVE still wins.
+    const unknown = perCve.find((p) => p.best === undefined);
+    if (severity === undefined || unknown !== undefined) {
+      const d = distributionSeverity(input);
+      const what = unknown === undefined ? 'CVSS unknown' : `CVSS unknown for ${unknown.enrichment.cve}`;
+      const standIn: SeverityChoice = d
+        ? { baseScore: d.score, label: `${what}; ${d.label}`, basis: 'distribution' }
+        : {
+            baseScore: policy.unknownCvss,
+            label: `${what}; no distribution severity; prior ${policy.unknownCvss.toFixed(1)}`,
+            basis: 'prior',
+          };
+      if (unknown !== undefined) standIn.cve = unknown.enrichment.cve;
+      if (severity === undefined || standIn.baseScore > severity.baseScore) severity = standIn;
     }
 
     // --- EPSS, KEV, ransomware: the worst CVE for each. ---
@@ -239,11 +244,12 @@ export function createRiskAssessor(policy: RiskPolicy, options: RiskAssessorOpti
       withCve(
         {
           name: 'cvss',
-          label: severity?.label ?? 'no CVSS score or urgency known',
-          value: severity ? severity.baseScore : null,
-          contribution: tenths(w.cvss * ((severity?.baseScore ?? 0) / 10)),
+          label: severity.label,
+          value: severity.baseScore,
+          contribution: tenths(w.cvss * (severity.baseScore / 10)),
+          basis: severity.basis,
         },
-        severity?.cve,
+        severity.cve,
       ),
       withCve(
         {
@@ -302,7 +308,23 @@ export function createRiskAssessor(policy: RiskPolicy, options: RiskAssessorOpti
     ];
 
     // Contributions are multiples of 0.1; add them as integers to keep the sum exact.
-    const rawTenths = factors.reduce((sum, f) => sum + Math.round(f.contribution * 10), 0);
+    let rawTenths = factors.reduce((sum, f) => sum + Math.round(f.contribution * 10), 0);
+    // A CVE exploited in the wild is never below the high band, wherever the host is.
+    const floorTenths = Math.round(policy.bands.high * 10);
+    if (kev && rawTenths < floorTenths) {
+      factors.push(
+        withCve(
+          {
+            name: 'kev-floor',
+            label: `KEV floor: raised to the high band (${policy.bands.high})`,
+            value: policy.bands.high,
+            contribution: (floorTenths - rawTenths) / 10,
+          },
+          kev.cve,
+        ),
+      );
+      rawTenths = floorTenths;
+    }
     const rawScore = rawTenths / 10;
     const score = clamp(rawScore, 0, 100);
     const band = severityBand(score, policy);
@@ -328,21 +350,29 @@ export function createRiskAssessor(policy: RiskPolicy, options: RiskAssessorOpti
       const d = decide(b?.parsed, enrichment);
       if (decided === undefined || SSVC_RANK[d.decision] > SSVC_RANK[decided.decision]) decided = d;
     }
-    decided ??= decide(severity?.parsed, undefined);
+    decided ??= decide(severity.parsed, undefined);
 
-    // --- Due date: KEV's (earliest across CVEs), else first seen + SLA days for the band. ---
+    // --- Due date: KEV's (earliest across CVEs) unless it had passed before the finding was first
+    // seen (then first seen + KEV SLA days), else first seen + SLA days for the band. ---
     const kevDue = kev ? parseIsoDate(kev.dueDate) : undefined;
+    const start = input.firstSeen ?? now;
+    const startDay = new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate()));
+    const plusDays = (days: number) =>
+      new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate() + days));
     let dueDate: Date;
     let dueReason: string;
-    if (kev && kevDue) {
+    if (kev && kevDue && kevDue.getTime() >= startDay.getTime()) {
       dueDate = kevDue;
       dueReason = `KEV due date ${kev.dueDate} (${kev.cve})`;
+    } else if (kev && kevDue) {
+      dueDate = plusDays(policy.kevSlaDays);
+      dueReason =
+        `KEV due ${kev.dueDate} (${kev.cve}) passed before first seen ${isoDay(startDay)}; ` +
+        `KEV SLA ${policy.kevSlaDays} days from first seen`;
     } else {
-      const start = input.firstSeen ?? now;
       const days = policy.slaDays[band];
-      const startDay = Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate());
-      dueDate = new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate() + days));
-      dueReason = `SLA ${band}: ${days} days from first seen ${isoDay(new Date(startDay))}`;
+      dueDate = plusDays(days);
+      dueReason = `SLA ${band}: ${days} days from first seen ${isoDay(startDay)}`;
     }
 
     const assessment: RiskAssessment = {
@@ -355,6 +385,7 @@ export function createRiskAssessor(policy: RiskPolicy, options: RiskAssessorOpti
       ssvcInputs: decided.inputs,
       rawScore,
     };
+    if (kevDue) assessment.kevDueDate = kevDue;
     if (decided.cve !== undefined) assessment.ssvcCve = decided.cve;
     return assessment;
   };
@@ -379,7 +410,11 @@ export function formatFactor(f: RiskFactor): string {
   const points = formatPoints(f.contribution);
   switch (f.name) {
     case 'cvss':
-      return typeof f.value === 'number' ? `CVSS ${f.value.toFixed(1)} ${points}` : `severity ${points}`;
+      if (typeof f.value !== 'number') return `severity ${points}`;
+      if (f.basis === 'prior') return `CVSS unknown (prior ${f.value.toFixed(1)}) ${points}`;
+      if (f.basis === 'distribution')
+        return `CVSS unknown, ${f.label.slice(f.label.indexOf('; ') + 2)} ${points}`;
+      return `CVSS ${f.value.toFixed(1)} ${points}`;
     case 'epss':
       return typeof f.value === 'number' ? `EPSS ${f.value.toFixed(2)} ${points}` : `EPSS ${points}`;
     case 'kev':
@@ -394,6 +429,8 @@ export function formatFactor(f: RiskFactor): string {
       return `compensating controls ${points}`;
     case 'fix':
       return `no fix ${points}`;
+    case 'kev-floor':
+      return `KEV floor ${points}`;
     default:
       return `${f.name} ${points}`;
   }
@@ -498,12 +535,6 @@ function ordinal(n: number): string {
             ? 'rd'
             : 'th';
   return `${n}${suffix}`;
-}
-
-function normaliseUrgency(u: string | null | undefined): string | undefined {
-  if (u == null) return undefined;
-  const key = u.replace(/\*+$/, '').trim().toLowerCase();
-  return Object.hasOwn(URGENCY_SCORE, key) ? key : undefined;
 }
 
 const ISO_DAY = /^(\d{4})-(\d{2})-(\d{2})$/;

@@ -22,6 +22,7 @@ import type {
   CvssScore,
   SeverityVector,
 } from '../../core/model.js';
+import { freshnessBasis, type FeedFreshnessRecord } from '../../core/freshness/feeds.js';
 import type { DbClient } from '../client.js';
 import type { Prisma } from '../generated/client.js';
 
@@ -253,6 +254,57 @@ export class AdvisoryRepository implements FeedSink {
       lastError: row.lastError,
       updatedAt: row.updatedAt,
     };
+  }
+
+  /**
+   * Records what a completed import of a source showed of each feed: its date, where it came from,
+   * and the ecosystems it gave advisories for (added to those known before: stored advisories are
+   * never removed). The latest import's date replaces the earlier one, even when it is older.
+   */
+  async recordFeedFreshness(records: readonly FeedFreshnessRecord[], importedAt: Date): Promise<void> {
+    for (const r of records) {
+      const data = {
+        asOf: r.asOf,
+        basis: r.basis,
+        bundled: r.bundled,
+        checkedAt: r.checkedAt,
+        location: pgSafe(r.location.slice(0, 2_000)),
+        importedAt,
+      };
+      await this.prisma.$executeRaw`
+        INSERT INTO "FeedFreshness" ("feed", "asOf", "basis", "bundled", "checkedAt", "location", "importedAt", "ecosystems")
+        VALUES (${r.feed}, ${data.asOf}, ${data.basis}, ${data.bundled}, ${data.checkedAt}, ${data.location},
+          ${importedAt}, ${[...r.ecosystems]}::text[])
+        ON CONFLICT ("feed") DO UPDATE SET
+          "asOf" = EXCLUDED."asOf", "basis" = EXCLUDED."basis", "bundled" = EXCLUDED."bundled",
+          "checkedAt" = EXCLUDED."checkedAt", "location" = EXCLUDED."location",
+          "importedAt" = EXCLUDED."importedAt",
+          "ecosystems" = ARRAY(
+            SELECT DISTINCT e FROM unnest(COALESCE("FeedFreshness"."ecosystems", '{}') || EXCLUDED."ecosystems") AS e
+            ORDER BY e)`;
+    }
+  }
+
+  /**
+   * A URL answered "not modified": the feeds last imported from it are confirmed current as of `at`
+   * (their data's date stays).
+   */
+  async confirmFeedFreshness(location: string, at: Date): Promise<void> {
+    await this.prisma.feedFreshness.updateMany({ where: { location }, data: { checkedAt: at } });
+  }
+
+  /** Every feed's freshness record. */
+  async feedFreshness(): Promise<FeedFreshnessRecord[]> {
+    const rows = await this.prisma.feedFreshness.findMany({ orderBy: { feed: 'asc' } });
+    return rows.map((r) => ({
+      feed: r.feed,
+      asOf: r.asOf,
+      basis: freshnessBasis(r.basis),
+      bundled: r.bundled,
+      checkedAt: r.checkedAt,
+      location: r.location,
+      ecosystems: r.ecosystems,
+    }));
   }
 
   async count(): Promise<{ advisories: number; enrichments: number }> {

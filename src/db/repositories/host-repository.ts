@@ -63,6 +63,20 @@ export class HostRepository {
   constructor(private readonly prisma: DbClient) {}
 
   /**
+   * Records that collecting the host's inventory failed at `at` (coverage shows it as unreachable
+   * until a collection succeeds). An unknown host is ignored: it was removed meanwhile.
+   */
+  async recordCollectFailure(name: string, error: string, at: Date): Promise<void> {
+    await this.prisma.host.updateMany({
+      where: { name },
+      data: {
+        lastCollectAttemptAt: at,
+        lastCollectError: error.replaceAll('\u0000', '\uFFFD').slice(0, 2_000),
+      },
+    });
+  }
+
+  /**
    * Creates the host or replaces its definition (by name). Inventory facts are kept; a retired
    * host that is defined again is managed again (retiredAt cleared).
    */

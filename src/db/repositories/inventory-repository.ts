@@ -79,6 +79,8 @@ export class InventoryRepository {
             kernel: snapshot.kernel,
             rebootRequired: snapshot.rebootRequired,
             lastInventoryAt: snapshot.collectedAt,
+            lastCollectAttemptAt: snapshot.collectedAt,
+            lastCollectError: null,
           },
         });
         return created.id;

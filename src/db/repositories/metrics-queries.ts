@@ -81,6 +81,31 @@ export interface DigestLists {
   expiringAcceptances: ExpiringAcceptance[];
 }
 
+/** One host with what decides its coverage state (src/core/metrics/coverage.ts). */
+export interface HostFactsRow {
+  id: string;
+  name: string;
+  team: string | null;
+  environment: string;
+  groups: string[];
+  /** Its last inventory said a reboot is required. */
+  rebootRequired: boolean;
+  /** When its newest stored inventory was collected; null without one. */
+  lastInventoryAt: Date | null;
+  lastCollectAttemptAt: Date | null;
+  lastCollectError: string | null;
+  /** The release of its newest inventory. */
+  os: {
+    id: string;
+    family: string;
+    versionId: string;
+    codename: string | null;
+    prettyName: string | null;
+  } | null;
+  /** An open finding in one of the bands asked for. */
+  exposed: boolean;
+}
+
 export type DigestClaim =
   | { claimed: true; runId: string; createdAt: Date }
   | { claimed: false; state: 'claimed' | 'posted' | 'failed'; postedAt: Date | null };
@@ -134,9 +159,10 @@ export class MetricsQueries {
   constructor(private readonly prisma: DbClient) {}
 
   /**
-   * Every number of ScopeMetrics, for each scope of each grouping (restricted to a team's hosts
-   * when given). The findings are read once for all groupings: counted per host first, then the
-   * per-host counts are added up per scope (percentiles from the few rows of the period).
+   * The finding, host-run and acceptance numbers of ScopeMetrics, for each scope of each grouping
+   * (restricted to a team's hosts when given). The findings are read once for all groupings: counted
+   * per host first, then the per-host counts are added up per scope (percentiles from the few rows
+   * of the period). The host numbers come from `hostFacts`.
    */
   async counts(q: CountsQuery): Promise<Map<ScopeKind, CountsByScope>> {
     if (q.groupings.length === 0) return new Map();
@@ -169,38 +195,8 @@ export class MetricsQueries {
       return c;
     };
 
-    const hosts = await tx.$queryRaw<
-      {
-        kind: ScopeKind;
-        key: string | null;
-        hosts: number;
-        exposed: number;
-        reboot: number;
-        inventoried: number;
-      }[]
-    >`
-      WITH hs AS (${hs}),
-      exposed AS MATERIALIZED (
-        SELECT hs.host_id FROM hs
-        WHERE EXISTS (
-          SELECT 1 FROM "Finding" f
-          WHERE f."hostId" = hs.host_id AND f.status = 'open' AND f.severity IN (${bandList(q.bands)})
-        )
-      ),
-      sh AS (${sh})
-      SELECT sh.kind, sh.key, COUNT(*)::int AS hosts,
-        COUNT(e.host_id)::int AS exposed,
-        COUNT(*) FILTER (WHERE sh.reboot)::int AS reboot,
-        COUNT(*) FILTER (WHERE sh.inventoried)::int AS inventoried
-      FROM sh LEFT JOIN exposed e ON e.host_id = sh.host_id
-      GROUP BY sh.kind, sh.key`;
-    for (const r of hosts) {
-      const c = get(r.kind, r.key);
-      c.hosts = r.hosts;
-      c.exposedHosts = r.exposed;
-      c.rebootRequired = r.reboot;
-      c.inventoried = r.inventoried;
-    }
+    // The host-level numbers (hosts, exposed, reboots, inventoried, coverage states) come from
+    // hostFacts: one row per host, classified by the caller.
 
     const age = (b: (typeof AGE_BUCKETS)[number]): Prisma.Sql => {
       const newer = Prisma.sql`f."firstSeenAt" > ${ago(now, b.fromDays)}`;
@@ -356,6 +352,73 @@ export class MetricsQueries {
       c.acceptancesExpiringSoon = r.expiring;
     }
     return out;
+  }
+
+  /**
+   * Every host (of `team` when given) with its newest inventory's release and collection time, the
+   * last collection failure, and whether it has an open finding in `bands`: one row per host.
+   */
+  async hostFacts(q: { team?: string; host?: string; bands: readonly Severity[] }): Promise<HostFactsRow[]> {
+    const byTeam = q.team === undefined ? Prisma.sql`TRUE` : Prisma.sql`t.name = ${q.team}`;
+    const where = q.host === undefined ? byTeam : Prisma.sql`${byTeam} AND h.name = ${q.host}`;
+    const rows = await this.prisma.$queryRaw<
+      {
+        id: string;
+        name: string;
+        team: string | null;
+        environment: string;
+        groups: string[];
+        reboot: boolean;
+        collected_at: Date | null;
+        attempt_at: Date | null;
+        error: string | null;
+        os_id: string | null;
+        os_family: string | null;
+        os_version: string | null;
+        os_codename: string | null;
+        os_pretty: string | null;
+        exposed: boolean;
+      }[]
+    >`
+      SELECT h.id, h.name, t.name AS team, h.environment, h.groups, h."rebootRequired" AS reboot,
+        COALESCE(s."collectedAt", h."lastInventoryAt") AS collected_at, h."lastCollectAttemptAt" AS attempt_at, h."lastCollectError" AS error,
+        s."osId" AS os_id, s."osFamily" AS os_family, s."osVersionId" AS os_version,
+        s."osCodename" AS os_codename, s."osPrettyName" AS os_pretty,
+        EXISTS (
+          SELECT 1 FROM "Finding" f
+          WHERE f."hostId" = h.id AND f.status = 'open' AND f.severity IN (${bandList(q.bands)})
+        ) AS exposed
+      FROM "Host" h
+      LEFT JOIN "Team" t ON t.id = h."teamId"
+      LEFT JOIN LATERAL (
+        SELECT x."collectedAt", x."osId", x."osFamily", x."osVersionId", x."osCodename", x."osPrettyName"
+        FROM "InventorySnapshot" x WHERE x."hostId" = h.id
+        ORDER BY x."collectedAt" DESC, x."createdAt" DESC LIMIT 1
+      ) s ON TRUE
+      WHERE ${where}
+      ORDER BY h.name`;
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      team: r.team,
+      environment: r.environment,
+      groups: r.groups,
+      rebootRequired: r.reboot,
+      lastInventoryAt: r.collected_at,
+      lastCollectAttemptAt: r.attempt_at,
+      lastCollectError: r.error,
+      os:
+        r.os_id === null
+          ? null
+          : {
+              id: r.os_id,
+              family: r.os_family ?? 'unknown',
+              versionId: r.os_version ?? '',
+              codename: r.os_codename,
+              prettyName: r.os_pretty,
+            },
+      exposed: r.exposed,
+    }));
   }
 
   /** The lists of a team's digest: top risks, SLA breaches, due this week, patched, expiring acceptances. */

@@ -6,6 +6,8 @@ import { KevCatalog, KevVulnerability } from './schema.js';
 
 export interface KevParseResult {
   catalogVersion?: string;
+  /** When CISA released this catalog: its `dateReleased`, else the date its `catalogVersion` names. */
+  released?: Date;
   items: KevItem[];
   rejections: FeedRejection[];
 }
@@ -38,7 +40,23 @@ export function parseKevCatalog(raw: unknown, source: string): KevParseResult {
     seen.add(v.cveID);
     items.push({ cve: v.cveID, kev: toKevEntry(v) });
   });
-  return { catalogVersion: catalog.data.catalogVersion, items, rejections };
+  const released = releaseDate(catalog.data.dateReleased, catalog.data.catalogVersion);
+  return {
+    catalogVersion: catalog.data.catalogVersion,
+    ...(released === undefined ? {} : { released }),
+    items,
+    rejections,
+  };
+}
+
+/** `dateReleased` ("2025-08-25T17:04:19.9796Z"), else `catalogVersion` ("2025.08.25") at 00:00 UTC. */
+function releaseDate(dateReleased: string | undefined, version: string): Date | undefined {
+  const d = dateReleased === undefined ? NaN : Date.parse(dateReleased);
+  if (!Number.isNaN(d)) return new Date(d);
+  const m = /^(\d{4})\.(\d{2})\.(\d{2})$/.exec(version);
+  if (!m) return undefined;
+  const v = Date.parse(`${m[1]}-${m[2]}-${m[3]}T00:00:00Z`);
+  return Number.isNaN(v) ? undefined : new Date(v);
 }
 
 function toKevEntry(v: KevVulnerability): KevEntry {

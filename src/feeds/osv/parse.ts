@@ -15,6 +15,9 @@ export interface OsvParseResult {
   rejections: FeedRejection[];
 }
 
+/** Ecosystems whose advisories carry Red Hat's severity in their summary. */
+const RED_HAT_FAMILY = /^(Red Hat|Rocky Linux|AlmaLinux):/;
+
 export function parseOsvRecord(raw: unknown, source: string): OsvParseResult {
   const parsed = OsvRecord.safeParse(raw);
   const recordId = recordIdOf(raw);
@@ -40,6 +43,16 @@ export function parseOsvRecord(raw: unknown, source: string): OsvParseResult {
         severity.push({ type: s.type, score: s.score });
     }
   });
+
+  // Red Hat (and its rebuilds) put their severity in front of the summary: "Important: openssl
+  // security update". It is the distribution's own severity of every package the record fixes.
+  const vendorSeverity = /^(Low|Moderate|Important|Critical):\s/.exec(rec.summary ?? '')?.[1];
+  if (vendorSeverity !== undefined) {
+    for (const entry of affected) {
+      if (entry.urgency === undefined && RED_HAT_FAMILY.test(entry.ecosystem))
+        entry.urgency = vendorSeverity.toLowerCase();
+    }
+  }
 
   const aliases = dedupe(rec.aliases ?? []);
   const advisory: Advisory = {

@@ -93,6 +93,8 @@ describe('weekly digest', () => {
       kind: 'action-required',
       headline: 'Action required',
       reasons: [
+        // pay-3 has no inventory: nothing about it can be on track
+        '1 host was not assessed, of 3 (1 never scanned)',
         '1 KEV finding is past the CISA due date',
         '1 other finding is past the SLA due date',
         '1 host deployment failed in the last 30 days',

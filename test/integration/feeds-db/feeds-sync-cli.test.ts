@@ -5,7 +5,7 @@
  * (the oracle), not from constants.
  */
 import { spawn } from 'node:child_process';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -171,7 +171,9 @@ for (const make of [postgresBackend, embeddedBackend]) {
       await writeFile(path.join(dir, 'truncated.json'), text.slice(0, Math.floor(text.length / 2)));
 
       const run = await sync(['--from', 'mixed', '--format', 'json']);
-      expect(run.code, run.stderr).toBe(0);
+      // records were rejected: partial, not success
+      expect(run.code, run.stderr).toBe(4);
+      expect((JSON.parse(run.stdout) as FeedSyncResult).outcome).toBe('partial');
       const [source] = (JSON.parse(run.stdout) as FeedSyncResult).sources;
       const [want] = await syncFeeds([dir], oracle);
       expect(source).toMatchObject({ source: 'mixed', status: 'ok', rejectedCount: 2 });
@@ -204,19 +206,20 @@ for (const make of [postgresBackend, embeddedBackend]) {
       }
 
       const text2 = await sync(['--from', 'mixed', '--quiet']);
-      expect(text2.code).toBe(0);
+      expect(text2.code).toBe(4);
       expect(text2.stdout).toContain('rejected records:');
       expect(text2.stdout).toMatch(/mixed\/hostile-usn\.json\s+USN-6859-1-HOSTILE\s+\S/);
       expect(text2.stdout).toMatch(/mixed\/truncated\.json\s+\(file\)\s+invalid JSON/);
     });
 
-    it('an unreachable URL is reported, exit code 1, and the other sources still import', async () => {
+    it('an unreachable URL is reported, the other sources still import: exit code 4; alone: 1', async () => {
       const port = await closedPort();
       const url = `http://127.0.0.1:${port}/x.json`;
       const epss = path.join(FIXTURES, 'epss');
       const run = await sync(['--from', url, '--from', epss, '--format', 'json']);
-      expect(run.code, run.stderr).toBe(1);
+      expect(run.code, run.stderr).toBe(4);
       const result = JSON.parse(run.stdout) as FeedSyncResult;
+      expect(result.outcome).toBe('partial');
       expect(result.sources[0]).toMatchObject({ source: url, status: 'failed', read: 0 });
       expect(result.sources[0].error).toContain(`127.0.0.1:${port}`);
       expect(result.sources[1]).toMatchObject({ source: epss, status: 'ok', rejectedCount: 0 });
@@ -239,13 +242,134 @@ for (const make of [postgresBackend, embeddedBackend]) {
       expect(text.stdout).toMatch(/FAILED$/m);
     });
 
-    it('rejects bad usage with a message', async () => {
+    it('rejects bad usage with a message and exit code 2', async () => {
       const run = await sync(['--offline', '--from', 'x']);
-      expect(run.code).toBe(1);
+      expect(run.code).toBe(2);
       expect(run.stderr).toContain('cannot be combined with --from');
       const format = await sync(['--format', 'yaml']);
-      expect(format.code).toBe(1);
+      expect(format.code).toBe(2);
       expect(format.stderr).toContain('--format: expected text or json');
     });
   });
 }
+
+describe('feeds sync: what is not a feed, and how fresh the data is [postgres]', () => {
+  let backend: Backend;
+  beforeAll(async () => {
+    backend = await postgresBackend();
+  });
+  afterAll(async () => {
+    await backend?.dispose();
+  });
+  const sync = (args: string[]) => runCli(['feeds', 'sync', ...args], backend.env, backend.cwd);
+
+  it('a Debian DSA list (text) is named as such and fails the run with exit code 1, nothing stored', async () => {
+    // the real head of the security tracker's data/DSA/list (test/fixtures/feeds/PROVENANCE.md)
+    const list = path.join(ROOT, 'test/fixtures/feeds/debian-dsa-list/DSA_list_head400.txt');
+    const run = await sync(['--from', list, '--format', 'json']);
+    expect(run.code, run.stderr).toBe(1);
+    const result = JSON.parse(run.stdout) as FeedSyncResult;
+    expect(result.outcome).toBe('failed');
+    expect(result.sources[0]).toMatchObject({ status: 'failed', read: 0, rejectedCount: 0 });
+    expect(result.sources[0].error).toContain('a Debian DSA/DLA list');
+    expect(result.sources[0].error).toContain('--from debian-tracker');
+    const text = await sync(['--from', list, '--quiet']);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toMatch(/^error: .*DSA_list_head400\.txt: a Debian DSA\/DLA list/m);
+    expect(await countStored(backend)).toEqual({ advisories: 0, enrichments: 0 });
+  });
+
+  it('--offline imports the bundled snapshot with the NVD records of its CVEs, marked as bundled', async () => {
+    const run = await sync(['--offline', '--format', 'json']);
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as FeedSyncResult;
+    // nvd is not an enabled source of the default policy: it comes with the bundled advisories
+    expect(result.sources.map((s) => s.source)).toEqual([
+      'debian-tracker',
+      'osv-debian',
+      'kev',
+      'epss',
+      'nvd',
+    ]);
+    expect(result.sources.every((s) => s.origin === 'bundled' && s.status === 'ok')).toBe(true);
+    const db = await backend.open();
+    try {
+      const rows = new Map((await db.prisma.feedFreshness.findMany()).map((r) => [r.feed, r]));
+      for (const feed of ['debian-tracker', 'osv:Debian', 'kev', 'epss', 'nvd'])
+        expect(rows.get(feed)?.bundled, feed).toBe(true);
+      // formats without a date of their own: the snapshot's date, not the files' mtimes
+      expect(rows.get('debian-tracker')).toMatchObject({ basis: 'bundled' });
+      expect(rows.get('debian-tracker')?.asOf.toISOString()).toBe('2025-08-25T00:00:00.000Z');
+      expect(rows.get('kev')?.asOf.toISOString().slice(0, 10)).toBe('2025-08-25');
+      // every CVE of the bookworm sample has its NVD record; the one with an NVD score has it stored
+      const regresshion = await db.prisma.cveEnrichment.findUnique({ where: { cve: 'CVE-2024-6387' } });
+      expect(regresshion?.cvssScore).toBe(8.1);
+      expect(await db.prisma.cveEnrichment.count({ where: { nvdModified: { not: null } } })).toBe(10);
+    } finally {
+      await db.close();
+    }
+    const readme = await readFile(path.join(ROOT, 'data/feeds/README.md'), 'utf8');
+    expect(readme).toContain('Snapshot date: **2025-08-25**');
+  });
+  it('records each feed with its own date, or the file date where the format has none', async () => {
+    const dir = path.join(backend.cwd, 'dated');
+    await mkdir(dir, { recursive: true });
+    const tracker = path.join(dir, 'tracker.json');
+    await copyFile(path.join(FIXTURES, 'debian-tracker/bookworm-dsa-sample.tracker.json'), tracker);
+    // a tracker dump downloaded three days ago
+    const threeDaysAgo = new Date(Date.now() - 3 * 86_400_000);
+    await utimes(tracker, threeDaysAgo, threeDaysAgo);
+    const run = await sync([
+      '--from',
+      tracker,
+      '--from',
+      path.join(FIXTURES, 'kev'),
+      '--from',
+      path.join(FIXTURES, 'epss'),
+      '--from',
+      path.join(FIXTURES, 'nvd'),
+      '--format',
+      'json',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as FeedSyncResult;
+    expect(result.outcome).toBe('ok');
+    const kevCatalog = JSON.parse(
+      await readFile(path.join(FIXTURES, 'kev/known_exploited_vulnerabilities.json'), 'utf8'),
+    ) as { dateReleased: string };
+    const epssLine = (await readFile(path.join(FIXTURES, 'epss/epss_scores-current_head.csv'), 'utf8')).split(
+      '\n',
+    )[0];
+    const scoreDate = /score_date:(\d{4}-\d{2}-\d{2})/.exec(epssLine ?? '')?.[1];
+    const nvd = JSON.parse(
+      await readFile(path.join(FIXTURES, 'nvd/CVE-2023-4911.fkie-cad.json'), 'utf8'),
+    ) as {
+      lastModified: string;
+    };
+    const db = await backend.open();
+    try {
+      const rows = new Map((await db.prisma.feedFreshness.findMany()).map((r) => [r.feed, r]));
+      expect(rows.get('debian-tracker')).toMatchObject({ basis: 'file', bundled: false, checkedAt: null });
+      expect(rows.get('debian-tracker')?.asOf.getTime()).toBe(threeDaysAgo.getTime());
+      expect(rows.get('debian-tracker')?.ecosystems).toContain('Debian:12');
+      expect(rows.get('kev')).toMatchObject({ basis: 'published', bundled: false });
+      expect(rows.get('kev')?.asOf.toISOString()).toBe(new Date(kevCatalog.dateReleased).toISOString());
+      expect(rows.get('epss')).toMatchObject({ basis: 'published' });
+      expect(rows.get('epss')?.asOf.toISOString().slice(0, 10)).toBe(scoreDate);
+      expect(rows.get('nvd')).toMatchObject({ basis: 'published' });
+      expect(rows.get('nvd')?.asOf.toISOString()).toBe(new Date(`${nvd.lastModified}Z`).toISOString());
+    } finally {
+      await db.close();
+    }
+    const text = await sync(['--from', tracker, '--quiet']);
+    expect(text.stdout).toMatch(/^data as of:$/m);
+    expect(text.stdout).toMatch(
+      new RegExp(`^  debian-tracker\\s+${threeDaysAgo.toISOString().slice(0, 10)}$`, 'm'),
+    );
+
+    // NVD data from elsewhere is stored now: the bundled NVD records (older) are not read over it
+    const offline = await sync(['--offline', '--format', 'json']);
+    expect(offline.code, offline.stderr).toBe(0);
+    expect((JSON.parse(offline.stdout) as FeedSyncResult).sources.map((x) => x.source)).not.toContain('nvd');
+  });
+});

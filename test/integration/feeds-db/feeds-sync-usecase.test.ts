@@ -109,6 +109,7 @@ forEachBackend('syncFeedSources', (db) => {
     await prisma.advisory.deleteMany();
     await prisma.cveEnrichment.deleteMany();
     await prisma.feedState.deleteMany();
+    await prisma.feedFreshness.deleteMany();
     server.up = true;
   });
 
@@ -121,6 +122,19 @@ forEachBackend('syncFeedSources', (db) => {
     expect(new Set(first.sources[0].formats)).toEqual(
       new Set(['osv', 'debian-tracker', 'kev', 'epss', 'nvd']),
     );
+    // read from wherever it is named, the bundled snapshot is marked as such
+    const feeds = await repos.advisories.feedFreshness();
+    expect(feeds.map((f) => f.feed).sort()).toEqual([
+      'debian-tracker',
+      'epss',
+      'kev',
+      'nvd',
+      'osv:Debian',
+      'osv:PyPI',
+      'osv:Ubuntu',
+      'osv:npm',
+    ]);
+    expect(feeds.every((f) => f.bundled)).toBe(true);
     const second = await syncFeedSources({ from: [BUNDLED_FEEDS_DIR], repos });
     expect(second.totals).toMatchObject({ new: 0, changed: 0, withdrawn: 0, rejected: 0, failed: 0 });
     expect(second.sources[0].unchanged).toBe(oracle.new);
@@ -155,10 +169,22 @@ forEachBackend('syncFeedSources', (db) => {
       lastStatus: 'error',
       syncedAt: null,
     });
+    const kevFreshness = async () => (await repos.advisories.feedFreshness()).find((f) => f.feed === 'kev');
+    // the snapshot is marked as such, dated by the catalog's own release
+    expect(await kevFreshness()).toMatchObject({
+      bundled: true,
+      basis: 'published',
+      location: kev.fallback,
+      checkedAt: null,
+    });
+    expect((await kevFreshness())?.asOf.toISOString().slice(0, 10)).toBe('2025-08-25');
 
     server.up = true;
     const online = await syncFeedSources({ sources: [kev], repos });
     expect(online.sources[0]).toMatchObject({ status: 'ok', new: 0, unchanged: 1404 });
+    const fetched = await kevFreshness();
+    expect(fetched).toMatchObject({ bundled: false, basis: 'published', location: server.url });
+    expect(fetched?.checkedAt).toBeInstanceOf(Date);
     const state = await repos.advisories.getFeedState(server.url);
     expect(state?.etag).toMatch(/^"[0-9a-f]{16}"$/);
 
@@ -173,13 +199,44 @@ forEachBackend('syncFeedSources', (db) => {
     expect(await repos.advisories.feedStatus(server.url)).toMatchObject({ lastStatus: 'error' });
     expect((await repos.advisories.count()).enrichments).toBe(1404);
 
+    // a failed sync confirms nothing
+    expect((await kevFreshness())?.checkedAt).toEqual(fetched?.checkedAt);
+
     server.up = true;
-    const again = await syncFeedSources({ sources: [kev], repos });
+    const later = new Date(Date.now() + 3_600_000);
+    const again = await syncFeedSources({ sources: [kev], repos, now: () => later });
     expect(again.sources[0]).toMatchObject({ status: 'not-modified', read: 0 });
+    // "not modified" confirms the stored data is the newest: checked now, dated as before
+    expect((await kevFreshness())?.checkedAt).toEqual(later);
+    expect((await kevFreshness())?.asOf).toEqual(fetched?.asOf);
     expect(await repos.advisories.feedStatus(server.url)).toMatchObject({
       lastStatus: 'ok',
       lastError: null,
     });
+  });
+
+  it('when the bundled advisories stand in for a feed, the NVD records of their CVEs come with them', async () => {
+    const repos = createRepositories(db());
+    server.up = false;
+    const tracker: PlannedSource = {
+      name: 'debian-tracker',
+      location: server.url,
+      origin: 'policy',
+      fallback: path.join(BUNDLED_FEEDS_DIR, 'debian-tracker'),
+    };
+    const result = await syncFeedSources({ sources: [tracker], repos });
+    expect(result.sources.map((x) => [x.source, x.status, x.origin])).toEqual([
+      ['debian-tracker', 'fallback', 'policy'],
+      ['nvd', 'ok', 'bundled'],
+    ]);
+    expect(result.outcome).toBe('partial');
+    const enrichment = await repos.advisories.enrichmentFor(['CVE-2024-6387', 'CVE-2023-4911']);
+    expect(enrichment.get('CVE-2024-6387')?.cvss.length).toBeGreaterThan(0);
+    expect(enrichment.get('CVE-2023-4911')?.cvss.length).toBeGreaterThan(0);
+    const feeds = new Map((await repos.advisories.feedFreshness()).map((f) => [f.feed, f]));
+    expect(feeds.get('debian-tracker')).toMatchObject({ bundled: true, basis: 'bundled' });
+    expect(feeds.get('debian-tracker')?.ecosystems).toContain('Debian:12');
+    expect(feeds.get('nvd')).toMatchObject({ bundled: true, basis: 'published' });
   });
 
   it('one failing source does not stop the next, and records read before a failure stay stored', async () => {

@@ -30,9 +30,11 @@ describe('syncFeeds over the real fixtures', () => {
     });
     expect(first?.error).toBeUndefined();
     expect(first?.rejected).toEqual([]);
-    // Only the provenance note and the debsecan oracle are not feed formats.
+    // Only the provenance note, the debsecan oracle and the DSA list are not feed formats: in a
+    // directory they are skipped, not rejected.
     expect(first?.skipped.map((s) => s.slice(FIXTURES.length + 1)).sort()).toEqual([
       'PROVENANCE.md',
+      'debian-dsa-list/DSA_list_head400.txt',
       'debian-tracker/debsecan-bookworm.txt',
     ]);
     expect(new Set(first?.formats)).toEqual(new Set(['osv', 'debian-tracker', 'kev', 'epss', 'nvd']));
@@ -43,7 +45,7 @@ describe('syncFeeds over the real fixtures', () => {
     expect(sink.enrichment.nvd.get('CVE-2023-4911')?.item.cvss[0]?.baseScore).toBe(7.8);
     expect(first?.new).toBe(sink.advisories.size + 1404 + 20 + 1);
     expect(Math.max(...sink.batchSizes)).toBeLessThanOrEqual(100);
-    expect(progress.at(-1)).toMatchObject({ unit: 'files', total: 18, done: 18 });
+    expect(progress.at(-1)).toMatchObject({ unit: 'files', total: 19, done: 19 });
 
     const [again] = await syncFeeds([FIXTURES], sink);
     expect(again).toMatchObject({ new: 0, changed: 0, withdrawn: 0, rejectedCount: 0 });

@@ -206,7 +206,7 @@ describe('patchbot hosts', () => {
     ],
   ])('add %j is refused naming the flag and value', async (args, flagMessage, value) => {
     const r = await cli('hosts', 'add', ...args);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain(flagMessage);
     expect(r.stderr).toContain(value);
     expect(await repos.hosts.get('x')).toBeNull();
@@ -214,12 +214,12 @@ describe('patchbot hosts', () => {
 
   it('add refuses a team or ring the policy does not define, naming the known ones', async () => {
     const team = await cli('hosts', 'add', 'x', '--address', '10.0.0.1', '--team', 'nosuchteam');
-    expect(team.code).toBe(1);
+    expect(team.code).toBe(2);
     expect(team.stderr).toContain('--team: unknown team "nosuchteam" (known teams: platform, payments)');
     const typo = await cli('hosts', 'add', 'x', '--address', '10.0.0.1', '--team', 'paymnets');
     expect(typo.stderr).toContain('did you mean "payments"?');
     const ring = await cli('hosts', 'add', 'x', '--address', '10.0.0.1', '--ring', 'nosuchring');
-    expect(ring.code).toBe(1);
+    expect(ring.code).toBe(2);
     expect(ring.stderr).toContain('--ring: unknown ring "nosuchring"');
     expect(await repos.hosts.get('x')).toBeNull();
   });
@@ -336,7 +336,7 @@ describe('patchbot hosts', () => {
         noFile,
         elsewhere,
       );
-      expect(team.code).toBe(1);
+      expect(team.code).toBe(2);
       expect(team.stderr).toContain('no teams are defined: no policy file is in use');
       const removed = await runCli(['hosts', 'remove', 'policy-2'], noFile, elsewhere);
       expect(removed.code).toBe(0);

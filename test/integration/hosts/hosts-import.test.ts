@@ -325,7 +325,7 @@ describe('Ansible inventories and trust on first use in bulk', () => {
       ].join('\n'),
     );
     const team = await cli('hosts', 'import', '--ansible', file, '--team', 'nosuchteam');
-    expect(team.code).toBe(1);
+    expect(team.code).toBe(2);
     expect(team.stderr).toContain('--team: unknown team "nosuchteam" (known teams: platform)');
 
     const r = await cli('hosts', 'import', '--ansible', file);

@@ -139,7 +139,8 @@ describe('patchbot inventory collect', () => {
   it('--all stores the good hosts with the real packages and reports each failure with its reason', async () => {
     const [a, b] = hosts as [TestSshHost, TestSshHost];
     const r = await cli('inventory', 'collect', '--all', '--concurrency', '3');
-    expect(r.code, r.stderr).toBe(1);
+    // some hosts failed, the others are stored: partial
+    expect(r.code, r.stderr).toBe(4);
     const lines = r.stdout.split('\n');
     const line = (host: string) =>
       lines.find((l) => /^(ok|FAILED) /.test(l) && l.includes(` ${host}: `)) ?? '';
@@ -174,6 +175,19 @@ describe('patchbot inventory collect', () => {
     for (const name of ['dead-1', 'wrong-key', 'nopin-1']) {
       expect(await repos.inventory.latest(name), name).toBeNull();
     }
+    // coverage names the failed hosts unreachable, with the reason; the collected ones were
+    // inventoried (no advisories are loaded here, so they are not assessed either)
+    const report = await cli('report', 'coverage', '--hosts', '--format', 'json');
+    expect(report.code, report.stderr).toBe(0);
+    const states = new Map(
+      (JSON.parse(report.stdout) as { hosts: { name: string; state: string; detail: string }[] }).hosts.map(
+        (h) => [h.name, h],
+      ),
+    );
+    for (const name of ['dead-1', 'wrong-key', 'nopin-1'])
+      expect(states.get(name)?.state, name).toBe('unreachable');
+    expect(states.get('dead-1')?.detail).toContain('connection refused');
+    for (const name of ['good-a', 'good-b']) expect(states.get(name)?.state, name).toBe('noAdvisories');
     const [audit] = await repos.audit.list({ action: 'inventory.collect' });
     expect(audit).toMatchObject({ actor: userInfo().username, surface: 'cli' });
     expect((audit?.details.failed as { host: string }[]).map((f) => f.host).sort()).toEqual([
@@ -185,7 +199,7 @@ describe('patchbot inventory collect', () => {
 
   it('--host with --format json prints the summary as data', async () => {
     const r = await cli('inventory', 'collect', '--host', 'good-b', '--host', 'dead-1', '--format', 'json');
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(4);
     const out = JSON.parse(r.stdout) as {
       ok: number;
       failed: number;
@@ -210,15 +224,21 @@ describe('patchbot inventory collect', () => {
     expect((await repos.inventory.latest('good-b'))?.id).toBe(out.hosts[0]?.snapshotId);
   });
 
+  it('every host failing is an error (exit 1), not a partial result', async () => {
+    const r = await cli('inventory', 'collect', '--host', 'dead-1', '--host', 'nopin-1');
+    expect(r.code, r.stdout).toBe(1);
+    expect(r.stdout).toContain('hosts: 0 ok, 2 failed');
+  });
+
   it('refuses a missing selection and an unknown host before collecting anything', async () => {
     const none = await cli('inventory', 'collect');
-    expect(none.code).toBe(1);
+    expect(none.code).toBe(2);
     expect(none.stderr).toContain('--host NAME (repeatable), --all (every host) or --local (this machine)');
     const unknown = await cli('inventory', 'collect', '--host', 'good-c');
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('no host named "good-c"; did you mean');
     const conc = await cli('inventory', 'collect', '--all', '--concurrency', '0');
-    expect(conc.code).toBe(1);
+    expect(conc.code).toBe(2);
     expect(conc.stderr).toContain('--concurrency: expected');
     expect(conc.stderr).toContain('"0"');
     expect(await repos.inventory.count('good-a')).toBe(1);

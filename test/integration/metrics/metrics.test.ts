@@ -27,6 +27,7 @@ function snapshot(
   const raw = emptyCounts();
   raw.hosts = hosts;
   raw.exposedHosts = exposed;
+  raw.hostStates = { ...raw.hostStates, covered: hosts - exposed, atRisk: exposed };
   raw.openByBand.critical = critical;
   raw.openByBand.high = high;
   raw.openOverdue = overdue;
@@ -73,7 +74,15 @@ forEachBackend('coverage metrics', (getDb) => {
     const m = (await metricsByScope(deps(), 'team', 'payments')).get('payments') as ScopeMetrics;
     expect(m.scope).toBe('team:payments');
     // pay-1 (F1 critical) and pay-3 (F7 high) are exposed; pay-2 has only F4 (low) open.
-    expect(m.hosts).toEqual({ total: 3, covered: 1, coverage: 1 / 3, rebootRequired: 1, inventoried: 2 });
+    // pay-1 at risk (F1 critical), pay-2 covered, pay-3 never scanned (its open F7 does not make it assessed)
+    expect(m.hosts).toEqual({
+      total: 3,
+      covered: 1,
+      coverage: 1 / 3,
+      states: { covered: 1, atRisk: 1, neverScanned: 1, inventoryStale: 0, noAdvisories: 0, unreachable: 0 },
+      rebootRequired: 1,
+      inventoried: 2,
+    });
     expect(m.open).toEqual({
       total: 4,
       atOrAboveThreshold: 2,
@@ -115,7 +124,14 @@ forEachBackend('coverage metrics', (getDb) => {
 
     const fleet = (await metricsByScope(deps(), 'fleet')).get('fleet') as ScopeMetrics;
     // covered: pay-2 (low only) and orph-1 (none only)
-    expect(fleet.hosts).toEqual({ total: 5, covered: 2, coverage: 0.4, rebootRequired: 1, inventoried: 4 });
+    expect(fleet.hosts).toEqual({
+      total: 5,
+      covered: 2,
+      coverage: 0.4,
+      states: { covered: 2, atRisk: 2, neverScanned: 1, inventoryStale: 0, noAdvisories: 0, unreachable: 0 },
+      rebootRequired: 1,
+      inventoried: 4,
+    });
     expect(fleet.open.byBand).toEqual({ critical: 1, high: 2, medium: 1, low: 1, none: 1 });
     expect(fleet.open.byAge).toEqual({ lt7: 1, d7to30: 2, d30to90: 2, ge90: 1 });
     expect(fleet.open.atOrAboveThreshold).toBe(3);
@@ -187,7 +203,11 @@ forEachBackend('coverage metrics', (getDb) => {
     const later = { repos, policy, now: new Date('2026-04-06T12:00:00Z') };
     const r = await coverageReport(later, 'payments');
     expect(r.metrics.open.total).toBe(0);
-    expect(r.metrics.hosts.coverage).toBe(1);
+    // no finding is left, but a week on the inventories (collected d(1)) are older than 7 days and
+    // the tracker was not synced again: nothing is covered that was not assessed
+    expect(r.metrics.hosts.coverage).toBe(0);
+    expect(r.metrics.hosts.states).toMatchObject({ covered: 0, inventoryStale: 2, neverScanned: 1 });
+    expect(r.notice).toMatch(/^advisory data is 7 days old/);
     // Last week's numbers come from the snapshot, not from the (deleted) findings.
     expect(r.trend.at(-2)).toEqual({ weekStart: '2026-03-30', coverage: 1 / 3, openRisk: 2 });
     expect(r.headlines.find((h) => h.key === 'overdue')).toMatchObject({ value: 0, previous: 2, change: -2 });

@@ -9,6 +9,9 @@
  *   pay-3  payments staging    []         never inventoried
  *   web-1  web      production [dmz]      inventoried
  *   orph-1 (none)   development []        inventoried
+ * Inventoried hosts run Debian 12, collected d(1); the Debian tracker was synced 6 hours ago, so
+ * they are assessed: pay-1 and web-1 at risk (open high+ findings), pay-2 and orph-1 covered, pay-3
+ * never scanned.
  *
  * findings (host, status, band, first seen, resolved, SLA due):
  *   F1  pay-1  open     critical KEV  d(40)          due d(5)    -> overdue, KEV overdue
@@ -66,7 +69,32 @@ export async function seedHistory(db: Database, now: Date = NOW): Promise<Seeded
       },
     });
     hostIds[name] = h.id;
+    if (inventoried)
+      await p.inventorySnapshot.create({
+        data: {
+          hostId: h.id,
+          collectedAt: d(1),
+          osId: 'debian',
+          osFamily: 'debian',
+          osVersionId: '12',
+          osCodename: 'bookworm',
+          kernel: '6.1.0-13-amd64',
+          packageManager: 'dpkg',
+          rebootRequired: reboot,
+        },
+      });
   }
+  await p.feedFreshness.create({
+    data: {
+      feed: 'debian-tracker',
+      asOf: d(0.25),
+      basis: 'fetched',
+      checkedAt: d(0.25),
+      location: 'https://security-tracker.debian.org/tracker/data/json',
+      importedAt: d(0.25),
+      ecosystems: ['Debian:12'],
+    },
+  });
   for (const id of ['DSA-1001-1', 'DSA-1002-1', 'DSA-1003-1', 'DSA-1004-1', 'DSA-1005-1']) {
     await p.advisory.create({
       data: {

@@ -92,6 +92,7 @@ describe('patchbot report coverage', () => {
       total: 3,
       covered: 1,
       coverage: 1 / 3,
+      states: { covered: 1, atRisk: 1, neverScanned: 1, inventoryStale: 0, noAdvisories: 0, unreachable: 0 },
       rebootRequired: 1,
       inventoried: 2,
     });
@@ -122,6 +123,11 @@ describe('patchbot report coverage', () => {
       hosts: '5',
       hosts_covered: '2',
       coverage: '0.4',
+      hosts_at_risk: '2',
+      hosts_never_scanned: '1',
+      hosts_inventory_stale: '0',
+      hosts_no_advisories: '0',
+      hosts_unreachable: '0',
       open: '6',
       open_critical: '1',
       open_high: '2',
@@ -141,8 +147,9 @@ describe('patchbot report coverage', () => {
     const run = await runCli(['report', 'coverage', '--team', 'payments'], env, tmp.dir);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(
-      'Host coverage 33.3%: 1 of 3 hosts have no open finding at high risk or above',
+      'Host coverage 33.3% (1 of 3 hosts): assessed, with no open finding at high risk or above',
     );
+    expect(run.stdout).toContain('  assessed 2 of 3 hosts · at risk 1 · never scanned 1');
     expect(run.stdout).toMatch(/SLA compliance, last 30 days: 25\.0% \(1\/4\)/);
     const bad = await runCli(['report', 'coverage', '--team', 'paymnts'], env, tmp.dir);
     expect(bad.code).not.toBe(0);

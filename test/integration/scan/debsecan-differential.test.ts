@@ -6,7 +6,7 @@
  * the fixes, including binNMUs (`+b1` with `Source: pkg (version)`), epochs and exact fixes.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -130,7 +130,10 @@ describe('scan agrees with debsecan on real bookworm DSAs', () => {
     env = { DATABASE_URL: db.url };
     const migrated = await runCli(['db', 'migrate'], env, tmp.dir);
     expect(migrated.code, migrated.stderr).toBe(0);
-    const synced = await runCli(['feeds', 'sync', '--from', TRACKER, '--quiet'], env, tmp.dir);
+    // a copy dated now: the advisories are current, so every round is an assessed scan (exit 0)
+    const tracker = path.join(tmp.dir, 'tracker.json');
+    copyFileSync(TRACKER, tracker);
+    const synced = await runCli(['feeds', 'sync', '--from', tracker, '--quiet'], env, tmp.dir);
     expect(synced.code, synced.stderr + synced.stdout).toBe(0);
   });
 

@@ -75,9 +75,13 @@ forEachBackend('findings lifecycle', (getDb) => {
     const glibc = first.fixes.find((f) => f.sourcePackage === 'glibc' && f.package === 'libc6');
     expect(glibc?.fixedVersion).toBe('2.36-9+deb12u7');
     expect(glibc?.cves).toContain('CVE-2023-4911');
-    // CVE-2023-4911 is in CISA KEV: the finding says so and is due on KEV's date
+    // CVE-2023-4911 is in CISA KEV: the finding says so; CISA's date (2023-12-12) had passed before
+    // it was first seen, so it is due KEV SLA days (7) after first seen
     expect(glibc?.kev).toBe(true);
-    expect(glibc?.dueDate.toISOString().slice(0, 10)).toBe('2023-12-12');
+    expect(glibc?.dueDate.toISOString().slice(0, 10)).toBe('2026-11-09');
+    expect(glibc?.dueReason).toContain(
+      'KEV due 2023-12-12 (CVE-2023-4911) passed before first seen 2026-11-02',
+    );
     const openssl = first.fixes.find((f) => f.package === 'libssl3');
     expect(openssl?.kev).toBe(false);
     expect(glibc!.risk.score).toBeGreaterThan(openssl!.risk.score);

@@ -101,12 +101,25 @@ describe('patchbot serve', () => {
     if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
   });
 
-  it('answers /healthz and /readyz', async () => {
+  it('answers /healthz and /readyz, with how fresh the advisory data is', async () => {
     const health = await fetch(`${base}/healthz`);
     expect(health.status).toBe(200);
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready', checks: { database: 'ok', redis: 'ok' } });
+    const body = (await ready.json()) as {
+      status: string;
+      checks: Record<string, string>;
+      feeds: { source: string; asOf: string; stale: boolean }[];
+      notice: string | null;
+    };
+    expect(body).toMatchObject({ status: 'ready', checks: { database: 'ok', redis: 'ok' } });
+    // the oracle: what the sync recorded
+    const stored = await db.prisma.feedFreshness.findMany({ orderBy: { feed: 'asc' } });
+    expect(stored.length).toBeGreaterThan(0);
+    expect(body.feeds.map((f) => [f.source, f.asOf]).sort()).toEqual(
+      stored.map((r) => [r.feed, r.asOf.toISOString()]).sort(),
+    );
+    expect(body.notice === null).toBe(body.feeds.every((f) => !f.stale));
   });
 
   it('answers /patch status through response_url with the numbers in PostgreSQL', async () => {
@@ -133,6 +146,11 @@ describe('patchbot serve', () => {
     expect(text).toContain(`${findings.length} open findings (${critical} critical)`);
     expect(text).toContain(`${kevOverdue} KEV overdue`);
     expect(JSON.stringify(answer.body.blocks)).toContain('*Hosts needing reboot*\\n1 of 3');
+    // and how fresh the advisory data it counts from is
+    const tracker = await db.prisma.feedFreshness.findUniqueOrThrow({ where: { feed: 'debian-tracker' } });
+    expect(JSON.stringify(answer.body.blocks)).toContain(
+      `Advisory data: debian-tracker ${tracker.asOf.toISOString().slice(0, 10)}`,
+    );
     expect(answer.body.response_type).toBe('ephemeral');
   });
 
@@ -175,6 +193,14 @@ describe('patchbot serve', () => {
     const critical = await db.prisma.finding.count({ where: { status: 'open', severity: 'critical' } });
     expect(text).toContain(`patchbot_open_findings{band="critical"} ${critical}`);
     expect(text).toContain('# TYPE patchbot_decisions_total counter');
+    // every feed's age in seconds since its data's date
+    for (const f of await db.prisma.feedFreshness.findMany()) {
+      const m = new RegExp(`patchbot_feed_age_seconds\\{source="${f.feed}"\\} ([\\d.e+]+)`).exec(text);
+      expect(m, f.feed).not.toBeNull();
+      const seconds = Number(m?.[1]);
+      expect(Math.abs(seconds - (Date.now() - f.asOf.getTime()) / 1000)).toBeLessThan(60);
+      expect(text).toMatch(new RegExp(`patchbot_feed_stale\\{source="${f.feed}"\\} [01]`));
+    }
   });
 
   it('shuts down cleanly on SIGTERM', async () => {

@@ -24,6 +24,7 @@ import { commandText } from '../../../src/bot/teams/bot.js';
 import { md } from '../../../src/bot/teams/cards.js';
 import { patchHelp, notice, type MessageContent } from '../../../src/bot/views/index.js';
 import { sampleCampaign } from '../../integration/teams/support.js';
+import { sampleFeeds, sampleNotCovered } from '../../support/metrics-views.js';
 
 const ELEMENTS = new Set([
   'TextBlock',
@@ -264,6 +265,8 @@ function everyView(n: number): MessageContent[] {
       ],
       weekStart: '2026-03-02',
       asOf,
+      feeds: sampleFeeds(),
+      notCovered: sampleNotCovered(n),
     },
     {
       type: 'digest',
@@ -291,6 +294,8 @@ function everyView(n: number): MessageContent[] {
       chart: { filename: 'trend.png', title: 'Trend', altText: 'coverage', width: 800, height: 400 },
       coverageCommand: 'patch coverage payments',
       asOf,
+      feeds: sampleFeeds(),
+      notCovered: sampleNotCovered(n),
     },
     {
       type: 'deployment-progress',

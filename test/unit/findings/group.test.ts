@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import {
   groupByFix,
   groupByHostPackage,
+  groupBySourceFix,
   type HostFinding,
   type ScoredMatch,
 } from '../../../src/core/findings/group.js';
@@ -326,5 +327,77 @@ describe('groupByFix: one fix across hosts', () => {
     expect(libc.fixedVersion).toBe('2.36-9+deb12u7');
     expect(libc.hosts).toEqual(['web-1', 'web-2', 'web-3']);
     expect(libc.advisories).toHaveLength(6);
+  });
+});
+
+describe('groupBySourceFix: one row per host x source package x version to install', () => {
+  it('every binary of a source package with the same fix is one fix, counting CVEs and KEV CVEs', () => {
+    const binaries = ['libc6', 'libc-bin', 'locales', 'libc6-dev'];
+    const matches = binaries.flatMap((pkg) => [
+      match({
+        package: pkg,
+        advisoryId: 'DEBIAN-CVE-2023-4911',
+        cves: ['CVE-2023-4911'],
+        kev: true,
+        kevCves: ['CVE-2023-4911'],
+        fixedVersion: '2.36-9+deb12u3',
+        risk: risk(72, { due: '2026-12-14' }),
+      }),
+      ...['CVE-2024-33599', 'CVE-2024-33600'].map((cve) =>
+        match({
+          package: pkg,
+          advisoryId: `DEBIAN-${cve}`,
+          cves: [cve],
+          fixedVersion: '2.36-9+deb12u7',
+          risk: risk(60),
+        }),
+      ),
+    ]);
+    const fixes = groupBySourceFix(matches);
+    expect(fixes).toHaveLength(1);
+    expect(fixes[0]).toMatchObject({
+      host: 'web-1',
+      sourcePackage: 'glibc',
+      installedVersions: ['2.36-9+deb12u1'],
+      fixedVersion: '2.36-9+deb12u7',
+      packages: [...binaries].sort(),
+      cves: ['CVE-2023-4911', 'CVE-2024-33599', 'CVE-2024-33600'],
+      kevCves: ['CVE-2023-4911'],
+      kev: true,
+    });
+    expect(fixes[0]?.risk.score).toBe(72);
+    expect(fixes[0]?.dueDate).toEqual(day('2026-12-14'));
+    // the per-binary grouping of the same matches has one row per binary
+    expect(groupByHostPackage(matches)).toHaveLength(binaries.length);
+  });
+
+  it('separates hosts, source packages, and advisories with no fix yet; keeps the earliest KEV due date', () => {
+    const kevDue = (iso: string) => ({ ...risk(80, { due: '2026-12-20' }), kevDueDate: day(iso) });
+    const fixes = groupBySourceFix([
+      match({ host: 'web-1', risk: kevDue('2024-01-10') }),
+      match({ host: 'web-1', package: 'libc-bin', risk: kevDue('2023-12-12') }),
+      match({ host: 'web-2' }),
+      match({
+        host: 'web-1',
+        package: 'openssh-server',
+        sourcePackage: 'openssh',
+        fixedVersion: '1:9.2p1-2+deb12u3',
+      }),
+      match({ host: 'web-1', fixedVersion: null, risk: risk(10) }),
+    ]);
+    expect(fixes.map((f) => [f.host, f.sourcePackage, f.fixedVersion])).toEqual([
+      // highest risk first, then earliest due date, then the package name
+      ['web-1', 'glibc', '2.36-9+deb12u3'],
+      ['web-2', 'glibc', '2.36-9+deb12u3'],
+      ['web-1', 'openssh', '1:9.2p1-2+deb12u3'],
+      ['web-1', 'glibc', null],
+    ]);
+    expect(fixes[0]?.kevDueDate).toEqual(day('2023-12-12'));
+    expect(fixes[0]?.packages).toEqual(['libc-bin', 'libc6']);
+  });
+
+  it('without kevCves, a KEV match counts its CVEs as KEV', () => {
+    const [f] = groupBySourceFix([match({ kev: true, cves: ['CVE-2023-4911'] })]);
+    expect(f?.kevCves).toEqual(['CVE-2023-4911']);
   });
 });

@@ -34,7 +34,9 @@ describe('assembleMetrics', () => {
     expect(empty.deployments.successRate).toBeNull();
     const m = metrics((c) => {
       c.hosts = 8;
-      c.exposedHosts = 2;
+      c.exposedHosts = 3;
+      // only assessed hosts count: 6 covered, 2 at risk (one exposed host was never scanned)
+      c.hostStates = { ...c.hostStates, covered: 6, atRisk: 1, neverScanned: 1 };
       c.openByBand = { critical: 1, high: 2, medium: 3, low: 4, none: 5 };
       c.slaDue.high = 4;
       c.slaMet.high = 3;
@@ -44,6 +46,7 @@ describe('assembleMetrics', () => {
       c.remediation.all = { fixed: 3, meanDays: 1.23456, p90Days: 2.98765 };
     });
     expect(m.hosts).toMatchObject({ covered: 6, coverage: 0.75 });
+    expect(m.hosts.states).toMatchObject({ covered: 6, atRisk: 1, neverScanned: 1, unreachable: 0 });
     expect(m.open).toMatchObject({ total: 15, atOrAboveThreshold: 3 });
     expect(m.sla.overall).toEqual({ due: 5, met: 3, compliance: 0.6 });
     expect(m.sla.bySeverity.low).toEqual({ due: 1, met: 0, compliance: 0 });
@@ -58,12 +61,14 @@ describe('headlines', () => {
     const before = metrics((c) => {
       c.hosts = 10;
       c.exposedHosts = 5;
+      c.hostStates = { ...c.hostStates, covered: 5, atRisk: 5 };
       c.openOverdue = 4;
       c.remediation.all = { fixed: 1, meanDays: 3, p90Days: 3 };
     });
     const now = metrics((c) => {
       c.hosts = 10;
       c.exposedHosts = 3;
+      c.hostStates = { ...c.hostStates, covered: 7, atRisk: 3 };
       c.openOverdue = 6;
       c.remediation.all = { fixed: 1, meanDays: 3, p90Days: 3 };
     });
@@ -115,16 +120,54 @@ describe('verdictOf', () => {
   });
 });
 
+describe('verdictOf: what was not assessed', () => {
+  it('a team with no inventoried host is never "On track"', () => {
+    const v = verdictOf(
+      metrics((c) => {
+        c.hosts = 3;
+        c.hostStates = { ...c.hostStates, neverScanned: 3 };
+      }),
+    );
+    expect(v.kind).toBe('action-required');
+    expect(v.reasons).toEqual(['3 hosts were not assessed, of 3 (3 never scanned)']);
+  });
+
+  it('names every not-assessed state and the stale-data notice, before the rest', () => {
+    const v = verdictOf(
+      metrics((c) => {
+        c.hosts = 6;
+        c.hostStates = {
+          covered: 1,
+          atRisk: 1,
+          neverScanned: 1,
+          inventoryStale: 1,
+          noAdvisories: 1,
+          unreachable: 1,
+        };
+        c.openOverdue = 1;
+      }),
+      'advisory data is 9 days old (stale: kev); run `patchbot feeds sync`',
+    );
+    expect(v.reasons).toEqual([
+      '4 hosts were not assessed, of 6 (1 never scanned, 1 inventory stale, 1 no current advisories, 1 unreachable)',
+      'advisory data is 9 days old (stale: kev); run `patchbot feeds sync`',
+      '1 finding is past the SLA due date',
+    ]);
+  });
+});
+
 describe('trendPoints', () => {
   it('covers the weeks up to the current one, with gaps where no snapshot exists', () => {
     const old = metrics((c) => {
       c.hosts = 4;
       c.exposedHosts = 4;
+      c.hostStates = { ...c.hostStates, atRisk: 4 };
       c.openByBand.high = 9;
     });
     const now = metrics((c) => {
       c.hosts = 4;
       c.exposedHosts = 1;
+      c.hostStates = { ...c.hostStates, covered: 3, atRisk: 1 };
       c.openByBand.critical = 2;
     });
     const points = trendPoints([{ weekStart: '2026-03-16', metrics: old }], now, '2026-03-30', 4);

@@ -68,10 +68,14 @@ function kevEntry(dueDate: string, knownRansomware = false): KevEntry {
   };
 }
 
-/** The documented formula (docs/risk.md), restated independently of the implementation. */
+/**
+ * The documented formula (docs/risk.md), restated independently of the implementation. A null
+ * CVSS (nothing known) is the policy's prior; the KEV floor is not included.
+ */
 function expectedContributions(i: RiskInput, cvssBase: number | null, epssScore: number | null) {
   const w = policy.weights;
   const r = (x: number) => Math.round(x * 10) / 10;
+  cvssBase ??= policy.unknownCvss;
   const kevListed = i.cves.some((c) => c.kev);
   const ransomware = i.cves.some((c) => c.kev?.knownRansomware);
   return {
@@ -88,7 +92,8 @@ function expectedContributions(i: RiskInput, cvssBase: number | null, epssScore:
 
 describe('CVE-2023-4911 (real NVD, EPSS, KEV data)', () => {
   it('on an internet-facing tier-1 host: critical, Act, KEV due date', () => {
-    const i = input();
+    // first seen before CISA's due date (2023-12-12): that date is the deadline
+    const i = input({ firstSeen: new Date('2023-11-25T08:00:00Z') });
     const a = assessRisk(i, policy, NOW);
     const expected = expectedContributions(i, 7.8, 0.80735);
     expect(Object.fromEntries(a.factors.map((f) => [f.name, f.contribution]))).toEqual(expected);
@@ -113,7 +118,7 @@ describe('CVE-2023-4911 (real NVD, EPSS, KEV data)', () => {
   });
 
   it('on an internal tier-4 host: lower score, Track, same KEV due date', () => {
-    const i = input({ host: tier4Internal });
+    const i = input({ host: tier4Internal, firstSeen: new Date('2023-12-12T23:00:00Z') });
     const a = assessRisk(i, policy, NOW);
     const expected = expectedContributions(i, 7.8, 0.80735);
     expect(a.score).toBeCloseTo(
@@ -210,6 +215,7 @@ describe('factors and contributions add up', () => {
 
     const least = input({
       cves: [],
+      urgency: 'unimportant',
       host: { criticality: 4, internetFacing: false, compensatingControls: ['air gap'] },
       fixAvailable: false,
     });
@@ -308,7 +314,11 @@ describe('several CVEs: the worst per factor, and which CVE', () => {
   };
 
   it('takes each factor from its worst CVE', () => {
-    const a = assessRisk(input({ cves: [critical, exploited, alsoExploited] }), policy, NOW);
+    const a = assessRisk(
+      input({ cves: [critical, exploited, alsoExploited], firstSeen: new Date('2024-12-01T00:00:00Z') }),
+      policy,
+      NOW,
+    );
     expect(factor(a, 'cvss')).toMatchObject({ value: 9.8, cve: 'CVE-2024-0001' });
     expect(factor(a, 'epss')).toMatchObject({ value: 0.9, cve: 'CVE-2024-0002' });
     expect(factor(a, 'kev')).toMatchObject({ value: true, cve: 'CVE-2024-0003' });
@@ -371,7 +381,7 @@ describe('which CVSS score is used', () => {
       'v4.0',
     ],
     ['distribution urgency when no vector exists', [], { urgency: 'high**' }, 8, 'urgency high'],
-    ['nothing known', [], {}, null, 'no CVSS'],
+    ['the prior when nothing is known', [], {}, 7, 'no distribution severity; prior 7.0'],
   ] as const)('%s', (_name, scores, extra, value, labelPart) => {
     const f = one([...scores], extra);
     expect(f.value).toBe(value);
