@@ -203,8 +203,7 @@ function approvalsFor(
     now: core.now,
     logger,
     platforms: () => chat.list,
-    groupMembers: (_platform, groupId) =>
-      chat.groupMembers ? chat.groupMembers(groupId) : Promise.resolve([]),
+    groupMembers: (groupId) => (chat.groupMembers ? chat.groupMembers(groupId) : Promise.resolve([])),
     deployments: () => deployments()?.port,
   });
 }

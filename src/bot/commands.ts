@@ -18,6 +18,7 @@ export type StatusTarget =
 export type PatchCommand =
   | { kind: 'status'; target?: StatusTarget }
   | { kind: 'coverage'; team?: string }
+  | { kind: 'request'; change: ChangeRef; emergency: boolean; reason?: string }
   | { kind: 'approve'; change: ChangeRef }
   | { kind: 'reject'; change: ChangeRef; reason?: string }
   | { kind: 'help' }
@@ -94,6 +95,25 @@ export function parsePatchCommand(text: string): PatchCommand {
       if (args.length > 1 || !NAME_RE.test(args[0]))
         return { kind: 'unknown', problem: `coverage takes one team name, got ${show(args.join(' '))}` };
       return { kind: 'coverage', team: args[0] };
+    }
+    case 'request': {
+      if (args.length === 0)
+        return { kind: 'unknown', problem: 'request needs a change number, e.g. `request 42`' };
+      const change = parseChangeRef(args[0]);
+      if (!change) return { kind: 'unknown', problem: `not a change number: ${show(args[0])}` };
+      // `--emergency` may come right after the change; the rest is the reason, with its own spacing.
+      let afterRef = trimmed.replace(/^\S+\s+\S+\s*/, '');
+      const emergency = /^--emergency(\s|$)/i.test(afterRef);
+      if (emergency) afterRef = afterRef.replace(/^--emergency\s*/i, '');
+      if (/^--\S/.test(afterRef))
+        return {
+          kind: 'unknown',
+          problem: `request takes only --emergency, got ${show(afterRef.split(/\s/)[0])}`,
+        };
+      const reason = afterRef.slice(0, MAX_REASON);
+      return reason === ''
+        ? { kind: 'request', change, emergency }
+        : { kind: 'request', change, emergency, reason };
     }
     case 'approve':
     case 'reject': {

@@ -125,7 +125,12 @@ export function checkReferences(policy: Policy): ReferenceIssue[] {
       if (env !== '*') ref('environment', envs, ['teams', i, 'approvers', env], env, ', or "*" for all');
     }
     const approvers = Object.values(t.approvers);
-    if (!approvers.some((a) => a.slackUsers.length + a.slackUserGroups.length + a.entraUsers.length > 0)) {
+    if (
+      !approvers.some(
+        (a) =>
+          a.slackUsers.length + a.slackUserGroups.length + a.entraUsers.length + a.entraGroups.length > 0,
+      )
+    ) {
       warn(['teams', i], `team "${t.name}" has no approvers: changes for its hosts cannot be approved`);
     }
     if (t.slack.channels.length + t.msteams.conversations.length + t.msteams.channels.length === 0) {

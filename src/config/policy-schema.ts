@@ -83,6 +83,8 @@ export const ApproverSet = z.strictObject({
   slackUserGroups: z.array(SlackUserGroupId).default([]),
   /** Entra (Azure AD) object ids of Microsoft Teams users. */
   entraUsers: z.array(EntraObjectId).default([]),
+  /** Entra group object ids: their members (read through Microsoft Graph) count. */
+  entraGroups: z.array(EntraObjectId).default([]),
 });
 export type ApproverSet = z.infer<typeof ApproverSet>;
 

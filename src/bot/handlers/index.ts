@@ -17,7 +17,7 @@ import { createStatusCommandHandler, type CommandHandlerDeps } from './commands.
 export interface ApprovalHandlers {
   onAction(input: ActionInput): Promise<ActionResult>;
   onViewSubmission(input: SubmissionInput): Promise<SubmissionResult>;
-  /** `/patch approve|reject`. */
+  /** `/patch request|approve|reject`. */
   onCommand(input: CommandInput): Promise<void>;
 }
 
@@ -61,6 +61,7 @@ export function createChatHandlers(deps: ChatHandlerDeps): ChatHandlers {
     async onCommand(input) {
       m?.request('command', input.command.kind);
       switch (input.command.kind) {
+        case 'request':
         case 'approve':
         case 'reject':
           await deps.approvals.onCommand(input);

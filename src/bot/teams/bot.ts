@@ -80,7 +80,7 @@ export interface TeamsBotDeps {
   command?: string;
 }
 
-const DECISION_FORMS = new Set<CampaignActionKind>(['reject', 'defer', 'accept_risk']);
+const DECISION_FORMS = new Set<CampaignActionKind>(['request', 'reject', 'defer', 'accept_risk']);
 const KIND_BY_VERB = new Map<string, CampaignActionKind>(CAMPAIGN_ACTIONS.map((k) => [CAMPAIGN_VERBS[k], k]));
 const INSTALL_ACTIONS = new Set(['add', 'add-upgrade']);
 const UNINSTALL_ACTIONS = new Set(['remove', 'remove-upgrade']);
@@ -199,7 +199,7 @@ export class TeamsBot {
       }
       const common = { user, ...(message ? { message } : {}), respond };
       if (DECISION_FORMS.has(kind) && isSubmission(data)) {
-        const form = parseForm(kind as 'reject' | 'defer' | 'accept_risk', data, today);
+        const form = parseForm(kind as 'request' | 'reject' | 'defer' | 'accept_risk', data, today);
         if (form === undefined) {
           notices.push(notice('warning', 'This form is out of date; click the button again.'));
           return await finish(await this.currentCard(id, notices));
