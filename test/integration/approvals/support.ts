@@ -63,7 +63,7 @@ export interface SlackWorld {
   approvals: Approvals;
   policy: Policy;
   /** A fresh campaign of the seeded glibc fix (its own fixed version), posted to the payments channel. */
-  campaign(): Promise<Campaign>;
+  campaign(options?: { riskScore?: number }): Promise<Campaign>;
   /** A button click, signed. */
   click(user: string, kind: keyof typeof ACTION_IDS, c: Campaign): Prepared;
   /** A submitted dialog, signed (answered by an ephemeral message in the channel). */
@@ -154,7 +154,7 @@ export async function startSlackWorld(
     url,
     approvals,
     policy,
-    async campaign() {
+    async campaign(options = {}) {
       const { changeId } = await approvals.campaigns.upsertCampaign(
         {
           team: 'payments',
@@ -163,7 +163,7 @@ export async function startSlackWorld(
           sourcePackage: 'glibc',
           fixedVersion: `${base.fixedVersion ?? '2.36-9+deb12u3'}+c${++seq}`,
           findingIds: finding.map((f) => f.id),
-          riskScore: 50,
+          riskScore: options.riskScore ?? 50,
           severity: 'high',
           kev: false,
         },

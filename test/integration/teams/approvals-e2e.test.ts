@@ -20,6 +20,7 @@ import { applyPolicy, OLD_GLIBC, saveInventory, syncFeeds, testPolicy, TRACKER }
 import {
   execute,
   installedInTeam,
+  messageTo,
   PATCHING,
   PAYMENTS_TEAM,
   PEOPLE,
@@ -39,13 +40,14 @@ function policy(): Policy {
         approvers: { production: { entraUsers: [PEOPLE.alice.aadObjectId, PEOPLE.bob.aadObjectId] } },
       },
       { name: 'web' },
-      { name: 'ops' },
+      { name: 'ops', approvers: { '*': { entraUsers: [PEOPLE.bob.aadObjectId] } } },
     ],
     approval: {
       default: { quorum: 1, expiry: '72h' },
       rules: [
         { name: 'production-two-person', match: { environments: ['production'] }, quorum: 2, expiry: '24h' },
       ],
+      emergency: { enabled: true, when: [{ riskAtLeast: 0 }], invokers: ['ops'], quorum: 1 },
     },
   });
 }
@@ -187,5 +189,92 @@ describe('a relevant finding, notified to Teams and approved there', () => {
     expect(JSON.stringify(cardOf(posted.activity))).not.toContain('"verb":"approve"');
     const thread = w.connector.replies(PATCHING, glibc.cardId).map((t) => JSON.stringify(cardOf(t.activity)));
     expect(thread.join('\n')).toContain('approved by');
+  });
+});
+
+describe('requesting a rollout from Teams', () => {
+  let c: Posted;
+
+  async function postCampaign(fixedVersion: string): Promise<Posted> {
+    const findings = await db.prisma.finding.findMany({ where: { sourcePackage: 'glibc' } });
+    const { changeId } = await approvals.campaigns.upsertCampaign(
+      {
+        team: 'payments',
+        ecosystem: findings[0]?.ecosystem ?? 'Debian:12',
+        packageName: 'glibc',
+        sourcePackage: 'glibc',
+        fixedVersion,
+        findingIds: findings.map((f) => f.id),
+        riskScore: 60,
+        severity: 'high',
+        kev: false,
+      },
+      now(),
+    );
+    const ref = await w.edge.poster.post(
+      { channel: PATCHING },
+      await approvals.campaignView(changeId, now()),
+    );
+    await approvals.campaigns.recordMessage(changeId, ref);
+    return { changeId, cardId: ref.id };
+  }
+
+  it('Request rollout opens a form; its submission stores the requester', async () => {
+    c = await postCampaign('2.36-9+deb12u98');
+    expect(JSON.stringify(cardOf(w.connector.message(PATCHING, c.cardId)!.activity))).toContain(
+      '"verb":"request"',
+    );
+    const form = await click(PEOPLE.alice, c, 'request');
+    expect(form).toContain('Request rollout');
+    expect(form).toContain('"id":"reason"');
+    expect(form).toContain('"id":"emergency"'); // the lane is on and the change meets its conditions
+    const res = await w.send(
+      execute(
+        {
+          serviceUrl: w.connector.serviceUrl,
+          conversationId: `${PATCHING};messageid=${c.cardId}`,
+          team: { id: PAYMENTS_TEAM.id, name: PAYMENTS_TEAM.name },
+          channel: { id: PATCHING, name: 'Patching' },
+        },
+        PEOPLE.alice,
+        c.cardId,
+        'request',
+        { changeId: c.changeId, step: 'submit', offer: true, emergency: 'false', reason: 'before the audit' },
+      ),
+    );
+    expect(res.status).toBe(200);
+    expect(JSON.stringify(res.body)).toContain('Rollout requested by');
+    const change = await db.prisma.changeRequest.findUniqueOrThrow({ where: { id: c.changeId } });
+    expect(change).toMatchObject({
+      requestedBy: PEOPLE.alice.aadObjectId,
+      requestedVia: 'teams',
+      emergency: false,
+    });
+  });
+
+  it("refuses the requester's own approval on the card, recording nothing", async () => {
+    const answer = await click(PEOPLE.alice, c, 'approve');
+    expect(answer).toContain('You requested this change, so you cannot approve it');
+    expect(await db.prisma.decision.count({ where: { changeRequestId: c.changeId, kind: 'approve' } })).toBe(
+      0,
+    );
+  });
+
+  it('refuses `patch request <change> --emergency` from someone who may not invoke the lane', async () => {
+    const posted = await postCampaign('2.36-9+deb12u99');
+    const change = await db.prisma.changeRequest.findUniqueOrThrow({ where: { id: posted.changeId } });
+    const msg = messageTo(
+      { serviceUrl: w.connector.serviceUrl, conversationId: `${PATCHING};messageid=1734000000000` },
+      PEOPLE.mallory,
+      `<at>patchbot</at> patch request ${change.number} --emergency now`,
+    );
+    msg.id = '1734000000000';
+    expect((await w.send(msg)).status).toBe(200);
+    await w.edge.idle();
+    const replies = w.connector.replies(PATCHING, '1734000000000');
+    expect(JSON.stringify(replies.map((r) => cardOf(r.activity)))).toContain(
+      'You may not invoke the emergency lane for team payments',
+    );
+    expect(await db.prisma.decision.count({ where: { changeRequestId: change.id } })).toBe(0);
   });
 });
