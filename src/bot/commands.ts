@@ -19,6 +19,10 @@ export type PatchCommand =
   | { kind: 'status'; target?: StatusTarget }
   | { kind: 'coverage'; team?: string }
   | { kind: 'request'; change: ChangeRef; emergency: boolean; reason?: string }
+  /** Post a team's weekly digest now (the team of the channel when none is named). */
+  | { kind: 'digest'; team?: string }
+  /** Bind the Microsoft Teams channel the command is typed in to a patchbot team. */
+  | { kind: 'link'; team: string }
   | { kind: 'approve'; change: ChangeRef }
   | { kind: 'reject'; change: ChangeRef; reason?: string }
   | { kind: 'help' }
@@ -95,6 +99,17 @@ export function parsePatchCommand(text: string): PatchCommand {
       if (args.length > 1 || !NAME_RE.test(args[0]))
         return { kind: 'unknown', problem: `coverage takes one team name, got ${show(args.join(' '))}` };
       return { kind: 'coverage', team: args[0] };
+    }
+    case 'digest': {
+      if (args.length === 0) return { kind: 'digest' };
+      if (args.length > 1 || !NAME_RE.test(args[0]))
+        return { kind: 'unknown', problem: `digest takes one team name, got ${show(args.join(' '))}` };
+      return { kind: 'digest', team: args[0] };
+    }
+    case 'link': {
+      if (args.length !== 1 || !NAME_RE.test(args[0]))
+        return { kind: 'unknown', problem: 'link needs the name of a patchbot team, e.g. `link payments`' };
+      return { kind: 'link', team: args[0] };
     }
     case 'request': {
       if (args.length === 0)

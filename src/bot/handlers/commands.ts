@@ -56,7 +56,9 @@ export async function answerCommand(
     case 'request':
     case 'approve':
     case 'reject':
-      return notice('error', `\`${command.kind}\` is answered by the approval handlers, not by status`);
+    case 'digest':
+    case 'link':
+      return notice('error', `\`${command.kind}\` is answered by its own handler, not by status`);
   }
 }
 

@@ -88,8 +88,13 @@ export async function startSlackWorld(
   policy: Policy,
   options: {
     usergroups?: Record<string, string[]>;
-    /** Extra chat handler dependencies (roles). */
-    handlers?: (approvals: Approvals, repos: Repositories) => Partial<ChatHandlerDeps>;
+    /** Extra chat handler dependencies (roles, digest). */
+    handlers?: (world: {
+      approvals: Approvals;
+      repos: Repositories;
+      platforms: () => readonly SlackPoster[];
+      groupMembers: (groupId: string) => Promise<readonly string[]>;
+    }) => Partial<ChatHandlerDeps>;
   } = {},
 ): Promise<SlackWorld> {
   const pg: TempPostgres = await createTempPostgres(label);
@@ -116,7 +121,12 @@ export async function startSlackWorld(
     handlers: createChatHandlers({
       approvals: approvals.handlers,
       status: { repos, policy, now, logger },
-      ...options.handlers?.(approvals, repos),
+      ...options.handlers?.({
+        approvals,
+        repos,
+        platforms: () => (chat.poster ? [chat.poster] : []),
+        groupMembers: (g) => (chat.members ? chat.members(g) : Promise.resolve([])),
+      }),
     }),
   });
   const poster = new SlackPoster({ client: edge.client, logger, intervalMs: 0 });

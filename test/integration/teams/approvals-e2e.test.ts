@@ -18,6 +18,7 @@ import { cardOf } from '../../fakes/teams-connector.js';
 import { createTempPostgres, type TempPostgres } from '../../support/db.js';
 import { applyPolicy, OLD_GLIBC, saveInventory, syncFeeds, testPolicy, TRACKER } from '../notify/seed.js';
 import {
+  channelEvent,
   execute,
   installedInTeam,
   messageTo,
@@ -36,7 +37,7 @@ function policy(): Policy {
     teams: [
       {
         name: 'payments',
-        msteams: { channels: [{ team: 'Payments', channel: 'Patching' }] },
+        msteams: { channels: [{ teamId: PAYMENTS_TEAM.id, channelId: PATCHING }] },
         approvers: { production: { entraUsers: [PEOPLE.alice.aadObjectId, PEOPLE.bob.aadObjectId] } },
       },
       { name: 'web' },
@@ -117,7 +118,27 @@ async function click(person: Person, c: Posted, verb: string) {
 }
 
 describe('a relevant finding, notified to Teams and approved there', () => {
-  it('posts the campaign card in the mapped channel (Patching), the host list in its thread', async () => {
+  it('posts the campaign card in the bound channel only: not in a renamed or a look-alike one', async () => {
+    // Someone renames Random to "Patching", and creates a look-alike "Payments" team with a
+    // "Patching" channel where patchbot is added too: neither is bound (by ids), so neither gets posts.
+    const team = { id: PAYMENTS_TEAM.id, name: PAYMENTS_TEAM.name };
+    await w.send(
+      channelEvent(w.connector.serviceUrl, team, 'channelRenamed', {
+        id: '19:payments-random@thread.tacv2',
+        name: 'Patching',
+      }),
+    );
+    const lookalike = {
+      id: '19:lookalike-general@thread.tacv2',
+      name: 'Payments',
+      channels: [
+        { id: '19:lookalike-general@thread.tacv2' },
+        { id: '19:lookalike-patching@thread.tacv2', name: 'Patching' },
+      ],
+    };
+    w.connector.setChannels(lookalike.id, lookalike.channels);
+    expect((await w.send(installedInTeam(w.connector.serviceUrl, lookalike))).status).toBe(200);
+
     const result = await notifyNewlyRelevant({
       repos,
       campaigns: approvals.campaigns,
@@ -142,9 +163,11 @@ describe('a relevant finding, notified to Teams and approved there', () => {
     expect(card).toContain('CVE-2023-4911');
     expect(card).toContain('"verb":"approve"');
     expect(card).toContain('Waiting for approval');
-    // Nothing went to the other channels of the team.
+    // Nothing went to the other channels of the team, to the renamed one, or to the look-alike team.
     expect(w.connector.posts('19:payments-general@thread.tacv2')).toHaveLength(0);
     expect(w.connector.posts('19:payments-random@thread.tacv2')).toHaveLength(0);
+    expect(w.connector.posts('19:lookalike-patching@thread.tacv2')).toHaveLength(0);
+    expect(w.connector.posts('19:lookalike-general@thread.tacv2')).toHaveLength(0);
     const thread = w.connector.replies(PATCHING, glibc.cardId);
     expect(JSON.stringify(thread.map((t) => cardOf(t.activity)))).toContain('pay-1');
   });

@@ -41,7 +41,7 @@ function policy(): Policy {
     teams: [
       {
         name: 'payments',
-        msteams: { channels: [{ team: 'Payments', channel: 'Patching' }] },
+        msteams: { channels: [{ teamId: PAYMENTS_TEAM.id, channelId: PATCHING }] },
         approvers: { production: { entraUsers: APPROVERS } },
       },
       { name: 'web' },
