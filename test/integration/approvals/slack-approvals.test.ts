@@ -301,6 +301,20 @@ describe('approvals from Slack buttons', () => {
     change = await db.prisma.changeRequest.findUniqueOrThrow({ where: { id: c.id } });
     expect(change.status).toBe('approved');
     expect(change.approvedAt).not.toBeNull();
+    // the audit rows carry the final values: what the change needs, and who was counted
+    const created = await db.prisma.auditLog.findFirstOrThrow({
+      where: { subjectId: c.id, action: 'change.create' },
+    });
+    expect(created.details).toMatchObject({ approvalsRequired: 2, rule: 'production-two-person' });
+    const approving = await db.prisma.auditLog.findFirstOrThrow({
+      where: { subjectId: c.id, action: 'decision.approve', actor: CAROL },
+    });
+    expect(approving.details).toMatchObject({
+      status: 'approved',
+      quorum: 2,
+      approvals: [ALICE, CAROL],
+      rule: 'production-two-person',
+    });
     const audit = await db.prisma.auditLog.findMany({
       where: { subjectId: c.id, action: 'decision.approve' },
     });
