@@ -17,7 +17,13 @@ import {
   SlackPoster,
   type SlackEdge,
 } from './bot/slack/index.js';
-import { createTeamsEdge, TEAMS_MESSAGES_PATH, type TeamsEdge } from './bot/teams/index.js';
+import {
+  bearerToken,
+  createTeamsEdge,
+  entraGroupMembers,
+  TEAMS_MESSAGES_PATH,
+  type TeamsEdge,
+} from './bot/teams/index.js';
 import type { Config } from './config/index.js';
 import { PatchbotError } from './core/errors.js';
 import { feedAges, staleNotice } from './core/freshness/feeds.js';
@@ -42,7 +48,13 @@ import { approverMentions } from './usecases/deployments/chat.js';
 import { syncDestinations } from './usecases/destinations.js';
 import { syncPolicyHosts } from './usecases/hosts.js';
 import { notifyNewlyRelevant, type NotifyResult } from './usecases/notify.js';
-import { createTeamsConversationStore, remapTeamsDestinations } from './usecases/teams-installations.js';
+import { createDigestCommand } from './usecases/digest-command.js';
+import { createRoleCheck } from './usecases/roles.js';
+import {
+  createLinkCommand,
+  createTeamsConversationStore,
+  remapTeamsDestinations,
+} from './usecases/teams-installations.js';
 
 export interface CoreOptions {
   /** Apply pending migrations (otherwise pending ones refuse the start). */
@@ -208,8 +220,23 @@ async function openTeams(
 /** The chat platforms this process posts to (filled in once their edges are up). */
 interface ChatPlatforms {
   list: ChatPlatform[];
-  /** Slack user group members (approval rules naming groups). */
+  /** Slack user group members (`S…`; approval rules and roles naming groups). */
+  slackGroups?: (groupId: string) => Promise<readonly string[]>;
+  /** Entra group members (GUIDs), through Microsoft Graph. */
+  entraGroups?: (groupId: string) => Promise<readonly string[]>;
+  /** Members of a group of either platform, by the form of its id. */
   groupMembers?: (groupId: string) => Promise<readonly string[]>;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Entra groups the policy file names (roles, approvers). */
+function entraGroupsNamed(config: Config): string[] {
+  const p = config.policy;
+  return [
+    ...p.teams.flatMap((t) => Object.values(t.approvers).flatMap((a) => a.entraGroups)),
+    ...Object.values(p.roles).flatMap((r) => r.entraGroups),
+  ];
 }
 
 function approvalsFor(
@@ -225,8 +252,7 @@ function approvalsFor(
     now: core.now,
     logger,
     platforms: () => chat.list,
-    groupMembers: (_platform, groupId) =>
-      chat.groupMembers ? chat.groupMembers(groupId) : Promise.resolve([]),
+    groupMembers: (groupId) => (chat.groupMembers ? chat.groupMembers(groupId) : Promise.resolve([])),
     deployments: () => deployments()?.port,
   });
 }
@@ -365,13 +391,34 @@ async function openChat(
   const slack = await openSlack(config, logger, handlers);
   if (slack) {
     chat.list.push(slack.platform);
-    chat.groupMembers = slackGroupMembers(slack.edge.client);
+    chat.slackGroups = slackGroupMembers(slack.edge.client);
   }
   const teams = await openTeams(config, logger, core, handlers, approvals);
   if (teams) {
     chat.list.push(teams.poster);
     closer.add('teams', () => teams.stop());
   }
+  const ms = config.env.msteams;
+  if (ms?.tenantId !== undefined) {
+    const auth = {
+      appId: ms.appId,
+      ...(ms.appPassword === undefined ? {} : { appPassword: ms.appPassword }),
+      tenantId: ms.tenantId,
+    };
+    const audience = new URL(ms.graphUrl).origin;
+    chat.entraGroups = entraGroupMembers({
+      token: () => bearerToken(auth, audience, ms.tenantId as string),
+      graphUrl: ms.graphUrl,
+    });
+  } else if (entraGroupsNamed(config).length > 0) {
+    logger.warn(
+      'the policy file names Entra groups (entraGroups), but their members can only be read for a single-tenant Teams bot (TEAMS_APP_ID with TEAMS_TENANT_ID): nobody counts as their member',
+    );
+  }
+  chat.groupMembers = (groupId) => {
+    const lookup = GUID.test(groupId) ? chat.entraGroups : chat.slackGroups;
+    return lookup ? lookup(groupId) : Promise.resolve([]);
+  };
   return { slack, teams };
 }
 
@@ -395,9 +442,20 @@ export async function startServe(
             feedAges(await repos.advisories.feedFreshness(), config.policy.feeds.maxAge, new Date()),
         }),
     );
-    const { core, metrics, approvals, deployments, svc } = opened;
+    const { core, metrics, approvals, deployments, svc, chat } = opened;
+    const groupMembers = (groupId: string) =>
+      chat.groupMembers ? chat.groupMembers(groupId) : Promise.resolve([]);
     const handlers = createChatHandlers({
       approvals: approvals.handlers,
+      roles: createRoleCheck({ policy: config.policy, groupMembers, logger }),
+      digest: createDigestCommand({
+        repos: core.repos,
+        policy: config.policy,
+        platforms: () => chat.list,
+        now: core.now,
+        logger,
+      }),
+      link: createLinkCommand({ repos: core.repos, policy: config.policy, now: core.now }),
       status: {
         ...svc.statusDeps,
         enqueue: async (cmd) => {

@@ -18,6 +18,11 @@ export type StatusTarget =
 export type PatchCommand =
   | { kind: 'status'; target?: StatusTarget }
   | { kind: 'coverage'; team?: string }
+  | { kind: 'request'; change: ChangeRef; emergency: boolean; reason?: string }
+  /** Post a team's weekly digest now (the team of the channel when none is named). */
+  | { kind: 'digest'; team?: string }
+  /** Bind the Microsoft Teams channel the command is typed in to a patchbot team. */
+  | { kind: 'link'; team: string }
   | { kind: 'approve'; change: ChangeRef }
   | { kind: 'reject'; change: ChangeRef; reason?: string }
   | { kind: 'help' }
@@ -94,6 +99,36 @@ export function parsePatchCommand(text: string): PatchCommand {
       if (args.length > 1 || !NAME_RE.test(args[0]))
         return { kind: 'unknown', problem: `coverage takes one team name, got ${show(args.join(' '))}` };
       return { kind: 'coverage', team: args[0] };
+    }
+    case 'digest': {
+      if (args.length === 0) return { kind: 'digest' };
+      if (args.length > 1 || !NAME_RE.test(args[0]))
+        return { kind: 'unknown', problem: `digest takes one team name, got ${show(args.join(' '))}` };
+      return { kind: 'digest', team: args[0] };
+    }
+    case 'link': {
+      if (args.length !== 1 || !NAME_RE.test(args[0]))
+        return { kind: 'unknown', problem: 'link needs the name of a patchbot team, e.g. `link payments`' };
+      return { kind: 'link', team: args[0] };
+    }
+    case 'request': {
+      if (args.length === 0)
+        return { kind: 'unknown', problem: 'request needs a change number, e.g. `request 42`' };
+      const change = parseChangeRef(args[0]);
+      if (!change) return { kind: 'unknown', problem: `not a change number: ${show(args[0])}` };
+      // `--emergency` may come right after the change; the rest is the reason, with its own spacing.
+      let afterRef = trimmed.replace(/^\S+\s+\S+\s*/, '');
+      const emergency = /^--emergency(\s|$)/i.test(afterRef);
+      if (emergency) afterRef = afterRef.replace(/^--emergency\s*/i, '');
+      if (/^--\S/.test(afterRef))
+        return {
+          kind: 'unknown',
+          problem: `request takes only --emergency, got ${show(afterRef.split(/\s/)[0])}`,
+        };
+      const reason = afterRef.slice(0, MAX_REASON);
+      return reason === ''
+        ? { kind: 'request', change, emergency }
+        : { kind: 'request', change, emergency, reason };
     }
     case 'approve':
     case 'reject': {

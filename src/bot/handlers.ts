@@ -59,6 +59,8 @@ export interface CommandInput {
   user: ChatUser;
   /** Where the command was typed. */
   channel: string;
+  /** Microsoft Teams: what kind of conversation it was typed in, and the Teams team of a channel. */
+  teams?: { kind: 'channel' | 'groupChat' | 'personal'; teamsTeamId?: string };
   respond: Respond;
   /**
    * Slack's response_url for this command (valid 30 minutes, 5 answers), so slow work can answer

@@ -90,6 +90,8 @@ export const RawEnv = z.object({
   TEAMS_OPENID_METADATA_URL: opt(
     urlWith(['https:', 'http:'], 'an http(s) URL of an OpenID metadata document'),
   ),
+  /** Microsoft Graph (Entra group members for roles and approvers); national clouds have their own. */
+  TEAMS_GRAPH_URL: opt(urlWith(['https:', 'http:'], 'an http(s) URL of Microsoft Graph')),
   LOG_LEVEL: opt(z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` })),
   /** SSH agent socket, used when a host has no identity file. */
   SSH_AUTH_SOCK: opt(z.string()),
@@ -124,9 +126,10 @@ export const Env = RawEnv.superRefine(
         (e.TEAMS_APP_PASSWORD !== undefined ||
           e.TEAMS_TENANT_ID !== undefined ||
           e.TEAMS_DEV_NO_AUTH === true ||
-          e.TEAMS_OPENID_METADATA_URL !== undefined),
+          e.TEAMS_OPENID_METADATA_URL !== undefined ||
+          e.TEAMS_GRAPH_URL !== undefined),
       'TEAMS_APP_ID',
-      'expected TEAMS_APP_ID when TEAMS_APP_PASSWORD, TEAMS_TENANT_ID, TEAMS_DEV_NO_AUTH or TEAMS_OPENID_METADATA_URL is set',
+      'expected TEAMS_APP_ID when TEAMS_APP_PASSWORD, TEAMS_TENANT_ID, TEAMS_DEV_NO_AUTH, TEAMS_OPENID_METADATA_URL or TEAMS_GRAPH_URL is set',
     );
     // Run even when a variable is malformed, so one report lists every problem (the checks only test presence).
   },
@@ -169,6 +172,8 @@ export const Env = RawEnv.superRefine(
           devNoAuth: e.TEAMS_DEV_NO_AUTH ?? false,
           /** OpenID metadata URL of incoming tokens; undefined = the public cloud's. */
           openIdMetadataUrl: e.TEAMS_OPENID_METADATA_URL,
+          /** Microsoft Graph base URL with a trailing slash (default https://graph.microsoft.com/). */
+          graphUrl: (e.TEAMS_GRAPH_URL ?? 'https://graph.microsoft.com/').replace(/\/?$/, '/'),
         },
 }));
 export type Env = z.output<typeof Env>;

@@ -1,4 +1,5 @@
-import type { HostSelector, Policy } from './policy-schema.js';
+import { ROLES, shadowedRoles, type RoleTable } from '../core/policy/roles.js';
+import type { HostSelector, Policy, Roles } from './policy-schema.js';
 import { closest } from './values.js';
 
 /** A problem found by looking across sections; `path` points into the file. */
@@ -125,7 +126,12 @@ export function checkReferences(policy: Policy): ReferenceIssue[] {
       if (env !== '*') ref('environment', envs, ['teams', i, 'approvers', env], env, ', or "*" for all');
     }
     const approvers = Object.values(t.approvers);
-    if (!approvers.some((a) => a.slackUsers.length + a.slackUserGroups.length + a.entraUsers.length > 0)) {
+    if (
+      !approvers.some(
+        (a) =>
+          a.slackUsers.length + a.slackUserGroups.length + a.entraUsers.length + a.entraGroups.length > 0,
+      )
+    ) {
       warn(['teams', i], `team "${t.name}" has no approvers: changes for its hosts cannot be approved`);
     }
     if (t.slack.channels.length + t.msteams.conversations.length + t.msteams.channels.length === 0) {
@@ -193,6 +199,13 @@ export function checkReferences(policy: Policy): ReferenceIssue[] {
     selector(['deployments', 'healthChecks', i, 'match'], c.match),
   );
 
+  for (const { role, by } of shadowedRoles(roleTable(policy.roles))) {
+    warn(
+      ['roles', role],
+      `roles.${role} lists people, but roles.${by} is open to everyone${by === 'admin' ? '' : ' (the default when left out)'}, and whoever holds ${by} holds ${role} too: list people in roles.${by} as well`,
+    );
+  }
+
   const ra = policy.riskAcceptance;
   if (ra.defaultExpiryDays > ra.maxExpiryDays) {
     error(
@@ -212,6 +225,20 @@ export function render(path: readonly (string | number | symbol)[]): string {
     else if (typeof seg === 'string' && /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(seg))
       out += out === '' ? seg : `.${seg}`;
     else out += `[${JSON.stringify(String(seg))}]`;
+  }
+  return out;
+}
+
+/** The policy file's roles as the core reads them (user ids and group ids of every platform). */
+export function roleTable(roles: Roles): RoleTable {
+  const out = {} as Record<(typeof ROLES)[number], RoleTable[(typeof ROLES)[number]]>;
+  for (const r of ROLES) {
+    const g = roles[r];
+    out[r] = {
+      everyone: g.everyone,
+      users: [...g.slackUsers, ...g.entraUsers],
+      groups: [...g.slackUserGroups, ...g.entraGroups],
+    };
   }
   return out;
 }

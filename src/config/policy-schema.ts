@@ -83,6 +83,8 @@ export const ApproverSet = z.strictObject({
   slackUserGroups: z.array(SlackUserGroupId).default([]),
   /** Entra (Azure AD) object ids of Microsoft Teams users. */
   entraUsers: z.array(EntraObjectId).default([]),
+  /** Entra group object ids: their members (read through Microsoft Graph) count. */
+  entraGroups: z.array(EntraObjectId).default([]),
 });
 export type ApproverSet = z.infer<typeof ApproverSet>;
 
@@ -104,6 +106,35 @@ export const QuietHours = z.strictObject({
 });
 export type QuietHours = z.infer<typeof QuietHours>;
 
+/** A Microsoft Teams conversation id as Teams shows it ("19:…@thread.tacv2"); a `;messageid=` suffix is dropped. */
+const TeamsConversationId = z
+  .string({ error: 'expected a Microsoft Teams conversation id such as "19:…@thread.tacv2"' })
+  .regex(/^[0-9a-z]+:[^\s;]+(;messageid=\d+)?$/i, {
+    error: 'expected a Microsoft Teams conversation id such as "19:…@thread.tacv2"',
+  })
+  .transform((s) => s.split(';')[0] ?? s);
+
+const BY_NAME =
+  'Teams channels are bound by id, not by name (a name can be changed or copied): use { teamId, channelId } ' +
+  '(ids from "Get link to team" / "Get link to channel", or from patchbot\'s log when it is installed), ' +
+  'or run `patch link <team>` in the channel';
+
+/** A Teams channel bound to a patchbot team by the ids of its Teams team and of the channel. */
+export const TeamsChannelBinding = z
+  .record(z.string(), z.unknown(), { error: 'expected { teamId, channelId? }' })
+  .superRefine((v, ctx) => {
+    if ('team' in v || 'channel' in v) ctx.addIssue({ code: 'custom', message: BY_NAME, input: v });
+  })
+  .pipe(
+    z.strictObject({
+      /** The Teams team's id (its General channel's conversation id, "19:…@thread.tacv2"). */
+      teamId: TeamsConversationId,
+      /** The channel's conversation id; left out = the team's General channel. */
+      channelId: TeamsConversationId.optional(),
+    }),
+  );
+export type TeamsChannelBinding = z.infer<typeof TeamsChannelBinding>;
+
 export const Team = z.strictObject({
   name: Name,
   description: z.string().optional(),
@@ -115,17 +146,13 @@ export const Team = z.strictObject({
     .prefault({}),
   msteams: z
     .strictObject({
-      /** Conversation ids ("19:…@thread.tacv2") the bot was installed into. */
-      conversations: z.array(z.string().min(1, { error: 'expected a conversation id' })).default([]),
-      /** Map an installation to this team by team name and (optionally) channel name. */
-      channels: z
-        .array(
-          z.strictObject({
-            team: z.string().min(1, { error: 'expected a Microsoft Teams team name' }),
-            channel: z.string().min(1, { error: 'expected a channel name' }).optional(),
-          }),
-        )
-        .default([]),
+      /** Conversation ids of channels or chats ("19:…@thread.tacv2", "19:…@thread.v2"). */
+      conversations: z.array(TeamsConversationId).default([]),
+      /**
+       * Channels by the ids of their Teams team and channel (never by name: names change and can be
+       * copied). No channelId = the team's General channel.
+       */
+      channels: z.array(TeamsChannelBinding).default([]),
     })
     .prefault({}),
   /** Approvers per environment; the key "*" applies to every environment without its own entry. */
@@ -503,6 +530,40 @@ export const Reporting = z.strictObject({
 export type Reporting = z.infer<typeof Reporting>;
 
 // ---------------------------------------------------------------------------------------------
+// roles: who may run which chat command and press which button (core/policy/roles.ts)
+
+/** Who holds a role: everyone, or these people and the members of these groups. */
+export const RoleGrant = z.strictObject({
+  everyone: z.boolean().default(false),
+  slackUsers: z.array(SlackUserId).default([]),
+  slackUserGroups: z.array(SlackUserGroupId).default([]),
+  /** Entra (Azure AD) object ids of Microsoft Teams users. */
+  entraUsers: z.array(EntraObjectId).default([]),
+  /** Entra group object ids (members read through Microsoft Graph). */
+  entraGroups: z.array(EntraObjectId).default([]),
+});
+export type RoleGrant = z.infer<typeof RoleGrant>;
+
+/**
+ * Each role includes the ones before it (viewer < requester < approver < operator < admin). A role
+ * the file leaves out is everyone's, except admin, which is nobody's: listing people in a role
+ * restricts it to them (and to the holders of the roles above it).
+ */
+export const Roles = z.strictObject({
+  /** /patch status, /patch coverage, Details. */
+  viewer: RoleGrant.prefault({ everyone: true }),
+  /** Request rollout, /patch request. */
+  requester: RoleGrant.prefault({ everyone: true }),
+  /** Approve, Reject, Defer, Accept risk (the approval rules still say for which changes). */
+  approver: RoleGrant.prefault({ everyone: true }),
+  /** Pause, Resume, Abort, Roll back (for the change's approvers), /patch digest. */
+  operator: RoleGrant.prefault({ everyone: true }),
+  /** patch link (binding a Microsoft Teams channel to a team). */
+  admin: RoleGrant.prefault({}),
+});
+export type Roles = z.infer<typeof Roles>;
+
+// ---------------------------------------------------------------------------------------------
 // the file
 
 export const PolicyFile = z.strictObject({
@@ -525,6 +586,7 @@ export const PolicyFile = z.strictObject({
   inventory: InventorySchedule.prefault({}),
   notifications: Notifications.prefault({}),
   reporting: Reporting.prefault({}),
+  roles: Roles.prefault({}),
 });
 
 /** The validated policy: hosts carry their resolved address, port and user. */

@@ -8,7 +8,7 @@ import { Policy } from './policy-schema.js';
 import { closest } from './values.js';
 
 export * from './policy-schema.js';
-export { OWNER } from './policy-references.js';
+export { OWNER, roleTable } from './policy-references.js';
 
 /** Where patchbot looks for its policy file when none is named. */
 export const DEFAULT_POLICY_PATH = './patchbot.yaml';

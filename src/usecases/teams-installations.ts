@@ -1,18 +1,23 @@
 /**
  * Microsoft Teams installations. When the bot is added to a team, a channel or a chat, the Teams
  * edge hands the conversations here: each one is stored with its conversation reference (what
- * posting there later needs) and mapped to a patchbot team by the policy file:
+ * posting there later needs) and bound to a patchbot team by ids only, never by display name (a
+ * name can be changed, or copied by anyone who creates a team or channel):
  *
  * 1. the team whose `msteams.conversations` lists the conversation id, else
- * 2. the team whose `msteams.channels` names the Teams team and channel (names compared without
- *    regard to case; an entry without `channel` means the team's General channel), else
- * 3. no team: the conversation is kept (so a later policy file can map it) and nothing is posted there.
+ * 2. the team whose `msteams.channels` names the Teams team id and channel id (no channel id = the
+ *    team's General channel), else
+ * 3. the team an admin bound the channel to with `patch link <team>` in it (stored), else
+ * 4. no team: the conversation is kept (so a later policy file or a link can bind it) and nothing
+ *    is posted there.
  *
- * Removal (the bot uninstalled, a channel or team deleted) marks conversations removed; their rows
- * stay so the messages posted there remain traceable. At start-up `remapTeamsDestinations` applies
- * the current policy file to every stored conversation.
+ * Renames change only the names shown. Removal (the bot uninstalled, a channel or team deleted)
+ * marks conversations removed; their rows stay so the messages posted there remain traceable. At
+ * start-up `remapTeamsDestinations` applies the current policy file to every stored conversation.
  */
 import { z } from 'zod';
+import type { CommandInput } from '../bot/handlers.js';
+import { notice } from '../bot/views/index.js';
 import type { Policy } from '../config/policy-schema.js';
 import type { Repositories } from '../db/index.js';
 import type { TeamsDestinationRecord } from '../db/repositories/team-repository.js';
@@ -78,29 +83,20 @@ export function isGeneralChannel(
   return c.id === c.teamsTeam.id || (c.channel?.name !== undefined && same(c.channel.name, 'General'));
 }
 
-/** The patchbot team a conversation belongs to by the policy file, or null. */
+/** The patchbot team the policy file binds a conversation to, by ids only, or null. */
 export function teamForConversation(
   policy: Pick<Policy, 'teams'>,
-  c: Pick<TeamsConversation, 'id' | 'kind' | 'teamsTeam' | 'channel'>,
+  c: Pick<TeamsConversation, 'id' | 'kind' | 'teamsTeam'>,
 ): string | null {
   const id = baseConversationId(c.id);
   const byId = policy.teams.find((t) => t.msteams.conversations.some((x) => baseConversationId(x) === id));
   if (byId) return byId.name;
-  if (c.kind !== 'channel' || c.teamsTeam?.name === undefined) return null;
-  const teamName = c.teamsTeam.name;
-  const general = isGeneralChannel(c);
-  const channelName = c.channel?.name;
-  const byName = policy.teams.find((t) =>
-    t.msteams.channels.some(
-      (m) =>
-        same(m.team, teamName) &&
-        (m.channel === undefined
-          ? general
-          : (channelName !== undefined && same(m.channel, channelName)) ||
-            (general && same(m.channel, 'General'))),
-    ),
+  const teamsTeamId = c.teamsTeam?.id;
+  if (c.kind !== 'channel' || teamsTeamId === undefined) return null;
+  const byIds = policy.teams.find((t) =>
+    t.msteams.channels.some((m) => m.teamId === teamsTeamId && (m.channelId ?? m.teamId) === id),
   );
-  return byName?.name ?? null;
+  return byIds?.name ?? null;
 }
 
 function displayName(c: TeamsConversation): string | undefined {
@@ -115,9 +111,28 @@ function fromRecord(r: TeamsDestinationRecord): StoredTeamsConversation | undefi
   return { ...parsed.data, team: r.team, removed: r.removedAt !== null };
 }
 
+/**
+ * The team a stored conversation belongs to now: the policy file's binding, else the one an admin
+ * linked it to (when that team still exists), else none.
+ */
+function boundTeam(
+  policy: Pick<Policy, 'teams'>,
+  known: ReadonlySet<string>,
+  c: Pick<TeamsConversation, 'id' | 'kind' | 'teamsTeam'>,
+  stored: Pick<TeamsDestinationRecord, 'team' | 'linkedBy'> | undefined,
+): { team: string | null; linked: boolean } {
+  const mapped = teamForConversation(policy, c);
+  if (mapped !== null) return { team: known.has(mapped) ? mapped : null, linked: false };
+  if (stored?.linkedBy && stored.team !== null && known.has(stored.team))
+    return { team: stored.team, linked: true };
+  return { team: null, linked: false };
+}
+
 export interface InstallationResult {
   id: string;
   name?: string;
+  /** The Teams team of a channel (what `msteams.channels[].teamId` names). */
+  teamsTeamId?: string;
   team: string | null;
 }
 
@@ -132,14 +147,14 @@ export async function recordTeamsInstallation(
   const results: InstallationResult[] = [];
   for (const raw of conversations) {
     const c = TeamsConversation.parse({ ...raw, id: baseConversationId(raw.id) });
-    const mapped = teamForConversation(policy, c);
-    // A team the policy names exists once the policy was synced; anything else stays unmapped.
-    const team = mapped !== null && known.has(mapped) ? mapped : null;
+    // A team the policy names exists once the policy was synced; anything else stays unbound.
+    const { team, linked } = boundTeam(policy, known, c, await repos.teams.teamsDestination(c.id));
     const name = displayName(c);
     await repos.teams.upsertTeamsDestination(
       {
         channelId: c.id,
         team,
+        linked,
         ...(name === undefined ? {} : { name }),
         conversationReference: c,
         serviceUrl: c.serviceUrl,
@@ -147,7 +162,12 @@ export async function recordTeamsInstallation(
       },
       now,
     );
-    results.push({ id: c.id, ...(name === undefined ? {} : { name }), team });
+    results.push({
+      id: c.id,
+      ...(name === undefined ? {} : { name }),
+      ...(c.teamsTeam ? { teamsTeamId: c.teamsTeam.id } : {}),
+      team,
+    });
   }
   return results;
 }
@@ -208,10 +228,10 @@ export async function remapTeamsDestinations(
   for (const r of await repos.teams.teamsDestinations()) {
     const c = fromRecord(r);
     if (!c) continue;
-    const mapped = teamForConversation(policy, c);
-    const to = mapped !== null && known.has(mapped) ? mapped : null;
+    const { team: to, linked } = boundTeam(policy, known, c, r);
+    if (to === r.team && linked === (r.linkedBy !== null)) continue;
+    await repos.teams.setTeamsDestinationTeam(r.channelId, to, linked);
     if (to === r.team) continue;
-    await repos.teams.setTeamsDestinationTeam(r.channelId, to);
     changes.push({ id: r.channelId, name: r.name, from: r.team, to });
   }
   return changes;
@@ -229,5 +249,76 @@ export function createTeamsConversationStore(
     removed: (target: RemovalTarget) => recordTeamsRemoval(repos, target, now()),
     find: (conversationId: string) => findTeamsConversation(repos, conversationId),
     ofTeam: (teamsTeamId: string) => teamsTeamConversations(repos, teamsTeamId),
+  };
+}
+
+export interface LinkCommandDeps {
+  repos: TeamsRepos;
+  policy: Pick<Policy, 'teams'>;
+  now: () => Date;
+}
+
+/**
+ * `patch link <team>` typed in a Microsoft Teams channel (by an admin: the chat edge checks the
+ * role): binds the channel, by its ids, to a patchbot team; the binding is stored, audited and
+ * survives renames and restarts. A channel the policy file binds keeps that binding. In Slack,
+ * where channels are named by id in the policy file, it says so.
+ */
+export function createLinkCommand(
+  deps: LinkCommandDeps,
+): (input: CommandInput, team: string) => Promise<void> {
+  return async (input, team) => {
+    if (input.user.platform !== 'teams') {
+      await input.respond(
+        notice(
+          'info',
+          `Slack channels are bound to teams in patchbot.yaml: add ${input.channel} to teams[].slack.channels of team ${team}`,
+        ),
+      );
+      return;
+    }
+    const where = input.teams;
+    if (where?.kind !== 'channel' || where.teamsTeamId === undefined) {
+      await input.respond(
+        notice(
+          'warning',
+          'patch link works in a channel of a Teams team',
+          `For a chat, add its id to msteams.conversations of the team in patchbot.yaml: ${input.channel}`,
+        ),
+      );
+      return;
+    }
+    if (!deps.policy.teams.some((t) => t.name === team) || !(await deps.repos.teams.exists(team))) {
+      await input.respond(notice('warning', `No team named ${JSON.stringify(team)} in the policy file`));
+      return;
+    }
+    const stored = await findTeamsConversation(deps.repos, input.channel);
+    if (!stored || stored.removed || stored.teamsTeam?.id !== where.teamsTeamId) {
+      await input.respond(
+        notice('warning', 'patchbot does not know this channel yet: add the app to the team first'),
+      );
+      return;
+    }
+    const bound = teamForConversation(deps.policy, stored);
+    if (bound !== null && bound !== team) {
+      await input.respond(
+        notice('warning', `patchbot.yaml binds this channel to team ${bound}; change it there`),
+      );
+      return;
+    }
+    await deps.repos.teams.linkTeamsDestination(
+      stored.id,
+      team,
+      { id: input.user.id, ...(input.user.name ? { display: input.user.name } : {}) },
+      { teamsTeamId: where.teamsTeamId, from: stored.team, name: displayName(stored) ?? null },
+      deps.now(),
+    );
+    await input.respond(
+      notice(
+        'success',
+        `This channel now gets the campaigns of team ${team}`,
+        `Bound by its ids (team ${where.teamsTeamId}, channel ${stored.id}): renaming it changes nothing.`,
+      ),
+    );
   };
 }

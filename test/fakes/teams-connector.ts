@@ -94,6 +94,11 @@ export class FakeTeamsConnector {
     });
   }
 
+  /** Sets the channels of a Teams team (what GET /v3/teams/{id}/conversations lists). */
+  setChannels(teamId: string, channels: { id: string; name?: string }[]): void {
+    this.options.channels = { ...this.options.channels, [teamId]: channels };
+  }
+
   /** Forgets the throttling rules not used up yet. */
   clearThrottles(): void {
     this.throttles.length = 0;

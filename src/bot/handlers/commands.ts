@@ -53,9 +53,12 @@ export async function answerCommand(
       return patchHelp(deps.command ?? '/patch');
     case 'unknown':
       return patchHelp(deps.command ?? '/patch', command.problem);
+    case 'request':
     case 'approve':
     case 'reject':
-      return notice('error', `\`${command.kind}\` is answered by the approval handlers, not by status`);
+    case 'digest':
+    case 'link':
+      return notice('error', `\`${command.kind}\` is answered by its own handler, not by status`);
   }
 }
 

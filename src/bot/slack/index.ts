@@ -6,7 +6,7 @@ export {
   type SlackHandlers,
 } from './app.js';
 export { SlackPoster, type SlackPosterOptions } from './poster.js';
-export { createSlackPoster } from './web-client.js';
+export { createSlackPoster, createSlackWebClient } from './web-client.js';
 export {
   ACTION_IDS,
   renderCampaign,

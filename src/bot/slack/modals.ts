@@ -10,6 +10,7 @@ import type { ModalRequest, ModalSubmission } from '../views/index.js';
 import { clip, esc, LIMITS, section } from './blocks.js';
 
 export const CALLBACK_IDS = {
+  request: 'patch_request_modal',
   reject: 'patch_reject_modal',
   defer: 'patch_defer_modal',
   accept_risk: 'patch_accept_risk_modal',
@@ -26,6 +27,8 @@ export const ModalMetadata = z.object({
   ts: z.string().max(40).optional(),
   threadTs: z.string().max(40).optional(),
   maxDate: z.string().regex(DAY).optional(),
+  /** request: the emergency lane was offered. */
+  emergency: z.boolean().optional(),
 });
 export type ModalMetadata = z.infer<typeof ModalMetadata>;
 
@@ -38,6 +41,7 @@ function metadata(req: ModalRequest, message?: MessageRef): string {
   }
   if (req.kind === 'accept_risk') m.maxDate = req.maxExpiry;
   if (req.kind === 'defer' && req.maxDate !== undefined) m.maxDate = req.maxDate;
+  if (req.kind === 'request' && req.emergency) m.emergency = true;
   const s = JSON.stringify(m);
   if (s.length > LIMITS.privateMetadata) throw new RangeError('modal metadata exceeds 3,000 characters');
   return s;
@@ -75,6 +79,38 @@ export function buildModal(req: ModalRequest, message?: MessageRef): types.Modal
   };
   const intro = section(`*${esc(clip(req.title, 2000))}*`);
   switch (req.kind) {
+    case 'request':
+      return {
+        ...base,
+        title: plain('Request rollout'),
+        submit: plain('Request'),
+        blocks: [
+          intro,
+          section(
+            'Asks the approvers to approve this rollout. As its requester you cannot approve it yourself.',
+          ),
+          reasonInput('Why now? (optional)', true, 'e.g. KEV-listed and exposed on the payment gateway'),
+          ...(req.emergency
+            ? [
+                {
+                  type: 'input',
+                  block_id: 'emergency',
+                  optional: true,
+                  label: plain('Lane', 2000),
+                  hint: plain(
+                    "The emergency lane skips the maintenance windows the policy says it may, and needs the lane's own approvals. Only its invokers may ask for it.",
+                    2000,
+                  ),
+                  element: {
+                    type: 'checkboxes',
+                    action_id: 'value',
+                    options: [{ text: plain('Emergency lane', 75), value: 'emergency' }],
+                  },
+                } satisfies types.InputBlock,
+              ]
+            : []),
+        ],
+      };
     case 'reject':
       return {
         ...base,
@@ -166,6 +202,7 @@ const ElementState = z.object({
   value: z.string().nullish(),
   selected_date: z.string().nullish(),
   selected_option: z.object({ value: z.string() }).nullish(),
+  selected_options: z.array(z.object({ value: z.string() })).nullish(),
 });
 export const ViewStateValues = z.record(z.string(), z.record(z.string(), ElementState));
 export type ViewStateValues = z.infer<typeof ViewStateValues>;
@@ -230,6 +267,17 @@ export function parseSubmission(
 
   if (reason.length > MAX_REASON_LENGTH) errors.reason = `At most ${MAX_REASON_LENGTH} characters.`;
   switch (kind) {
+    case 'request': {
+      const emergency =
+        meta.emergency === true &&
+        (get('emergency')?.selected_options ?? []).some((o) => o.value === 'emergency');
+      return done({
+        kind: 'request',
+        changeId: meta.changeId,
+        emergency,
+        ...(reason === '' ? {} : { reason }),
+      });
+    }
     case 'reject':
       if (reason === '') errors.reason = 'Say why the change is rejected.';
       return done({ kind: 'reject', changeId: meta.changeId, reason });

@@ -25,6 +25,7 @@ import {
   type HostListView,
   type MessageContent,
   type NoticeView,
+  type RolloutRequest,
   type Severity,
   type StatusView,
   type SummaryView,
@@ -76,6 +77,7 @@ export interface SlackMessage {
 
 /** action_id of each campaign button; the value is the change request id. */
 export const ACTION_IDS: Readonly<Record<CampaignActionKind, string>> = {
+  request: 'patch_request',
   approve: 'patch_approve',
   reject: 'patch_reject',
   defer: 'patch_defer',
@@ -139,17 +141,30 @@ export function stateLine(state: CampaignState): string {
   const e = STATE_EMOJI[state.kind];
   const approvals = (list: { by: Parameters<typeof person>[0]; at: Date }[]) =>
     list.map((a) => `${person(a.by)} ${slackDate(a.at)}`).join(', ');
+  const requested = (r: RolloutRequest | undefined) =>
+    r
+      ? `\n:raising_hand: ${r.emergency ? '*Emergency* rollout' : 'Rollout'} requested by ${person(r.by)} ${slackDate(r.at)}${r.reason ? `: ${esc(clip(r.reason, 500))}` : ''}`
+      : '';
   switch (state.kind) {
     case 'pending':
-      return state.approvals.length === 0
-        ? `${e} *Waiting for approval* (${plural(state.required, 'approval')} needed)`
-        : `${e} *Waiting for approval*: ${state.approvals.length} of ${state.required} (${approvals(state.approvals)})`;
+      return (
+        (state.approvals.length === 0
+          ? `${e} *Waiting for approval* (${plural(state.required, 'approval')} needed)`
+          : `${e} *Waiting for approval*: ${state.approvals.length} of ${state.required} (${approvals(state.approvals)})`) +
+        requested(state.request)
+      );
     case 'approved':
-      return `${e} *Approved* ${state.approvals.length} of ${state.required} (${approvals(state.approvals)}); waiting for the deployment scheduler`;
+      return (
+        `${e} *Approved* ${state.approvals.length} of ${state.required} (${approvals(state.approvals)}); waiting for the deployment scheduler` +
+        requested(state.request)
+      );
     case 'rejected':
       return `${e} *Rejected* by ${person(state.by)} ${slackDate(state.at)}: ${esc(clip(state.reason, 1000))}`;
     case 'deferred':
-      return `${e} *Deferred* until ${slackDate(state.until, 'date')} by ${person(state.by)}${state.reason ? `: ${esc(clip(state.reason, 1000))}` : ''}`;
+      return (
+        `${e} *Deferred* until ${slackDate(state.until, 'date')} by ${person(state.by)}${state.reason ? `: ${esc(clip(state.reason, 1000))}` : ''}` +
+        requested(state.request)
+      );
     case 'risk-accepted':
       return `${e} *Risk accepted* by ${person(state.by)} ${slackDate(state.at)} until ${slackDate(state.expires, 'date')}: ${esc(clip(state.reason, 1000))}`;
     case 'scheduled':

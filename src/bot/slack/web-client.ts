@@ -1,7 +1,8 @@
 /**
- * A Slack poster without the Bolt app, for processes that only post (`patchbot digest --now`):
- * a Web API client with the same settings as the app's (429s rejected and retried by SlackPoster),
- * checked with auth.test so a bad token fails with a clear message before anything is built.
+ * A Slack poster without the Bolt app, for processes that only post (`patchbot digest --now`,
+ * `patchbot changes`): a Web API client with the same settings as the app's (429s rejected and
+ * retried by SlackPoster), checked with auth.test so a bad token fails with a clear message before
+ * anything is built.
  */
 import { webApi } from '@slack/bolt';
 import type { Logger } from 'pino';
@@ -9,14 +10,12 @@ import { ConfigError } from '../../core/errors.js';
 import { toPatchbotError } from './errors.js';
 import { SlackPoster } from './poster.js';
 
-export async function createSlackPoster(options: {
+/** The Web API client, with the bot token checked by auth.test. */
+export async function createSlackWebClient(options: {
   token: string;
   /** Web API base with a trailing slash (default https://slack.com/api/). */
   apiUrl?: string;
-  logger: Logger;
-  /** Spacing of messages per channel (default 1,000 ms). */
-  intervalMs?: number;
-}): Promise<SlackPoster> {
+}): Promise<webApi.WebClient> {
   if (!options.token)
     throw new ConfigError(
       "SLACK_BOT_TOKEN is missing: copy the Bot User OAuth Token (xoxb-...) from the app's OAuth & Permissions page",
@@ -34,6 +33,18 @@ export async function createSlackPoster(options: {
   } catch (err) {
     throw toPatchbotError(err, `auth.test at ${apiUrl}`);
   }
+  return client;
+}
+
+export async function createSlackPoster(options: {
+  token: string;
+  /** Web API base with a trailing slash (default https://slack.com/api/). */
+  apiUrl?: string;
+  logger: Logger;
+  /** Spacing of messages per channel (default 1,000 ms). */
+  intervalMs?: number;
+}): Promise<SlackPoster> {
+  const client = await createSlackWebClient(options);
   return new SlackPoster({
     client,
     logger: options.logger,

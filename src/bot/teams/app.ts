@@ -5,8 +5,9 @@
  * Before the adapter sees a request, in order: POST only (405), a JSON body of at most
  * `maxBodyBytes` (413, 400), the shape of a Bot Framework activity (400), then the JWT in
  * `Authorization` (401 for a missing, expired, wrongly addressed, wrongly issued, unknown-key or
- * badly signed token, logged with the reason; the bot logic never runs), then, for a single-tenant
- * bot, the activity's tenant (403). The adapter checks the token again and runs the bot.
+ * badly signed token, logged with the reason; the bot logic never runs), then the channel (only
+ * `msteams`: 403) and, for a single-tenant bot, the activity's tenant (403, also when it names
+ * none). The adapter checks the token again and runs the bot.
  *
  * `allowUnauthenticated` (TEAMS_DEV_NO_AUTH) skips the token check for local development with the
  * Bot Framework Emulator or a tunnel: anyone who can reach the port can then act as any Teams user
@@ -70,6 +71,11 @@ class HttpError extends Error {
   }
 }
 
+/**
+ * Reads a body of at most `limit` bytes. A larger one (declared, or found while reading a body sent
+ * without Content-Length) is refused with 413 by the caller; the rest of it is read and dropped so
+ * the client receives that answer instead of a reset connection.
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
@@ -80,16 +86,21 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     }
     const chunks: Buffer[] = [];
     let size = 0;
+    let over = false;
     req.on('data', (chunk: Buffer) => {
+      if (over) return;
       size += chunk.length;
       if (size > limit) {
+        over = true;
+        chunks.length = 0;
         reject(new HttpError(413, 'body too large'));
-        req.destroy();
         return;
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => {
+      if (!over) resolve(Buffer.concat(chunks));
+    });
     req.on('error', reject);
   });
 }
@@ -205,8 +216,22 @@ export function createTeamsEdge(options: CreateTeamsEdgeOptions): TeamsEdge {
     const refuse = (status: number, reason: string, extra: Record<string, unknown> = {}) => {
       if (status >= 401 && status < 404) log.warn({ status, reason, ...extra }, 'Teams request refused');
       else log.debug({ status, reason }, 'Teams request refused');
-      if (!res.headersSent)
-        res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(`${reason}\n`);
+      if (res.headersSent) return;
+      const unread = !req.readableEnded;
+      res
+        .writeHead(status, {
+          'content-type': 'text/plain; charset=utf-8',
+          // a body still arriving is dropped: the connection is not reused after this answer
+          ...(unread ? { connection: 'close' } : {}),
+        })
+        .end(`${reason}\n`);
+      if (unread) {
+        // Drop the rest of the body so the client reads the answer, then close, however much is sent.
+        req.resume();
+        const cap = setTimeout(() => req.destroy(), 5_000);
+        cap.unref();
+        req.once('end', () => clearTimeout(cap));
+      }
     };
     if (req.method !== 'POST') {
       res.writeHead(405, { allow: 'POST' }).end();
@@ -233,12 +258,21 @@ export function createTeamsEdge(options: CreateTeamsEdgeOptions): TeamsEdge {
         return refuse(401, 'unauthorized', { why: userMessageOf(err).slice(0, 200), type: shape.data.type });
       }
     }
+    // Microsoft Teams only (the Bot Framework Emulator too, with authentication off for development).
+    const channel = shape.data.channelId;
+    if (channel !== 'msteams' && !(open && channel === 'emulator'))
+      return refuse(403, 'this bot serves Microsoft Teams only', { channelId: channel.slice(0, 40) });
     if (options.tenantId) {
-      const tenant =
-        shape.data.conversation.tenantId ??
-        (shape.data.channelData as { tenant?: { id?: unknown } } | undefined)?.tenant?.id;
-      if (typeof tenant === 'string' && tenant.toLowerCase() !== options.tenantId.toLowerCase())
-        return refuse(403, 'this bot serves one tenant only', { tenant });
+      // Every tenant the activity names must be ours, and it must name one.
+      const named = [
+        shape.data.conversation.tenantId,
+        (shape.data.channelData as { tenant?: { id?: unknown } } | undefined)?.tenant?.id,
+      ].filter((t) => t !== undefined && t !== null);
+      if (named.length === 0 || named.some((t) => typeof t !== 'string' || t === ''))
+        return refuse(403, 'this bot serves one tenant only, and the activity names none');
+      const other = (named as string[]).find((t) => t.toLowerCase() !== options.tenantId?.toLowerCase());
+      if (other !== undefined)
+        return refuse(403, 'this bot serves one tenant only', { tenant: other.slice(0, 60) });
     }
     await adapter.process(
       { body: body as Record<string, unknown>, headers: req.headers, method: 'POST' },

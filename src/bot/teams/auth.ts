@@ -123,3 +123,34 @@ export function createAuthentication(options: TeamsAuthOptions): ConfigurationBo
   }
   return new ConfigurationBotFrameworkAuthentication(config, credentialsFactory(options));
 }
+
+/**
+ * A bearer token for one of the bot's own calls to another Microsoft API (`audience`, e.g.
+ * https://graph.microsoft.com), from Entra ID with the bot's credentials in `tenantId`, or from
+ * `outboundToken` when given.
+ */
+export async function bearerToken(
+  options: TeamsAuthOptions,
+  audience: string,
+  tenantId: string,
+): Promise<string> {
+  const credentials = await credentialsFactory(options).createCredentials(
+    options.appId,
+    audience,
+    `https://login.microsoftonline.com/${tenantId}`,
+    true,
+  );
+  // The credentials sign an outgoing request: give them one that only keeps the header.
+  let header = '';
+  const request = {
+    headers: {
+      set: (name: string, value: string) => {
+        if (name.toLowerCase() === 'authorization') header = value;
+      },
+    },
+  };
+  await credentials.signRequest(request as unknown as WebResource);
+  const m = /^Bearer (.+)$/.exec(header);
+  if (!m?.[1]) throw new Error(`no token for ${audience}: the bot has no credentials (TEAMS_APP_PASSWORD)`);
+  return m[1];
+}

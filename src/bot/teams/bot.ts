@@ -80,7 +80,7 @@ export interface TeamsBotDeps {
   command?: string;
 }
 
-const DECISION_FORMS = new Set<CampaignActionKind>(['reject', 'defer', 'accept_risk']);
+const DECISION_FORMS = new Set<CampaignActionKind>(['request', 'reject', 'defer', 'accept_risk']);
 const KIND_BY_VERB = new Map<string, CampaignActionKind>(CAMPAIGN_ACTIONS.map((k) => [CAMPAIGN_VERBS[k], k]));
 const INSTALL_ACTIONS = new Set(['add', 'add-upgrade']);
 const UNINSTALL_ACTIONS = new Set(['remove', 'remove-upgrade']);
@@ -91,6 +91,14 @@ function threadRootOf(conversationId: string): string | undefined {
 }
 
 const capitalize = (s: string) => (s === '' ? s : `${s[0].toUpperCase()}${s.slice(1)}`);
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** What a person without an Entra object id is told (guest and bot accounts may have none). */
+const NO_IDENTITY = notice(
+  'warning',
+  'patchbot cannot tell who you are: Teams sent no Entra object id for your account, so it takes no action or command from it',
+);
 
 /** The command text of a message: mentions, markup and the leading "patch" taken away. */
 export function commandText(raw: string, command = 'patch'): string {
@@ -177,6 +185,10 @@ export class TeamsBot {
     const user = this.chatUser(a);
     const message = this.messageRef(a);
     const notices: NoticeView[] = [];
+    if (user === undefined) {
+      await this.answerCard(ctx, await this.currentCard(id, [NO_IDENTITY]));
+      return;
+    }
     let answered = false;
     // Notices before the answer go on the card; anything else (or later) is a reply in the thread.
     const respond: Respond = async (content) => {
@@ -199,7 +211,7 @@ export class TeamsBot {
       }
       const common = { user, ...(message ? { message } : {}), respond };
       if (DECISION_FORMS.has(kind) && isSubmission(data)) {
-        const form = parseForm(kind as 'reject' | 'defer' | 'accept_risk', data, today);
+        const form = parseForm(kind as 'request' | 'reject' | 'defer' | 'accept_risk', data, today);
         if (form === undefined) {
           notices.push(notice('warning', 'This form is out of date; click the button again.'));
           return await finish(await this.currentCard(id, notices));
@@ -308,11 +320,21 @@ export class TeamsBot {
           );
           return;
         }
+        const user = this.chatUser(a);
+        if (user === undefined) {
+          await respond(NO_IDENTITY);
+          return;
+        }
+        const conv = this.conversationFrom(a);
         await this.deps.handlers.onCommand({
           command: cmd,
           text,
-          user: this.chatUser(a),
+          user,
           channel: baseConversationId(a.conversation.id),
+          teams: {
+            kind: conv.kind,
+            ...(conv.teamsTeam ? { teamsTeamId: conv.teamsTeam.id } : {}),
+          },
           respond,
         });
       } catch (err) {
@@ -431,8 +453,10 @@ export class TeamsBot {
     for (const r of results) {
       if (r.team === null)
         this.log.warn(
-          { conversation: r.id, name: r.name },
-          "patchbot was added to a Teams conversation that no team of the policy file names: add its id to a team's msteams.conversations (or name it in msteams.channels) and restart patchbot",
+          { conversation: r.id, name: r.name, teamsTeamId: r.teamsTeamId },
+          r.teamsTeamId
+            ? "patchbot was added to a Teams channel that no team is bound to: run `patch link <team>` in it (admins), or add { teamId: <teamsTeamId>, channelId: <conversation> } to a team's msteams.channels and restart patchbot"
+            : "patchbot was added to a Teams chat that no team is bound to: add its id to a team's msteams.conversations and restart patchbot",
         );
       else
         this.log.info(
@@ -459,12 +483,17 @@ export class TeamsBot {
     return a.conversation.tenantId ?? this.channelData(a).tenant?.id;
   }
 
-  private chatUser(a: InboundActivity): ChatUser {
+  /**
+   * The person, by their Entra object id only (the id patchbot's roles and approvers name); a
+   * Bot Framework `from.id` is never taken for one. Undefined when Teams sent none.
+   */
+  private chatUser(a: InboundActivity): ChatUser | undefined {
     const tenant = this.tenantOf(a);
-    const aad = a.from.aadObjectId;
+    const aad = a.from.aadObjectId?.trim();
+    if (!aad || !GUID.test(aad)) return undefined;
     return {
       platform: 'teams',
-      id: aad ? aad.toLowerCase() : a.from.id,
+      id: aad.toLowerCase(),
       ...(tenant ? { teamId: tenant } : {}),
       ...(a.from.name ? { name: a.from.name } : {}),
     };

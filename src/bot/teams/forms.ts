@@ -1,5 +1,5 @@
 /**
- * The decision dialogs (reject, defer, accept risk) as Adaptive Card forms that replace the
+ * The decision dialogs (request, reject, defer, accept risk) as Adaptive Card forms that replace the
  * campaign card for the person who clicked, and their submissions read back into validated
  * `ModalSubmission`s. The submit button carries the change id, `step: "submit"` and the limits
  * (Action.Execute merges the inputs' values into its data); everything is validated again here,
@@ -41,9 +41,12 @@ const FormData = z.object({
   defer: z.string().max(20).optional(),
   date: z.string().max(20).optional(),
   expires: z.string().max(20).optional(),
+  /** request: the emergency lane was offered, and the toggle's value ("true"/"false"). */
+  offer: z.boolean().optional(),
+  emergency: z.string().max(10).optional(),
 });
 
-export type FieldName = 'reason' | 'defer' | 'date' | 'expires';
+export type FieldName = 'reason' | 'defer' | 'date' | 'expires' | 'emergency';
 export type FormErrors = Partial<Record<FieldName, string>>;
 
 export type ParsedForm =
@@ -96,9 +99,13 @@ export function renderForm(
   errors: FormErrors = {},
   values: Partial<Record<FieldName, string>> = {},
 ): TeamsMessage {
-  const body: CardElement[] = [
-    heading(req.kind === 'reject' ? 'Reject change' : req.kind === 'defer' ? 'Defer change' : 'Accept risk'),
-  ];
+  const headings: Record<ModalRequest['kind'], string> = {
+    request: 'Request rollout',
+    reject: 'Reject change',
+    defer: 'Defer change',
+    accept_risk: 'Accept risk',
+  };
+  const body: CardElement[] = [heading(headings[req.kind])];
   body.push(rich([{ text: clip(req.title, 300), bold: true }]));
   const problems = Object.values(errors);
   if (problems.length > 0) body.push(text(md(problems.join(' ')), { color: 'attention', weight: 'bolder' }));
@@ -109,6 +116,33 @@ export function renderForm(
   };
   let submit: string;
   switch (req.kind) {
+    case 'request':
+      submit = 'Request';
+      body.push(
+        text('Asks the approvers to approve this rollout. As its requester you cannot approve it yourself.', {
+          subtle: true,
+        }),
+      );
+      body.push(
+        reasonInput(
+          'Why now? (optional)',
+          false,
+          'e.g. KEV-listed and exposed on the payment gateway',
+          values.reason,
+        ),
+      );
+      if (req.emergency) {
+        data.offer = true;
+        body.push({
+          type: 'Input.Toggle',
+          id: 'emergency',
+          title: "Emergency lane (skips maintenance windows as the policy allows; the lane's own approvals)",
+          valueOn: 'true',
+          valueOff: 'false',
+          value: values.emergency === 'true' ? 'true' : 'false',
+        });
+      }
+      break;
     case 'reject':
       submit = 'Reject';
       body.push(
@@ -182,7 +216,13 @@ export function renderForm(
     summary,
     card: adaptiveCard(body, {
       actions: [
-        execute(submit, req.kind, data, req.kind === 'defer' ? 'positive' : 'destructive', 'auto'),
+        execute(
+          submit,
+          req.kind,
+          data,
+          req.kind === 'defer' || req.kind === 'request' ? 'positive' : 'destructive',
+          'auto',
+        ),
         execute('Cancel', REFRESH_VERB, { changeId: req.changeId }, undefined, 'none'),
       ],
       fallbackText: summary,
@@ -194,6 +234,8 @@ export function renderForm(
 function requestOf(kind: ModalRequest['kind'], d: z.infer<typeof FormData>, today: string): ModalRequest {
   const title = d.title ?? 'this change';
   switch (kind) {
+    case 'request':
+      return { kind, changeId: d.changeId, title, emergency: d.offer === true };
     case 'reject':
       return { kind, changeId: d.changeId, title };
     case 'defer':
@@ -243,6 +285,12 @@ export function parseForm(
     errors.reason = `Keep the reason to ${MAX_REASON_LENGTH} characters.`;
   let submission: ModalSubmission;
   switch (kind) {
+    case 'request': {
+      const emergency = d.offer === true && d.emergency === 'true';
+      if (d.emergency !== undefined) values.emergency = d.emergency;
+      submission = { kind, changeId: d.changeId, emergency, ...(reason === '' ? {} : { reason }) };
+      break;
+    }
     case 'reject':
       if (reason === '') errors.reason = 'Say why the change is rejected.';
       submission = { kind, changeId: d.changeId, reason };

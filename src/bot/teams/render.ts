@@ -45,6 +45,7 @@ import {
   type HostListView,
   type MessageContent,
   type NoticeView,
+  type RolloutRequest,
   type RunningDeployment,
   type Severity,
   type StatusCounts,
@@ -83,6 +84,7 @@ export interface TeamsMessage {
 
 /** The verb of each campaign button (Action.Execute); `data.changeId` names the change. */
 export const CAMPAIGN_VERBS: Readonly<Record<CampaignActionKind, string>> = {
+  request: 'request',
   approve: 'approve',
   reject: 'reject',
   defer: 'defer',
@@ -219,24 +221,31 @@ function stateElements(state: CampaignState, mentions: Mentions): CardElement[] 
   const icon = STATE_ICON[state.kind];
   const approvals = (list: { by: Parameters<Mentions['person']>[0]; at: Date }[]) =>
     list.map((a) => `${mentions.person(a.by)} ${md(dateTime(a.at))}`).join(', ');
+  const requested = (r: RolloutRequest | undefined) =>
+    r
+      ? `\n\n🙋 ${r.emergency ? '**Emergency** rollout' : 'Rollout'} requested by ${mentions.person(r.by)} ${md(dateTime(r.at))}${r.reason ? `: ${md(clip(r.reason, 500))}` : ''}`
+      : '';
   let line: string;
   let reason: string | undefined;
   switch (state.kind) {
     case 'pending':
       line =
-        state.approvals.length === 0
+        (state.approvals.length === 0
           ? `${icon} **Waiting for approval** (${plural(state.required, 'approval')} needed)`
-          : `${icon} **Waiting for approval**: ${state.approvals.length} of ${state.required} (${approvals(state.approvals)})`;
+          : `${icon} **Waiting for approval**: ${state.approvals.length} of ${state.required} (${approvals(state.approvals)})`) +
+        requested(state.request);
       break;
     case 'approved':
-      line = `${icon} **Approved** ${state.approvals.length} of ${state.required} (${approvals(state.approvals)}); waiting for the deployment scheduler`;
+      line =
+        `${icon} **Approved** ${state.approvals.length} of ${state.required} (${approvals(state.approvals)}); waiting for the deployment scheduler` +
+        requested(state.request);
       break;
     case 'rejected':
       line = `${icon} **Rejected** by ${mentions.person(state.by)} ${md(dateTime(state.at))}`;
       reason = state.reason;
       break;
     case 'deferred':
-      line = `${icon} **Deferred** until ${md(day(state.until))} by ${mentions.person(state.by)}`;
+      line = `${icon} **Deferred** until ${md(day(state.until))} by ${mentions.person(state.by)}${requested(state.request)}`;
       reason = state.reason;
       break;
     case 'risk-accepted':

@@ -10,6 +10,7 @@ import type { CveRef, PersonRef, Severity, SsvcDecision } from './common.js';
  * and rollback control the change's deployment (the same approval policy decides who may press).
  */
 export const CAMPAIGN_ACTIONS = [
+  'request',
   'approve',
   'reject',
   'defer',
@@ -34,11 +35,29 @@ export interface Approval {
   at: Date;
 }
 
+/** Who asked for the rollout (the requester cannot approve it). */
+export interface RolloutRequest {
+  by: PersonRef;
+  at: Date;
+  /** Asked for the emergency lane (its own quorum). */
+  emergency: boolean;
+  reason?: string;
+}
+
 export type CampaignState =
-  | { kind: 'pending'; approvals: Approval[]; required: number }
-  | { kind: 'approved'; approvals: Approval[]; required: number; at: Date }
+  | { kind: 'pending'; approvals: Approval[]; required: number; request?: RolloutRequest }
+  | { kind: 'approved'; approvals: Approval[]; required: number; at: Date; request?: RolloutRequest }
   | { kind: 'rejected'; by: PersonRef; at: Date; reason: string }
-  | { kind: 'deferred'; by: PersonRef; at: Date; until: Date; reason?: string }
+  | {
+      kind: 'deferred';
+      by: PersonRef;
+      at: Date;
+      until: Date;
+      reason?: string;
+      approvals?: Approval[];
+      required?: number;
+      request?: RolloutRequest;
+    }
   | { kind: 'risk-accepted'; by: PersonRef; at: Date; reason: string; expires: Date }
   | { kind: 'scheduled'; startsAt?: Date; window?: string; deployment?: number }
   | {
@@ -125,7 +144,10 @@ export interface CampaignView {
 export function campaignActions(state: CampaignState): CampaignActionKind[] {
   switch (state.kind) {
     case 'pending':
-      return ['approve', 'reject', 'defer', 'accept_risk', 'details'];
+      // Anyone may ask for the rollout until someone has; approvers may approve directly.
+      return state.request
+        ? ['approve', 'reject', 'defer', 'accept_risk', 'details']
+        : ['request', 'approve', 'reject', 'defer', 'accept_risk', 'details'];
     case 'deferred':
       // A deferral can be overridden by deciding now.
       return ['approve', 'reject', 'details'];
@@ -174,6 +196,7 @@ export function campaignStateWord(state: CampaignState): string {
 
 /** What each button says, on every platform. */
 export const CAMPAIGN_ACTION_LABELS: Readonly<Record<CampaignActionKind, string>> = {
+  request: 'Request rollout',
   approve: 'Approve',
   reject: 'Reject',
   defer: 'Defer',

@@ -16,8 +16,17 @@ export function patchHelp(command = '/patch', problem?: string): HelpView {
     },
     { usage: 'status <host|CVE|advisory|team>', description: 'One host, CVE, advisory or team' },
     { usage: 'coverage [team]', description: 'Scan coverage, SLA compliance and time to remediate' },
+    {
+      usage: 'request <change> [--emergency] [reason]',
+      description: 'Ask for the rollout of a change (you then cannot approve it)',
+    },
     { usage: 'approve <change>', description: 'Approve a change, e.g. `approve 42`' },
     { usage: 'reject <change> [reason]', description: 'Reject a change with a reason' },
+    { usage: 'digest [team]', description: "Post the team's weekly digest now" },
+    {
+      usage: 'link <team>',
+      description: 'Microsoft Teams: bind this channel to a patchbot team (admins)',
+    },
     { usage: 'help', description: 'This list' },
   ].map((e) => ({ usage: `${command} ${e.usage}`, description: e.description }));
   return problem === undefined

@@ -12,6 +12,7 @@ import {
   DEFAULT_POLICY_PATH,
   checkPolicyText,
   formatPolicyIssue,
+  roleTable,
   type Policy,
   type PolicyIssue,
 } from '../../config/policy.js';
@@ -50,6 +51,8 @@ interface PolicySummary {
   }[];
   approval: { defaultQuorum: number; rules: { name: string; quorum: number }[]; emergencyLane: boolean };
   feeds: string[];
+  /** Who holds each role: "everyone", "nobody", or how many people and groups. */
+  roles: Record<string, string>;
 }
 
 interface EnvSummary {
@@ -156,6 +159,23 @@ function summarizePolicy(p: Policy, now: Date): PolicySummary {
       emergencyLane: p.approval.emergency.enabled,
     },
     feeds: p.feeds.sources.filter((s) => s.enabled).map((s) => s.name),
+    roles: Object.fromEntries(
+      Object.entries(roleTable(p.roles)).map(([role, g]) => {
+        const people = g.users.length;
+        const groups = g.groups.length;
+        const who = g.everyone
+          ? 'everyone'
+          : people + groups === 0
+            ? 'nobody'
+            : [
+                people > 0 ? `${people} ${people === 1 ? 'person' : 'people'}` : '',
+                groups > 0 ? `${groups} ${groups === 1 ? 'group' : 'groups'}` : '',
+              ]
+                .filter(Boolean)
+                .join(', ');
+        return [role, who];
+      }),
+    ),
   };
 }
 
@@ -261,6 +281,11 @@ function printText(io: CliIo, r: CheckReport): void {
         .join('')}; emergency lane ${s.approval.emergencyLane ? 'on' : 'off'}`,
     );
     out(`  feeds         ${s.feeds.join(', ') || '-'}`);
+    out(
+      `  roles         ${Object.entries(s.roles)
+        .map(([role, who]) => `${role}: ${who}`)
+        .join('; ')}`,
+    );
   }
   const e = r.env.summary;
   if (e) {

@@ -21,7 +21,9 @@ import {
   type ServiceDeps,
 } from '../../usecases/deployments/service.js';
 import type { EngineDeps } from '../../usecases/deployments/types.js';
+import { NotFoundError } from '../../core/errors.js';
 import { withApp, type AppContext } from '../context.js';
+import { openChangeLines } from './changes.js';
 import { writeLine, type CliIo } from '../io.js';
 import { cliActor, syncHostsFromPolicy } from './hosts.js';
 
@@ -190,7 +192,18 @@ export function registerDeploy(program: Command, io: CliIo): void {
     .action(async (change: string, o: { emergency?: boolean; format: Format }) => {
       const preview = await withEngine(
         io,
-        (deps) => previewDeployment(deps, { changeId: change, emergency: o.emergency === true }),
+        (deps, app) =>
+          previewDeployment(deps, { changeId: change, emergency: o.emergency === true }).catch(
+            async (err: unknown) => {
+              if (!(err instanceof NotFoundError)) throw err;
+              // A mistyped number: say which changes there are.
+              const open = await openChangeLines(app);
+              throw new NotFoundError(
+                `${err.userMessage}; ${open.length > 0 ? `open changes:\n  ${open.join('\n  ')}` : 'there are no open changes (`patchbot changes list --status all` lists every change)'}`,
+                { cause: err },
+              );
+            },
+          ),
         { redis: false },
       );
       if (o.format === 'json') {

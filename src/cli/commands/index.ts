@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
+import { registerChanges } from './changes.js';
 import { registerConfig } from './config.js';
 import { registerDb } from './db.js';
 import { registerDeploy } from './deploy.js';
@@ -25,6 +26,7 @@ export const commands: RegisterCommand[] = [
   registerInventory,
   registerFeeds,
   registerScan,
+  registerChanges,
   registerDeploy,
   registerReport,
   registerDigest,

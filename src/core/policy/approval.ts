@@ -1,6 +1,6 @@
 /**
- * The approval policy for change requests, as pure functions: which rule applies, who may decide,
- * and whether the decisions recorded so far make a change approved, rejected or still pending.
+ * The approval policy for change requests, as pure functions: which rule applies and who may
+ * decide. Where a change's decisions stand is read from its ledger (./ledger.ts).
  *
  * The policy file's `approval` section maps onto these types: a rule's approver sources ("owner",
  * team names) are resolved by the config layer into user ids and group ids, `expiry` becomes
@@ -137,175 +137,10 @@ function compareRules(a: ApprovalRule, ai: number, b: ApprovalRule, bi: number):
 }
 
 // ---------------------------------------------------------------------------------------------
-// decisions
-
-export type DecisionKind =
-  'approve' | 'reject' | 'defer' | 'accept_risk' | 'pause' | 'resume' | 'abort' | 'rollback';
-
-export interface RecordedDecision {
-  actorId: string;
-  /** Shown in messages instead of the id when given. */
-  actorName?: string;
-  kind: DecisionKind;
-  at: Date;
-  /** When an approval stops counting, as stored; the rule's TTL applies too (the earlier wins). */
-  expiresAt?: Date;
-  /** A withdrawn decision counts for nothing. */
-  revokedAt?: Date;
-}
-
-export interface ApprovalInput {
-  rule: ApprovalRule;
-  /** For messages: "You are not an approver for team payments in production". */
-  scope: { team: string; environments: readonly string[] };
-  requesterId: string;
-  decisions: readonly RecordedDecision[];
-  /** Group ids each person belongs to (resolved by the chat adapter); absent = no groups. */
-  memberships: Readonly<Record<string, readonly string[]>>;
-  now: Date;
-  /** Time zone for times in messages (default UTC). */
-  timeZone?: string;
-}
-
-export type DecideResult = { allowed: true } | { allowed: false; reason: string };
-
-export interface IgnoredDecision {
-  decision: RecordedDecision;
-  reason: string;
-}
-
-export interface ApprovalState {
-  status: 'pending' | 'approved' | 'rejected';
-  /** One per distinct approver (the latest), oldest first. */
-  validApprovals: RecordedDecision[];
-  quorum: number;
-  /** Approvals still missing (0 when approved). */
-  needed: number;
-  /** Approvals from approvers that passed their expiry and have no newer valid one. */
-  expired: RecordedDecision[];
-  /** Decisions that count for nothing, with why (self-approval, not an approver...). */
-  ignored: IgnoredDecision[];
-  /** The reject that decided it, when rejected. */
-  rejectedBy?: RecordedDecision;
-  /** When the earliest valid approval expires (the state may fall back to pending then). */
-  expiresAt?: Date;
-}
+// who may decide (the decisions themselves are a ledger: ./ledger.ts)
 
 export function isApprover(rule: ApprovalRule, actorId: string, groups: readonly string[] = []): boolean {
   return rule.approvers.users.includes(actorId) || groups.some((g) => rule.approvers.groups.includes(g));
-}
-
-/** When an approval stops counting: the earlier of its stored expiry and its time plus the rule's TTL. */
-export function approvalExpiry(rule: ApprovalRule, decision: RecordedDecision): Date {
-  const byTtl = decision.at.getTime() + rule.approvalTtlMs;
-  const stored = decision.expiresAt?.getTime() ?? Infinity;
-  return new Date(Math.min(byTtl, stored));
-}
-
-/**
- * Where the decisions stand. Only approve and reject decisions matter here; revoked ones count for
- * nothing. A reject by an approver rejects the change whatever the approvals (including a reject by
- * the requester, who may withdraw their own request). Approvals count once per person, only from
- * current approvers, never from the requester when self-approval is not allowed, and only until
- * they expire.
- */
-export function approvalState(input: ApprovalInput): ApprovalState {
-  const { rule, now } = input;
-  const ignored: IgnoredDecision[] = [];
-  const latestValid = new Map<string, RecordedDecision>();
-  const latestExpired = new Map<string, RecordedDecision>();
-  let rejectedBy: RecordedDecision | undefined;
-
-  const ordered = [...input.decisions].sort((a, b) => a.at.getTime() - b.at.getTime());
-  for (const d of ordered) {
-    if (d.kind !== 'approve' && d.kind !== 'reject') continue;
-    if (d.revokedAt !== undefined && d.revokedAt.getTime() <= now.getTime()) {
-      ignored.push({ decision: d, reason: 'revoked' });
-      continue;
-    }
-    if (d.at.getTime() > now.getTime()) {
-      ignored.push({ decision: d, reason: 'recorded after the time of evaluation' });
-      continue;
-    }
-    if (!isApprover(rule, d.actorId, input.memberships[d.actorId])) {
-      ignored.push({ decision: d, reason: 'not an approver under the current policy' });
-      continue;
-    }
-    if (d.kind === 'reject') {
-      rejectedBy ??= d;
-      continue;
-    }
-    if (rule.noSelfApproval && d.actorId === input.requesterId) {
-      ignored.push({ decision: d, reason: 'the requester cannot approve their own change' });
-      continue;
-    }
-    if (approvalExpiry(rule, d).getTime() <= now.getTime()) {
-      latestExpired.set(d.actorId, d);
-    } else {
-      latestValid.set(d.actorId, d);
-    }
-  }
-  const validApprovals = [...latestValid.values()].sort((a, b) => a.at.getTime() - b.at.getTime());
-  const expired = [...latestExpired.entries()].filter(([actor]) => !latestValid.has(actor)).map(([, d]) => d);
-  const quorum = rule.quorum;
-  const status = rejectedBy ? 'rejected' : validApprovals.length >= quorum ? 'approved' : 'pending';
-  const earliest = validApprovals
-    .map((d) => approvalExpiry(rule, d).getTime())
-    .reduce((a, b) => Math.min(a, b), Infinity);
-  return {
-    status,
-    validApprovals,
-    quorum,
-    needed: status === 'pending' ? quorum - validApprovals.length : 0,
-    expired,
-    ignored,
-    ...(rejectedBy ? { rejectedBy } : {}),
-    ...(Number.isFinite(earliest) ? { expiresAt: new Date(earliest) } : {}),
-  };
-}
-
-/**
- * Whether `actorId` may record a decision of `kind` now, with a reason a person can read when not.
- * Approve and reject need an approver; approve is refused for the requester (when self-approval is
- * not allowed), for someone whose approval still counts, and once the change is decided.
- */
-export function canDecide(
-  input: ApprovalInput,
-  actorId: string,
-  kind: 'approve' | 'reject' = 'approve',
-): DecideResult {
-  const state = approvalState(input);
-  const when = (d: RecordedDecision) => describeTime(d.at, input.now, input.timeZone ?? 'UTC');
-  const who = (d: RecordedDecision) => (d.actorId === actorId ? 'you' : (d.actorName ?? d.actorId));
-
-  if (state.rejectedBy) {
-    const d = state.rejectedBy;
-    return {
-      allowed: false,
-      reason: `This change was already rejected by ${who(d)} ${when(d)}`,
-    };
-  }
-  if (kind === 'approve' && input.rule.noSelfApproval && actorId === input.requesterId) {
-    return { allowed: false, reason: 'You requested this change, so you cannot approve it' };
-  }
-  if (!isApprover(input.rule, actorId, input.memberships[actorId])) {
-    const envs = joinOr(input.scope.environments);
-    return {
-      allowed: false,
-      reason: `You are not an approver for team ${input.scope.team}${envs ? ` in ${envs}` : ''}`,
-    };
-  }
-  if (kind === 'approve') {
-    const mine = state.validApprovals.find((d) => d.actorId === actorId);
-    if (mine) return { allowed: false, reason: `You already approved this change ${when(mine)}` };
-    if (state.status === 'approved') {
-      return {
-        allowed: false,
-        reason: `This change already has the approvals it needs (${state.validApprovals.length} of ${state.quorum})`,
-      };
-    }
-  }
-  return { allowed: true };
 }
 
 /** "at 14:02" today (in the zone), "on 2026-03-02 at 14:02" another day; " UTC" added for UTC. */
@@ -317,11 +152,6 @@ export function describeTime(at: Date, now: Date, timeZone: string): string {
   return format(local, 'yyyy-MM-dd') === format(today, 'yyyy-MM-dd')
     ? `at ${time}`
     : `on ${format(local, 'yyyy-MM-dd')} at ${time}`;
-}
-
-function joinOr(items: readonly string[]): string {
-  if (items.length <= 1) return items[0] ?? '';
-  return `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,15 +1,15 @@
 /**
  * Change requests (fix campaigns), their decisions and their chat messages.
  *
- * A decision is recorded inside one transaction that first locks the change's row: concurrent
- * clicks on one change are decided one after the other, each seeing the decisions before it, so
- * two simultaneous approvals by one person record one decision and a quorum is never counted
- * twice. The caller's `decide` function (pure: the approval policy) sees the locked state and says
- * what to write; the decision, the change's new status, the findings' status and the audit row
- * are written together or not at all.
+ * Decisions are a ledger: `transact` locks the change's row, reads the database's clock after the
+ * lock (so every decision is timed after the ones it saw) and the ledger rows, lets the caller's
+ * pure function decide what to append, and writes the decision, the change's new status, the
+ * findings' status, a risk acceptance and the audit row together or not at all. Concurrent clicks
+ * on one change are decided one after the other, each seeing the decisions before it; a unique
+ * index (change, person, kind, round) makes a second copy of a decision impossible even so.
  */
 import { z } from 'zod';
-import { NotFoundError, ValidationError } from '../../core/errors.js';
+import { NotFoundError, PatchbotError, ValidationError } from '../../core/errors.js';
 import type { Severity } from '../../core/model.js';
 import type { DbClient } from '../client.js';
 import type { Prisma } from '../generated/client.js';
@@ -43,7 +43,7 @@ export const CLOSED_CHANGE_STATUSES: readonly ChangeStatus[] = [
 ];
 
 export type DecisionKindName =
-  'approve' | 'reject' | 'defer' | 'accept_risk' | 'pause' | 'resume' | 'abort' | 'rollback';
+  'request' | 'approve' | 'reject' | 'defer' | 'accept_risk' | 'pause' | 'resume' | 'abort' | 'rollback';
 
 export interface DecisionRecord {
   id: string;
@@ -54,7 +54,10 @@ export interface DecisionRecord {
   reason: string | null;
   expiresAt: Date | null;
   deferUntil: Date | null;
+  emergency: boolean;
+  round: number;
   revokedAt: Date | null;
+  /** The database's clock when it was recorded. */
   createdAt: Date;
 }
 
@@ -93,10 +96,12 @@ export interface ChangeDetail {
   fixedVersion: string;
   team: string | null;
   status: ChangeStatus;
-  requestedBy: string;
+  /** Who requested a rollout; null while nobody has. */
+  requestedBy: string | null;
   requestedVia: Surface;
   policySnapshot: unknown;
   approvalsRequired: number;
+  round: number;
   emergency: boolean;
   riskScore: number | null;
   severity: Severity | null;
@@ -109,6 +114,28 @@ export interface ChangeDetail {
   findings: ChangeFindingRecord[];
 }
 
+/** A change in a list (no findings, no decisions). */
+export interface ChangeSummary {
+  id: string;
+  number: number;
+  ecosystem: string;
+  packageName: string;
+  fixedVersion: string;
+  team: string | null;
+  status: ChangeStatus;
+  requestedBy: string | null;
+  emergency: boolean;
+  approvalsRequired: number;
+  riskScore: number | null;
+  severity: Severity | null;
+  kev: boolean;
+  findings: number;
+  createdAt: Date;
+}
+
+/** Statuses in which a change still needs or awaits people (not closed, no deployment yet). */
+export const OPEN_CHANGE_STATUSES: readonly ChangeStatus[] = ['pending', 'deferred', 'approved'];
+
 export interface CampaignUpsert {
   team: string;
   ecosystem: string;
@@ -119,10 +146,11 @@ export interface CampaignUpsert {
   riskScore: number;
   severity: Severity;
   kev: boolean;
-  /** The approval policy that applied at creation (kept for the record). */
-  policySnapshot: Record<string, unknown>;
-  approvalsRequired: number;
-  requestedBy?: string;
+  /**
+   * The approval policy that applies to the new change (kept for the record) and the approvals
+   * it needs, from the change as created (its findings); stored and audited with it.
+   */
+  policyFor: (change: ChangeDetail) => { snapshot: Record<string, unknown>; approvalsRequired: number };
 }
 
 export interface StoredMessage {
@@ -134,37 +162,63 @@ export interface StoredMessage {
   renderHash: string | null;
 }
 
-/** What a decision writes, decided by the caller on the locked state. */
-export interface DecisionWrite {
-  kind: DecisionKindName;
-  actorId: string;
-  actorDisplay?: string;
-  surface: Surface;
-  reason?: string;
-  expiresAt?: Date;
-  deferUntil?: Date;
-  /** Same key, kind and actor as an existing decision = the same click: nothing is written twice. */
-  dedupeKey: string;
-  /** The change's new status, when it changes. */
-  status?: ChangeStatus;
-  approvedAt?: Date;
-  /** Findings of the change get this status (defer, accept risk) until `findingsUntil`. */
-  findingsStatus?: 'deferred' | 'accepted';
-  findingsUntil?: Date;
+/** What one ledger transaction writes, decided by the caller on the locked change. */
+export interface LedgerWrite {
+  /** The decision appended to the ledger. */
+  decision?: {
+    kind: DecisionKindName;
+    actorId: string;
+    actorDisplay?: string;
+    surface: Surface;
+    reason?: string;
+    expiresAt?: Date;
+    deferUntil?: Date;
+    emergency?: boolean;
+    round: number;
+  };
+  /** The change's new state, where it changes. */
+  change?: {
+    status?: ChangeStatus;
+    round?: number;
+    approvalsRequired?: number;
+    requestedBy?: string;
+    requestedVia?: Surface;
+    emergency?: boolean;
+  };
+  /** Findings of the change get this status (defer, accept risk) until `until`. */
+  findings?: { status: 'deferred' | 'accepted'; until: Date };
   riskAcceptance?: { reason: string; owner: string; expiresAt: Date };
-  audit: { action: string; details: Record<string, unknown> };
+  audit: {
+    actor: string;
+    actorDisplay?: string;
+    surface: Surface;
+    action: string;
+    details: Record<string, unknown>;
+  };
 }
 
-export type DecideOutcome<R> =
-  | { type: 'recorded'; decision: DecisionRecord; change: ChangeDetail; result: R }
-  | { type: 'refused'; change: ChangeDetail; result: R }
-  | { type: 'duplicate'; change: ChangeDetail; result: R };
+export interface LedgerOutcome<R> {
+  /** Whether anything was written. */
+  written: boolean;
+  /** The change after the transaction (as locked when nothing was written). */
+  change: ChangeDetail;
+  /** The database's clock the transaction decided with. */
+  now: Date;
+  result: R;
+}
+
+/** The same decision (change, person, kind, round) is already in the ledger. */
+export class DuplicateDecisionError extends PatchbotError {
+  constructor() {
+    super('CONFLICT', 'Your decision was already recorded');
+  }
+}
 
 const Labels = z.record(z.string(), z.string());
 
 const changeInclude = {
   team: { select: { name: true } },
-  decisions: { orderBy: { createdAt: 'asc' } },
+  decisions: { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] },
   findings: {
     include: {
       finding: {
@@ -206,6 +260,8 @@ function toDecision(d: ChangeRow['decisions'][number]): DecisionRecord {
     reason: d.reason,
     expiresAt: d.expiresAt,
     deferUntil: d.deferUntil,
+    emergency: d.emergency,
+    round: d.round,
     revokedAt: d.revokedAt,
     createdAt: d.createdAt,
   };
@@ -225,6 +281,7 @@ function toDetail(row: ChangeRow): ChangeDetail {
     requestedVia: row.requestedVia,
     policySnapshot: row.policySnapshot,
     approvalsRequired: row.approvalsRequired,
+    round: row.round,
     emergency: row.emergency,
     riskScore: row.riskScore,
     severity: row.severity,
@@ -273,6 +330,86 @@ function isUniqueViolation(err: unknown): boolean {
   return (
     typeof err === 'object' && err !== null && 'code' in err && (err as { code?: unknown }).code === 'P2002'
   );
+}
+
+type Tx = Parameters<Parameters<DbClient['$transaction']>[0]>[0];
+
+/** Writes one ledger transaction's rows (the change is locked by the caller). */
+async function applyWrite(tx: Tx, change: ChangeDetail, write: LedgerWrite, now: Date): Promise<void> {
+  const d = write.decision;
+  if (d) {
+    await tx.decision.create({
+      data: {
+        changeRequestId: change.id,
+        kind: d.kind,
+        actorId: d.actorId,
+        actorDisplay: d.actorDisplay ?? null,
+        surface: d.surface,
+        reason: d.reason ?? null,
+        expiresAt: d.expiresAt ?? null,
+        deferUntil: d.deferUntil ?? null,
+        emergency: d.emergency ?? false,
+        round: d.round,
+        createdAt: now,
+      },
+    });
+  }
+  const c = write.change;
+  if (c && Object.keys(c).length > 0) {
+    const status = c.status ?? change.status;
+    const becomes = c.status !== undefined && c.status !== change.status;
+    const closes = becomes && CLOSED_CHANGE_STATUSES.includes(status);
+    await tx.changeRequest.update({
+      where: { id: change.id },
+      data: {
+        ...(c.status !== undefined ? { status: c.status } : {}),
+        ...(c.round !== undefined ? { round: c.round } : {}),
+        ...(c.approvalsRequired !== undefined ? { approvalsRequired: c.approvalsRequired } : {}),
+        ...(c.requestedBy !== undefined ? { requestedBy: c.requestedBy } : {}),
+        ...(c.requestedVia !== undefined ? { requestedVia: c.requestedVia } : {}),
+        ...(c.emergency !== undefined ? { emergency: c.emergency } : {}),
+        ...(becomes && status === 'approved' ? { approvedAt: now } : {}),
+        ...(becomes && status === 'deferred' ? { deferUntil: d?.deferUntil ?? null } : {}),
+        ...(becomes && status === 'pending' ? { deferUntil: null } : {}),
+        ...(closes ? { closedAt: now, activeKey: null } : {}),
+        updatedAt: now,
+      },
+    });
+  }
+  if (write.findings) {
+    await tx.finding.updateMany({
+      where: {
+        changeRequests: { some: { changeRequestId: change.id } },
+        status: { in: ['open', 'deferred'] },
+      },
+      data: { status: write.findings.status, statusUntil: write.findings.until },
+    });
+  }
+  if (write.riskAcceptance) {
+    await tx.riskAcceptance.create({
+      data: {
+        changeRequestId: change.id,
+        reason: write.riskAcceptance.reason,
+        owner: write.riskAcceptance.owner,
+        createdBy: d?.actorId ?? write.audit.actor,
+        surface: d?.surface ?? write.audit.surface,
+        expiresAt: write.riskAcceptance.expiresAt,
+        createdAt: now,
+      },
+    });
+  }
+  await tx.auditLog.create({
+    data: {
+      actor: write.audit.actor,
+      actorDisplay: write.audit.actorDisplay ?? null,
+      surface: write.audit.surface,
+      action: write.audit.action,
+      subjectType: 'change',
+      subjectId: change.id,
+      at: now,
+      details: { number: change.number, ...write.audit.details },
+    },
+  });
 }
 
 export class ChangeRepository {
@@ -325,10 +462,8 @@ export class ChangeRepository {
               fixedVersion: input.fixedVersion,
               teamId: team?.id ?? null,
               activeKey,
-              requestedBy: input.requestedBy ?? 'patchbot',
               requestedVia: 'system',
-              policySnapshot: input.policySnapshot as Prisma.InputJsonObject,
-              approvalsRequired: input.approvalsRequired,
+              policySnapshot: {},
               riskScore: input.riskScore,
               severity: input.severity,
               kev: input.kev,
@@ -339,6 +474,17 @@ export class ChangeRepository {
                   skipDuplicates: true,
                 },
               },
+            },
+            include: changeInclude,
+          });
+          // The rule is chosen from the change as created (its findings' environments, groups, KEV,
+          // risk), and the audit row says what it needs.
+          const policy = input.policyFor(toDetail(created));
+          await tx.changeRequest.update({
+            where: { id: created.id },
+            data: {
+              policySnapshot: policy.snapshot as Prisma.InputJsonObject,
+              approvalsRequired: policy.approvalsRequired,
             },
           });
           await tx.auditLog.create({
@@ -355,7 +501,8 @@ export class ChangeRepository {
                 package: input.packageName,
                 fixedVersion: input.fixedVersion,
                 findings: input.findingIds.length,
-                approvalsRequired: input.approvalsRequired,
+                approvalsRequired: policy.approvalsRequired,
+                rule: policy.snapshot.rule ?? null,
               },
             },
           });
@@ -380,138 +527,45 @@ export class ChangeRepository {
   }
 
   /**
-   * Records a decision under the change's row lock. `decide` sees the locked state and returns
-   * what to write, or a refusal; its `result` is handed back either way.
+   * One ledger transaction on a change: its row locked, the database's clock read after the lock,
+   * `decide` (pure) sees the locked change and that clock and says what to write, or nothing; its
+   * `result` is handed back either way. Throws DuplicateDecisionError when the unique index finds
+   * the decision already there (which the lock makes unreachable for callers that check).
    */
-  async decide<R>(
+  async transact<R>(
     changeId: string,
-    decide: (change: ChangeDetail) => { write?: DecisionWrite; result: R },
-    now: Date,
-  ): Promise<DecideOutcome<R>> {
-    return this.prisma.$transaction(
-      async (tx) => {
-        const locked = await tx.$queryRaw<{ id: string }[]>`
-          SELECT id::text AS id FROM "ChangeRequest" WHERE id = ${changeId}::uuid FOR UPDATE`;
-        if (locked.length === 0) throw new NotFoundError(`change ${changeId} does not exist`);
-        const row = await tx.changeRequest.findUniqueOrThrow({
-          where: { id: changeId },
-          include: changeInclude,
-        });
-        const change = toDetail(row);
-        const { write, result } = decide(change);
-        if (!write) return { type: 'refused', change, result };
-        const dupe = await tx.decision.findUnique({
-          where: {
-            changeRequestId_actorId_kind_dedupeKey: {
-              changeRequestId: changeId,
-              actorId: write.actorId,
-              kind: write.kind,
-              dedupeKey: write.dedupeKey,
-            },
-          },
-        });
-        if (dupe) return { type: 'duplicate', change, result };
-        const decision = await tx.decision.create({
-          data: {
-            changeRequestId: changeId,
-            kind: write.kind,
-            actorId: write.actorId,
-            actorDisplay: write.actorDisplay ?? null,
-            surface: write.surface,
-            reason: write.reason ?? null,
-            expiresAt: write.expiresAt ?? null,
-            deferUntil: write.deferUntil ?? null,
-            dedupeKey: write.dedupeKey,
-            createdAt: now,
-          },
-        });
-        const closes = write.status !== undefined && CLOSED_CHANGE_STATUSES.includes(write.status);
-        if (write.status !== undefined) {
-          await tx.changeRequest.update({
+    decide: (change: ChangeDetail, now: Date) => { write?: LedgerWrite; result: R },
+  ): Promise<LedgerOutcome<R>> {
+    try {
+      return await this.prisma.$transaction(
+        async (tx) => {
+          const locked = await tx.$queryRaw<{ id: string }[]>`
+            SELECT id::text AS id FROM "ChangeRequest" WHERE id = ${changeId}::uuid FOR UPDATE`;
+          if (locked.length === 0) throw new NotFoundError(`change ${changeId} does not exist`);
+          // After the lock: every decision this one saw was committed before this instant.
+          const [clock] = await tx.$queryRaw<{ now: Date }[]>`SELECT clock_timestamp() AS now`;
+          const now = new Date(clock.now.getTime());
+          const row = await tx.changeRequest.findUniqueOrThrow({
             where: { id: changeId },
-            data: {
-              status: write.status,
-              ...(write.approvedAt ? { approvedAt: write.approvedAt } : {}),
-              ...(write.status === 'deferred' ? { deferUntil: write.deferUntil ?? null } : {}),
-              ...(write.status === 'pending' ? { deferUntil: null } : {}),
-              ...(closes ? { closedAt: now, activeKey: null } : {}),
-            },
+            include: changeInclude,
           });
-        }
-        if (write.findingsStatus) {
-          await tx.finding.updateMany({
-            where: {
-              changeRequests: { some: { changeRequestId: changeId } },
-              status: { in: ['open', 'deferred'] },
-            },
-            data: { status: write.findingsStatus, statusUntil: write.findingsUntil ?? null },
+          const change = toDetail(row);
+          const { write, result } = decide(change, now);
+          if (!write) return { written: false, change, now, result };
+          await applyWrite(tx, change, write, now);
+          const after = await tx.changeRequest.findUniqueOrThrow({
+            where: { id: changeId },
+            include: changeInclude,
           });
-        }
-        if (write.riskAcceptance) {
-          await tx.riskAcceptance.create({
-            data: {
-              changeRequestId: changeId,
-              reason: write.riskAcceptance.reason,
-              owner: write.riskAcceptance.owner,
-              createdBy: write.actorId,
-              surface: write.surface,
-              expiresAt: write.riskAcceptance.expiresAt,
-              createdAt: now,
-            },
-          });
-        }
-        await tx.auditLog.create({
-          data: {
-            actor: write.actorId,
-            actorDisplay: write.actorDisplay ?? null,
-            surface: write.surface,
-            action: write.audit.action,
-            subjectType: 'change',
-            subjectId: changeId,
-            at: now,
-            details: { number: change.number, ...write.audit.details },
-          },
-        });
-        const after = await tx.changeRequest.findUniqueOrThrow({
-          where: { id: changeId },
-          include: changeInclude,
-        });
-        return { type: 'recorded', decision: toDecision(decision), change: toDetail(after), result };
-      },
-      { timeout: 15_000 },
-    );
-  }
-
-  /** Sets the status of a change (deferral over, approvals expired...), audited as patchbot. */
-  async setStatus(
-    changeId: string,
-    from: readonly ChangeStatus[],
-    to: ChangeStatus,
-    reason: string,
-    now: Date,
-  ): Promise<boolean> {
-    const closes = CLOSED_CHANGE_STATUSES.includes(to);
-    const updated = await this.prisma.changeRequest.updateMany({
-      where: { id: changeId, status: { in: [...from] } },
-      data: {
-        status: to,
-        ...(to === 'pending' ? { deferUntil: null } : {}),
-        ...(closes ? { closedAt: now, activeKey: null } : {}),
-      },
-    });
-    if (updated.count === 0) return false;
-    await this.prisma.auditLog.create({
-      data: {
-        actor: 'patchbot',
-        surface: 'system',
-        action: `change.${to}`,
-        subjectType: 'change',
-        subjectId: changeId,
-        at: now,
-        details: { from: [...from], reason },
-      },
-    });
-    return true;
+          return { written: true, change: toDetail(after), now, result };
+        },
+        // Concurrent clicks queue for the row lock while holding a connection: wait for both.
+        { maxWait: 20_000, timeout: 30_000 },
+      );
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new DuplicateDecisionError();
+      throw err;
+    }
   }
 
   // ---- chat messages ---------------------------------------------------------------------------
@@ -564,33 +618,49 @@ export class ChangeRepository {
     });
   }
 
-  /** Stores the approval rule that applied at creation and the approvals it needs. */
-  async setPolicy(
-    changeId: string,
-    snapshot: Record<string, unknown>,
-    approvalsRequired: number,
-  ): Promise<void> {
-    await this.prisma.changeRequest.update({
-      where: { id: changeId },
-      data: { policySnapshot: snapshot as Prisma.InputJsonObject, approvalsRequired },
-    });
-  }
-
-  /** Approved changes that have no deployment yet (their approvals may expire). */
-  async approvedWithoutDeployment(): Promise<string[]> {
-    const rows = await this.prisma.changeRequest.findMany({
-      where: { status: 'approved', deployments: { none: {} } },
-      select: { id: true },
-    });
+  /**
+   * Changes that may wait for approval again, by the database's clock: deferred ones whose date
+   * passed, and approved ones that have no deployment yet (their approvals may have expired). Each
+   * is decided under its lock (`transact`).
+   */
+  async reopenCandidates(): Promise<string[]> {
+    const rows = await this.prisma.$queryRaw<{ id: string }[]>`
+      SELECT c.id::text AS id FROM "ChangeRequest" c
+      WHERE (c.status = 'deferred' AND c."deferUntil" <= now())
+         OR (c.status = 'approved' AND NOT EXISTS (SELECT 1 FROM "Deployment" d WHERE d."changeRequestId" = c.id))
+      ORDER BY c.number`;
     return rows.map((r) => r.id);
   }
 
-  /** Changes whose deferral ended before `now` (back to pending). */
-  async deferralsOver(now: Date): Promise<string[]> {
+  /** Changes by status (open ones by default), newest first, without their findings and decisions. */
+  async list(
+    query: { statuses?: readonly ChangeStatus[]; team?: string; limit?: number } = {},
+  ): Promise<ChangeSummary[]> {
     const rows = await this.prisma.changeRequest.findMany({
-      where: { status: 'deferred', deferUntil: { lte: now } },
-      select: { id: true },
+      where: {
+        ...(query.statuses ? { status: { in: [...query.statuses] } } : {}),
+        ...(query.team !== undefined ? { team: { name: query.team } } : {}),
+      },
+      include: { team: { select: { name: true } }, _count: { select: { findings: true } } },
+      orderBy: { number: 'desc' },
+      take: query.limit ?? 100,
     });
-    return rows.map((r) => r.id);
+    return rows.map((r) => ({
+      id: r.id,
+      number: r.number,
+      ecosystem: r.ecosystem,
+      packageName: r.packageName,
+      fixedVersion: r.fixedVersion,
+      team: r.team?.name ?? null,
+      status: r.status,
+      requestedBy: r.requestedBy,
+      emergency: r.emergency,
+      approvalsRequired: r.approvalsRequired,
+      riskScore: r.riskScore,
+      severity: r.severity,
+      kev: r.kev,
+      findings: r._count.findings,
+      createdAt: r.createdAt,
+    }));
   }
 }

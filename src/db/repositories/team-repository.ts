@@ -29,6 +29,8 @@ export interface TeamsDestinationInput {
   channelId: string;
   /** The patchbot team it maps to (must exist), or null when the policy file names none. */
   team: string | null;
+  /** The team comes from `patch link` (kept), not from the policy file (a link is dropped). */
+  linked?: boolean;
   name?: string;
   /** What posting proactively needs (JSON, written and read back by the Teams edge). */
   conversationReference: unknown;
@@ -46,6 +48,9 @@ export interface TeamsDestinationRecord {
   tenantId: string | null;
   installedAt: Date | null;
   removedAt: Date | null;
+  /** Bound to its team by `patch link` (by this person), not by the policy file. */
+  linkedBy: string | null;
+  linkedAt: Date | null;
 }
 
 export interface TeamSyncResult {
@@ -123,6 +128,15 @@ export class TeamRepository {
     return rows.map((r) => r.name);
   }
 
+  /** The team a chat channel (Slack channel id, Teams conversation id) posts for, or null. */
+  async teamOfChannel(platform: ChatPlatformName, channelId: string): Promise<string | null> {
+    const row = await this.prisma.chatDestination.findUnique({
+      where: { platform_channelId: { platform, channelId } },
+      select: { removedAt: true, team: { select: { name: true } } },
+    });
+    return row && row.removedAt === null ? (row.team?.name ?? null) : null;
+  }
+
   async exists(name: string): Promise<boolean> {
     return (await this.prisma.team.count({ where: { name } })) > 0;
   }
@@ -144,6 +158,7 @@ export class TeamRepository {
       tenantId: input.tenantId ?? null,
       installedAt: now,
       removedAt: null,
+      ...(input.linked ? {} : { linkedBy: null, linkedAt: null }),
     };
     const row = await this.prisma.chatDestination.upsert({
       where: { platform_channelId: { platform: 'teams', channelId: input.channelId } },
@@ -174,15 +189,44 @@ export class TeamRepository {
     return rows.map(teamsRecord);
   }
 
-  /** Maps a Teams conversation to another team (or none). */
-  async setTeamsDestinationTeam(channelId: string, team: string | null): Promise<void> {
+  /** Maps a Teams conversation to another team (or none); `linked` keeps the mark of a `patch link`. */
+  async setTeamsDestinationTeam(channelId: string, team: string | null, linked = false): Promise<void> {
     const teamId =
       team === null
         ? null
         : (await this.prisma.team.findUniqueOrThrow({ where: { name: team }, select: { id: true } })).id;
     await this.prisma.chatDestination.update({
       where: { platform_channelId: { platform: 'teams', channelId } },
-      data: { teamId },
+      data: { teamId, ...(linked ? {} : { linkedBy: null, linkedAt: null }) },
+    });
+  }
+
+  /** Binds a Teams conversation to a team at a person's request (`patch link`), audited with them. */
+  async linkTeamsDestination(
+    channelId: string,
+    team: string,
+    actor: { id: string; display?: string },
+    details: Record<string, unknown>,
+    now: Date,
+  ): Promise<void> {
+    await this.prisma.$transaction(async (tx) => {
+      const { id: teamId } = await tx.team.findUniqueOrThrow({ where: { name: team }, select: { id: true } });
+      await tx.chatDestination.update({
+        where: { platform_channelId: { platform: 'teams', channelId } },
+        data: { teamId, linkedBy: actor.id, linkedAt: now },
+      });
+      await tx.auditLog.create({
+        data: {
+          actor: actor.id,
+          actorDisplay: actor.display ?? null,
+          surface: 'teams',
+          action: 'channel.link',
+          subjectType: 'chat-destination',
+          subjectId: channelId,
+          at: now,
+          details: { team, ...details },
+        },
+      });
     });
   }
 
@@ -207,6 +251,8 @@ function teamsRecord(row: {
   tenantId: string | null;
   installedAt: Date | null;
   removedAt: Date | null;
+  linkedBy: string | null;
+  linkedAt: Date | null;
 }): TeamsDestinationRecord {
   return {
     id: row.id,
@@ -218,5 +264,7 @@ function teamsRecord(row: {
     tenantId: row.tenantId,
     installedAt: row.installedAt,
     removedAt: row.removedAt,
+    linkedBy: row.linkedBy,
+    linkedAt: row.linkedAt,
   };
 }

@@ -15,7 +15,9 @@ import {
   type ApproverSet,
   type RuleContext,
 } from '../../core/policy/approval.js';
-import type { ChangeDetail } from '../../db/repositories/change-repository.js';
+import type { LedgerEntry, LedgerPolicy } from '../../core/policy/ledger.js';
+import type { ChangeDetail, DecisionRecord } from '../../db/repositories/change-repository.js';
+import { emergencyProblem } from '../deployments/service.js';
 
 export type ApprovalPolicy = Pick<Policy, 'approval' | 'teams' | 'environments'>;
 
@@ -61,7 +63,7 @@ export function resolveApprovers(
     const set = approversOfTeam(policy, source === 'owner' ? team : source, environment);
     if (!set) continue;
     for (const u of [...set.slackUsers, ...set.entraUsers]) users.add(u);
-    for (const g of set.slackUserGroups) groups.add(g);
+    for (const g of [...set.slackUserGroups, ...set.entraGroups]) groups.add(g);
   }
   return { users: [...users].sort(), groups: [...groups].sort() };
 }
@@ -118,5 +120,74 @@ export function policySnapshot(resolved: ResolvedRule): Record<string, unknown> 
     approvalTtlMs: resolved.rule.approvalTtlMs,
     environment: resolved.environment ?? null,
     context: resolved.context,
+  };
+}
+
+/** A change's decision rows as the ledger reads them. */
+export function ledgerOf(change: Pick<ChangeDetail, 'decisions'>): LedgerEntry[] {
+  return change.decisions.map(ledgerEntry);
+}
+
+export function ledgerEntry(d: DecisionRecord): LedgerEntry {
+  return {
+    kind: d.kind,
+    actorId: d.actorId,
+    ...(d.actorDisplay === null ? {} : { actorName: d.actorDisplay }),
+    round: d.round,
+    at: d.createdAt,
+    ...(d.expiresAt === null ? {} : { expiresAt: d.expiresAt }),
+    ...(d.deferUntil === null ? {} : { deferUntil: d.deferUntil }),
+    ...(d.emergency ? { emergency: true } : {}),
+    ...(d.revokedAt === null ? {} : { revokedAt: d.revokedAt }),
+  };
+}
+
+/** The groups an approval rule and the emergency lane of a change name (whose members to look up). */
+export function groupsNamed(policy: ApprovalPolicy, change: Parameters<typeof ruleFor>[1]): string[] {
+  const resolved = ruleFor(policy, change);
+  const lane = resolveApprovers(
+    policy,
+    policy.approval.emergency.invokers,
+    change.team,
+    resolved.environment,
+  );
+  return [...new Set([...resolved.rule.approvers.groups, ...lane.groups])].sort();
+}
+
+/**
+ * The policy as the ledger of one change reads it: its approval rule, the emergency lane (its
+ * invokers, its quorum, whether the change meets its conditions) and who is in which group.
+ */
+export function ledgerPolicy(
+  policy: ApprovalPolicy,
+  change: Pick<ChangeDetail, 'number' | 'team' | 'findings' | 'kev' | 'riskScore'>,
+  groupsOf: (actorId: string) => readonly string[],
+  timeZone = 'UTC',
+): LedgerPolicy {
+  const resolved = ruleFor(policy, change);
+  const lane = policy.approval.emergency;
+  const live = change.findings.filter((f) => f.status !== 'fixed');
+  const hosts = (live.length > 0 ? live : change.findings).map((f) => ({
+    name: f.hostName,
+    environment: f.environment,
+    team: f.hostTeam,
+    groups: f.hostGroups,
+    labels: f.labels,
+  }));
+  const ineligible = lane.enabled ? emergencyProblem(policy, change, hosts) : undefined;
+  return {
+    rule: resolved.rule,
+    emergency: {
+      enabled: lane.enabled,
+      invokers: resolveApprovers(policy, lane.invokers, change.team, resolved.environment),
+      quorum: lane.quorum,
+      ...(ineligible === undefined ? {} : { ineligible }),
+    },
+    scope: {
+      team: change.team ?? 'unowned',
+      environments: resolved.environment ? [resolved.environment] : [],
+    },
+    groupsOf,
+    timeZone,
   };
 }

@@ -12,13 +12,13 @@ import {
 } from '../../bot/views/index.js';
 import { assignRings, type PlanHost } from '../../core/deployments/plan.js';
 import type { RiskFactor, Severity, SsvcDecision } from '../../core/model.js';
-import { approvalState, type RecordedDecision } from '../../core/policy/approval.js';
+import { ledgerState, type LedgerEntry } from '../../core/policy/ledger.js';
 import type { Policy } from '../../config/policy-schema.js';
 import type { ChangeDetail, DecisionRecord } from '../../db/repositories/change-repository.js';
 import type { CveFacts } from '../../db/repositories/notification-queries.js';
 import type { HostRecord } from '../../db/types.js';
 import { ringSpecs } from '../deployments/plan.js';
-import { ruleFor, type ApprovalPolicy } from './rules.js';
+import { ledgerOf, ledgerPolicy, type ApprovalPolicy } from './rules.js';
 
 const SSVC: Record<string, SsvcDecision> = {
   Track: 'Track',
@@ -35,23 +35,20 @@ export function personOf(d: Pick<DecisionRecord, 'actorId' | 'actorDisplay' | 's
   };
 }
 
-export function recorded(d: DecisionRecord): RecordedDecision {
-  return {
-    actorId: d.actorId,
-    ...(d.actorDisplay === null ? {} : { actorName: d.actorDisplay }),
-    kind: d.kind,
-    at: d.createdAt,
-    ...(d.expiresAt === null ? {} : { expiresAt: d.expiresAt }),
-    ...(d.revokedAt === null ? {} : { revokedAt: d.revokedAt }),
-  };
-}
-
 function latest(change: ChangeDetail, kind: DecisionRecord['kind']): DecisionRecord | undefined {
   return [...change.decisions].reverse().find((d) => d.kind === kind && d.revokedAt === null);
 }
 
 const FACTOR_SHAPE = (v: unknown): v is RiskFactor =>
   typeof v === 'object' && v !== null && 'label' in v && 'contribution' in v;
+
+/** The person of a ledger row, with the surface of its decision record. */
+function personOfEntry(change: ChangeDetail, e: LedgerEntry): PersonRef {
+  const rec = change.decisions.find(
+    (x) => x.actorId === e.actorId && x.kind === e.kind && x.createdAt.getTime() === e.at.getTime(),
+  );
+  return rec ? personOf(rec) : { name: e.actorName ?? e.actorId };
+}
 
 /** The state the message shows: decisions until a deployment exists, then the deployment's. */
 export function campaignStateOf(
@@ -60,25 +57,28 @@ export function campaignStateOf(
   /** The state of the change's latest deployment (deployments/chat deploymentCampaignState). */
   deployment: CampaignState | undefined,
   now: Date,
-  memberships: Readonly<Record<string, readonly string[]>> = {},
+  groupsOf: (actorId: string) => readonly string[] = () => [],
 ): CampaignState {
   if (deployment && !['rejected', 'accepted_risk', 'pending', 'deferred'].includes(change.status))
     return deployment;
-  const { rule } = ruleFor(policy, change);
-  const state = approvalState({
-    rule,
-    scope: { team: change.team ?? '', environments: [] },
-    requesterId: change.requestedBy,
-    decisions: change.decisions.map(recorded),
-    memberships,
-    now,
-  });
-  const approvals: Approval[] = state.validApprovals.map((d) => {
-    const rec = change.decisions.find(
-      (x) => x.actorId === d.actorId && x.createdAt.getTime() === d.at.getTime(),
-    );
-    return { by: rec ? personOf(rec) : { name: d.actorName ?? d.actorId }, at: d.at };
-  });
+  const state = ledgerState(ledgerOf(change), change.round, ledgerPolicy(policy, change, groupsOf), now);
+  const approvals: Approval[] = state.approvals.map((e) => ({ by: personOfEntry(change, e), at: e.at }));
+  const requestRecord = state.request
+    ? change.decisions.find(
+        (d) => d.kind === 'request' && d.createdAt.getTime() === state.request?.at.getTime(),
+      )
+    : undefined;
+  const request = state.request
+    ? {
+        request: {
+          by: personOfEntry(change, state.request),
+          at: state.request.at,
+          emergency: state.emergency,
+          ...(requestRecord?.reason ? { reason: requestRecord.reason } : {}),
+        },
+      }
+    : {};
+  const required = state.quorum;
   switch (change.status) {
     case 'rejected': {
       const d = latest(change, 'reject');
@@ -108,11 +108,14 @@ export function campaignStateOf(
           at: d?.createdAt ?? now,
           until: change.deferUntil,
           ...(d?.reason ? { reason: d.reason } : {}),
+          approvals,
+          required,
+          ...request,
         };
-      return { kind: 'pending', approvals, required: rule.quorum };
+      return { kind: 'pending', approvals, required, ...request };
     }
     case 'approved':
-      return { kind: 'approved', approvals, required: rule.quorum, at: change.approvedAt ?? now };
+      return { kind: 'approved', approvals, required, at: change.approvedAt ?? now, ...request };
     case 'scheduled':
       return { kind: 'scheduled' };
     case 'completed':
@@ -133,7 +136,7 @@ export function campaignStateOf(
       return { kind: 'deploying', ring: 1, rings: 1 };
     case 'pending':
     default:
-      return { kind: 'pending', approvals, required: rule.quorum };
+      return { kind: 'pending', approvals, required, ...request };
   }
 }
 
@@ -160,8 +163,8 @@ export interface ViewInputs {
   /** The state of the change's latest deployment, when it has one. */
   deployment: CampaignState | undefined;
   now: Date;
-  /** Group memberships of the people who decided (approval rules naming groups). */
-  memberships?: Readonly<Record<string, readonly string[]>>;
+  /** The groups a person is in (approval rules naming groups). */
+  groupsOf?: (actorId: string) => readonly string[];
 }
 
 /** The campaign message of a change (pure: everything it shows is passed in). */
@@ -187,7 +190,7 @@ export function buildCampaignView(input: ViewInputs): CampaignView {
     .filter((d): d is { at: Date; reason: string | null } => d.at !== null)
     .sort((a, b) => a.at.getTime() - b.at.getTime())[0];
   const environments = [...new Set(findings.map((f) => f.environment))];
-  const state = campaignStateOf(input.policy, change, input.deployment, now, input.memberships);
+  const state = campaignStateOf(input.policy, change, input.deployment, now, input.groupsOf);
   const score = Math.round(top?.riskScore ?? change.riskScore ?? 0);
   const band: Severity = top?.severity ?? change.severity ?? 'none';
   const hosts = input.hosts.filter((h) => hostNames.includes(h.name));

@@ -62,8 +62,8 @@ export interface ControlResult {
 
 /** Whether a change may use the emergency lane; a sentence saying why not otherwise. */
 export function emergencyProblem(
-  policy: PlanPolicy,
-  change: ChangeForDeployment,
+  policy: Pick<PlanPolicy, 'approval'>,
+  change: Pick<ChangeForDeployment, 'number' | 'kev' | 'riskScore' | 'team'>,
   hosts: readonly {
     environment: string;
     team: string | null;

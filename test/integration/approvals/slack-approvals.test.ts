@@ -75,7 +75,7 @@ let fake: FakeSlackWebApi;
 let edge: SlackEdge;
 let url: string;
 let approvals: Approvals;
-let clock = Date.now();
+const clock = Date.now();
 const now = () => new Date(clock);
 
 interface Campaign {
@@ -179,6 +179,21 @@ async function waitForDecisions(changeId: string, count: number) {
   }
 }
 
+/**
+ * Moves a change's ledger `ms` into the past (its decisions, their expiries and deferral dates):
+ * to the database's clock, that much time has passed since they were recorded.
+ */
+async function backdate(changeId: string, ms: number) {
+  const by = `${ms} milliseconds`;
+  await db.prisma.$executeRaw`
+    UPDATE "Decision" SET "createdAt" = "createdAt" - ${by}::interval,
+      "expiresAt" = "expiresAt" - ${by}::interval, "deferUntil" = "deferUntil" - ${by}::interval
+    WHERE "changeRequestId" = ${changeId}::uuid`;
+  await db.prisma.$executeRaw`
+    UPDATE "ChangeRequest" SET "deferUntil" = "deferUntil" - ${by}::interval,
+      "approvedAt" = "approvedAt" - ${by}::interval WHERE id = ${changeId}::uuid`;
+}
+
 /** The last text the campaign message was edited to (edits Slack refused do not count). */
 function lastUpdate(c: Campaign): string {
   const updates = fake.callsTo('chat.update').filter((u) => u.params.ts === c.ts && u.error === undefined);
@@ -200,7 +215,7 @@ beforeAll(async () => {
     now,
     logger,
     platforms: () => (chat.poster ? [chat.poster] : []),
-    groupMembers: (_platform, g) => (chat.members ? chat.members(g) : Promise.resolve([])),
+    groupMembers: (g) => (chat.members ? chat.members(g) : Promise.resolve([])),
   });
   edge = await createSlackApp({
     token: 'xoxb-test-token',
@@ -286,6 +301,20 @@ describe('approvals from Slack buttons', () => {
     change = await db.prisma.changeRequest.findUniqueOrThrow({ where: { id: c.id } });
     expect(change.status).toBe('approved');
     expect(change.approvedAt).not.toBeNull();
+    // the audit rows carry the final values: what the change needs, and who was counted
+    const created = await db.prisma.auditLog.findFirstOrThrow({
+      where: { subjectId: c.id, action: 'change.create' },
+    });
+    expect(created.details).toMatchObject({ approvalsRequired: 2, rule: 'production-two-person' });
+    const approving = await db.prisma.auditLog.findFirstOrThrow({
+      where: { subjectId: c.id, action: 'decision.approve', actor: CAROL },
+    });
+    expect(approving.details).toMatchObject({
+      status: 'approved',
+      quorum: 2,
+      approvals: [ALICE, CAROL],
+      rule: 'production-two-person',
+    });
     const audit = await db.prisma.auditLog.findMany({
       where: { subjectId: c.id, action: 'decision.approve' },
     });
@@ -310,35 +339,42 @@ describe('approvals from Slack buttons', () => {
 
   it("refuses the requester's own approval", async () => {
     const c = await take();
-    await db.prisma.changeRequest.update({
-      where: { id: c.id },
-      data: { requestedBy: ALICE, requestedVia: 'slack' },
+    await db.prisma.decision.create({
+      data: { changeRequestId: c.id, kind: 'request', actorId: ALICE, surface: 'slack' },
     });
     const answer = await answerTo(await click(ALICE, 'approve', c));
     expect(answer).toContain('You requested this change, so you cannot approve it');
-    expect(await db.prisma.decision.count({ where: { changeRequestId: c.id } })).toBe(0);
+    expect(await db.prisma.decision.count({ where: { changeRequestId: c.id, kind: 'approve' } })).toBe(0);
   });
 
-  it('no longer counts an approval once it expired', async () => {
+  it('no longer counts an approval once it expired: the next decision opens a new round', async () => {
     const c = await take();
     await click(ALICE, 'approve', c);
     await waitForDecisions(c.id, 1);
-    clock += 2 * HOUR; // the rule's approvals last 1h
-    try {
-      await click(BOB, 'approve', c);
-      await waitForDecisions(c.id, 2);
-      const change = await db.prisma.changeRequest.findUniqueOrThrow({ where: { id: c.id } });
-      expect(change.status).toBe('pending');
-      await fake.waitFor(() => lastUpdate(c).includes('1 of 2'));
-      // Alice approves again: two valid approvals now
-      await click(ALICE, 'approve', c);
-      await waitForDecisions(c.id, 3);
-      expect((await db.prisma.changeRequest.findUniqueOrThrow({ where: { id: c.id } })).status).toBe(
-        'approved',
-      );
-    } finally {
-      clock -= 2 * HOUR;
-    }
+    // Decisions are timed by the database's clock: two hours pass for this change's ledger (the
+    // rule's approvals last 1h).
+    await backdate(c.id, 2 * HOUR);
+    await click(BOB, 'approve', c);
+    await waitForDecisions(c.id, 2);
+    const change = await db.prisma.changeRequest.findUniqueOrThrow({ where: { id: c.id } });
+    expect(change.status).toBe('pending');
+    expect(change.round).toBe(2);
+    await fake.waitFor(() => lastUpdate(c).includes('1 of 2'));
+    const audit = await db.prisma.auditLog.findFirstOrThrow({
+      where: { subjectId: c.id, action: 'decision.approve', actor: BOB },
+    });
+    expect(audit.details).toMatchObject({
+      round: 2,
+      newRound: 'approvals expired',
+      quorum: 2,
+      approvals: [BOB],
+    });
+    // Alice approves again, in the new round: two valid approvals now
+    await click(ALICE, 'approve', c);
+    await waitForDecisions(c.id, 3);
+    expect((await db.prisma.changeRequest.findUniqueOrThrow({ where: { id: c.id } })).status).toBe(
+      'approved',
+    );
   });
 
   it('opens the reject dialog and stores the reason', async () => {
@@ -440,22 +476,23 @@ describe('approvals from Slack buttons', () => {
     await waitForDecisions(approved.id, 2);
     await fake.waitFor(() => lastUpdate(approved).includes('Approved'));
 
-    clock += 25 * HOUR;
-    try {
-      expect((await approvals.sweep()).reopened).toBeGreaterThanOrEqual(2);
-      for (const c of [deferred, approved]) {
-        const change = await db.prisma.changeRequest.findUniqueOrThrow({ where: { id: c.id } });
-        expect(change.status).toBe('pending');
-        await fake.waitFor(() => lastUpdate(c).includes('Waiting for approval'));
-      }
-      const audit = await db.prisma.auditLog.findMany({
-        where: { subjectId: approved.id, action: 'change.pending' },
-      });
-      expect(audit).toHaveLength(1);
-      expect(JSON.stringify(audit[0]?.details)).toContain('approvals expired');
-    } finally {
-      clock -= 25 * HOUR;
+    // A day and an hour pass for both changes' ledgers (the database decides what is over).
+    await backdate(deferred.id, 25 * HOUR);
+    await backdate(approved.id, 25 * HOUR);
+    expect((await approvals.sweep()).reopened).toBeGreaterThanOrEqual(2);
+    for (const c of [deferred, approved]) {
+      const change = await db.prisma.changeRequest.findUniqueOrThrow({ where: { id: c.id } });
+      expect(change.status).toBe('pending');
+      expect(change.round).toBe(2);
+      await fake.waitFor(() => lastUpdate(c).includes('Waiting for approval'));
     }
+    const audit = await db.prisma.auditLog.findMany({
+      where: { subjectId: approved.id, action: 'change.pending' },
+    });
+    expect(audit).toHaveLength(1);
+    expect(JSON.stringify(audit[0]?.details)).toContain('approvals expired');
+    // Nothing more to reopen.
+    expect((await approvals.sweep()).reopened).toBe(0);
   });
 
   it('edits the message again on the next refresh when an edit failed', async () => {

@@ -22,6 +22,7 @@ const CONTRACT = new Set([
   'db',
   'config',
   'vercmp',
+  'changes',
 ]);
 
 function listedCommands(help: string): string[] {

@@ -74,6 +74,7 @@ describe('SlackPoster', () => {
       stored?.blocks as { type: string; elements?: { action_id: string; value: string }[] }[]
     ).find((b) => b.type === 'actions');
     expect(actions?.elements?.map((e) => e.action_id)).toEqual([
+      'patch_request',
       'patch_approve',
       'patch_reject',
       'patch_defer',

@@ -161,6 +161,32 @@ describe('Approve', () => {
   });
 });
 
+describe('identity', () => {
+  const impostor: Person = { id: '29:1alice', name: 'Alice Approver' }; // Alice's Bot Framework id, no Entra id
+
+  it('takes a person only by their Entra object id: an invoke without one is refused and reaches no handler', async () => {
+    const { text } = await click(impostor, 'approve');
+    expect(text).toContain('patchbot cannot tell who you are');
+    expect(handlers.actions).toHaveLength(0);
+    expect(updatesOfCard()).toHaveLength(0);
+  });
+
+  it('refuses a command without an Entra object id, in the thread', async () => {
+    const msg = messageTo(
+      { ...inChannel(), conversationId: `${PATCHING};messageid=1724159999111` },
+      impostor,
+      'patch approve 42',
+    );
+    msg.id = '1724159999111';
+    expect((await w.send(msg)).status).toBe(200);
+    await w.edge.idle();
+    expect(handlers.commands).toHaveLength(0);
+    expect(JSON.stringify(cardOf(w.connector.replies(PATCHING, '1724159999111')[0].activity))).toContain(
+      'patchbot cannot tell who you are',
+    );
+  });
+});
+
 describe('Reject', () => {
   beforeEach(() => {
     handlers.onActionImpl = (i) =>

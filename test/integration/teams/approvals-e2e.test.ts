@@ -18,8 +18,10 @@ import { cardOf } from '../../fakes/teams-connector.js';
 import { createTempPostgres, type TempPostgres } from '../../support/db.js';
 import { applyPolicy, OLD_GLIBC, saveInventory, syncFeeds, testPolicy, TRACKER } from '../notify/seed.js';
 import {
+  channelEvent,
   execute,
   installedInTeam,
+  messageTo,
   PATCHING,
   PAYMENTS_TEAM,
   PEOPLE,
@@ -35,17 +37,18 @@ function policy(): Policy {
     teams: [
       {
         name: 'payments',
-        msteams: { channels: [{ team: 'Payments', channel: 'Patching' }] },
+        msteams: { channels: [{ teamId: PAYMENTS_TEAM.id, channelId: PATCHING }] },
         approvers: { production: { entraUsers: [PEOPLE.alice.aadObjectId, PEOPLE.bob.aadObjectId] } },
       },
       { name: 'web' },
-      { name: 'ops' },
+      { name: 'ops', approvers: { '*': { entraUsers: [PEOPLE.bob.aadObjectId] } } },
     ],
     approval: {
       default: { quorum: 1, expiry: '72h' },
       rules: [
         { name: 'production-two-person', match: { environments: ['production'] }, quorum: 2, expiry: '24h' },
       ],
+      emergency: { enabled: true, when: [{ riskAtLeast: 0 }], invokers: ['ops'], quorum: 1 },
     },
   });
 }
@@ -115,7 +118,27 @@ async function click(person: Person, c: Posted, verb: string) {
 }
 
 describe('a relevant finding, notified to Teams and approved there', () => {
-  it('posts the campaign card in the mapped channel (Patching), the host list in its thread', async () => {
+  it('posts the campaign card in the bound channel only: not in a renamed or a look-alike one', async () => {
+    // Someone renames Random to "Patching", and creates a look-alike "Payments" team with a
+    // "Patching" channel where patchbot is added too: neither is bound (by ids), so neither gets posts.
+    const team = { id: PAYMENTS_TEAM.id, name: PAYMENTS_TEAM.name };
+    await w.send(
+      channelEvent(w.connector.serviceUrl, team, 'channelRenamed', {
+        id: '19:payments-random@thread.tacv2',
+        name: 'Patching',
+      }),
+    );
+    const lookalike = {
+      id: '19:lookalike-general@thread.tacv2',
+      name: 'Payments',
+      channels: [
+        { id: '19:lookalike-general@thread.tacv2' },
+        { id: '19:lookalike-patching@thread.tacv2', name: 'Patching' },
+      ],
+    };
+    w.connector.setChannels(lookalike.id, lookalike.channels);
+    expect((await w.send(installedInTeam(w.connector.serviceUrl, lookalike))).status).toBe(200);
+
     const result = await notifyNewlyRelevant({
       repos,
       campaigns: approvals.campaigns,
@@ -140,9 +163,11 @@ describe('a relevant finding, notified to Teams and approved there', () => {
     expect(card).toContain('CVE-2023-4911');
     expect(card).toContain('"verb":"approve"');
     expect(card).toContain('Waiting for approval');
-    // Nothing went to the other channels of the team.
+    // Nothing went to the other channels of the team, to the renamed one, or to the look-alike team.
     expect(w.connector.posts('19:payments-general@thread.tacv2')).toHaveLength(0);
     expect(w.connector.posts('19:payments-random@thread.tacv2')).toHaveLength(0);
+    expect(w.connector.posts('19:lookalike-patching@thread.tacv2')).toHaveLength(0);
+    expect(w.connector.posts('19:lookalike-general@thread.tacv2')).toHaveLength(0);
     const thread = w.connector.replies(PATCHING, glibc.cardId);
     expect(JSON.stringify(thread.map((t) => cardOf(t.activity)))).toContain('pay-1');
   });
@@ -187,5 +212,92 @@ describe('a relevant finding, notified to Teams and approved there', () => {
     expect(JSON.stringify(cardOf(posted.activity))).not.toContain('"verb":"approve"');
     const thread = w.connector.replies(PATCHING, glibc.cardId).map((t) => JSON.stringify(cardOf(t.activity)));
     expect(thread.join('\n')).toContain('approved by');
+  });
+});
+
+describe('requesting a rollout from Teams', () => {
+  let c: Posted;
+
+  async function postCampaign(fixedVersion: string): Promise<Posted> {
+    const findings = await db.prisma.finding.findMany({ where: { sourcePackage: 'glibc' } });
+    const { changeId } = await approvals.campaigns.upsertCampaign(
+      {
+        team: 'payments',
+        ecosystem: findings[0]?.ecosystem ?? 'Debian:12',
+        packageName: 'glibc',
+        sourcePackage: 'glibc',
+        fixedVersion,
+        findingIds: findings.map((f) => f.id),
+        riskScore: 60,
+        severity: 'high',
+        kev: false,
+      },
+      now(),
+    );
+    const ref = await w.edge.poster.post(
+      { channel: PATCHING },
+      await approvals.campaignView(changeId, now()),
+    );
+    await approvals.campaigns.recordMessage(changeId, ref);
+    return { changeId, cardId: ref.id };
+  }
+
+  it('Request rollout opens a form; its submission stores the requester', async () => {
+    c = await postCampaign('2.36-9+deb12u98');
+    expect(JSON.stringify(cardOf(w.connector.message(PATCHING, c.cardId)!.activity))).toContain(
+      '"verb":"request"',
+    );
+    const form = await click(PEOPLE.alice, c, 'request');
+    expect(form).toContain('Request rollout');
+    expect(form).toContain('"id":"reason"');
+    expect(form).toContain('"id":"emergency"'); // the lane is on and the change meets its conditions
+    const res = await w.send(
+      execute(
+        {
+          serviceUrl: w.connector.serviceUrl,
+          conversationId: `${PATCHING};messageid=${c.cardId}`,
+          team: { id: PAYMENTS_TEAM.id, name: PAYMENTS_TEAM.name },
+          channel: { id: PATCHING, name: 'Patching' },
+        },
+        PEOPLE.alice,
+        c.cardId,
+        'request',
+        { changeId: c.changeId, step: 'submit', offer: true, emergency: 'false', reason: 'before the audit' },
+      ),
+    );
+    expect(res.status).toBe(200);
+    expect(JSON.stringify(res.body)).toContain('Rollout requested by');
+    const change = await db.prisma.changeRequest.findUniqueOrThrow({ where: { id: c.changeId } });
+    expect(change).toMatchObject({
+      requestedBy: PEOPLE.alice.aadObjectId,
+      requestedVia: 'teams',
+      emergency: false,
+    });
+  });
+
+  it("refuses the requester's own approval on the card, recording nothing", async () => {
+    const answer = await click(PEOPLE.alice, c, 'approve');
+    expect(answer).toContain('You requested this change, so you cannot approve it');
+    expect(await db.prisma.decision.count({ where: { changeRequestId: c.changeId, kind: 'approve' } })).toBe(
+      0,
+    );
+  });
+
+  it('refuses `patch request <change> --emergency` from someone who may not invoke the lane', async () => {
+    const posted = await postCampaign('2.36-9+deb12u99');
+    const change = await db.prisma.changeRequest.findUniqueOrThrow({ where: { id: posted.changeId } });
+    const msg = messageTo(
+      { serviceUrl: w.connector.serviceUrl, conversationId: `${PATCHING};messageid=1734000000000` },
+      PEOPLE.mallory,
+      `<at>patchbot</at> patch request ${change.number} --emergency now`,
+    );
+    msg.id = '1734000000000';
+    expect((await w.send(msg)).status).toBe(200);
+    await w.edge.idle();
+    const replies = w.connector.replies(PATCHING, '1734000000000');
+    expect(JSON.stringify(replies.map((r) => cardOf(r.activity)))).toContain(
+      'You may not invoke the emergency lane for team payments',
+    );
+    expect(await db.prisma.decision.count({ where: { changeRequestId: change.id } })).toBe(0);
   });
 });

@@ -4,6 +4,7 @@
  * missing, expired, wrongly addressed, wrongly issued, unknown-key, badly signed or
  * serviceUrl-mismatched one is answered 401 and the bot never runs (no handler call, nothing sent).
  */
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatHandlers, CommandInput } from '../../../src/bot/handlers.js';
 import type { TeamsConversationStore } from '../../../src/bot/teams/index.js';
@@ -191,6 +192,37 @@ describe('Bot Framework tokens', () => {
     expect(handlers.actions).toBe(before);
   });
 
+  it('answers 413 to a body over the limit sent without Content-Length, instead of resetting the connection', async () => {
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    const seen = handlers.actions + handlers.commands.length;
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        w.url,
+        { method: 'POST', headers: { 'content-type': 'application/json' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.write('{"type":"message","text":"');
+      for (let i = 0; i < 8; i++) req.write(chunk); // 512 KiB, chunked: no Content-Length
+      req.end('"}');
+    });
+    expect(status).toBe(413);
+    expect(handlers.actions + handlers.commands.length).toBe(seen);
+  });
+
+  it('refuses an activity from a channel other than Microsoft Teams with 403, even with a valid token', async () => {
+    const seen = handlers.commands.length;
+    const activity = { ...messageTo(where(w), PEOPLE.alice, 'patch status'), channelId: 'emulator' };
+    const res = await w.send(activity);
+    expect(res.status).toBe(403);
+    expect(String(res.body)).toContain('Microsoft Teams only');
+    await w.edge.idle();
+    expect(handlers.commands).toHaveLength(seen);
+  });
+
   it('answers 400 to a body that is not an activity and 405 to GET', async () => {
     const res = await fetch(w.url, {
       method: 'POST',
@@ -231,6 +263,25 @@ describe('single-tenant bot', () => {
     (activity.channelData as Record<string, unknown>).tenant = { id: other };
     const res = await w.send(activity);
     expect(res.status).toBe(403);
+    await w.edge.idle();
+    expect(handlers.commands).toHaveLength(0);
+  });
+
+  it('refuses an activity that names no tenant with 403', async () => {
+    const activity = messageTo(where(w), PEOPLE.mallory, 'patch status');
+    delete (activity.conversation as Record<string, unknown>).tenantId;
+    delete (activity.channelData as Record<string, unknown>).tenant;
+    const res = await w.send(activity);
+    expect(res.status).toBe(403);
+    expect(String(res.body)).toContain('names none');
+    await w.edge.idle();
+    expect(handlers.commands).toHaveLength(0);
+  });
+
+  it('refuses an activity whose two tenant fields disagree', async () => {
+    const activity = messageTo(where(w), PEOPLE.mallory, 'patch status');
+    (activity.channelData as Record<string, unknown>).tenant = { id: '0c0c0c0c-1111-4222-8333-444444444444' };
+    expect((await w.send(activity)).status).toBe(403);
     await w.edge.idle();
     expect(handlers.commands).toHaveLength(0);
   });

@@ -1,8 +1,9 @@
 /**
  * Installing the bot: installationUpdate / conversationUpdate activities through the real
  * CloudAdapter store each conversation's reference in PostgreSQL (ChatDestination, platform teams)
- * and map it to a patchbot team by the policy file (by channel name, by conversation id); removal
- * marks them removed; the policy file is applied again at start-up.
+ * and bind it to a patchbot team by the policy file, by ids only (Teams team id + channel id, or
+ * conversation id): a renamed or look-alike channel is never bound by its name; removal marks
+ * conversations removed; the policy file is applied again at start-up.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatHandlers } from '../../../src/bot/handlers.js';
@@ -34,11 +35,12 @@ const noHandlers: ChatHandlers = {
   onCommand: () => Promise.reject(new Error('not used')),
 };
 
+const OPS_TEAM_ID = '19:ops-general@thread.tacv2';
 const policyInput = {
   teams: [
-    { name: 'payments', msteams: { channels: [{ team: 'payments', channel: 'patching' }] } },
+    { name: 'payments', msteams: { channels: [{ teamId: PAYMENTS_TEAM.id, channelId: PATCHING }] } },
     { name: 'web', msteams: { conversations: [WEB_CHAT] } },
-    { name: 'ops', msteams: { channels: [{ team: 'Ops' }] } },
+    { name: 'ops', msteams: { channels: [{ teamId: OPS_TEAM_ID }] } },
   ],
 };
 
@@ -168,6 +170,54 @@ describe('installation in a team', () => {
   });
 });
 
+describe('names change nothing', () => {
+  const team = { id: PAYMENTS_TEAM.id, name: PAYMENTS_TEAM.name };
+
+  it('keeps the bound channel bound when it is renamed (only the name shown changes)', async () => {
+    await w.send(
+      channelEvent(w.connector.serviceUrl, team, 'channelRenamed', { id: PATCHING, name: 'Patch Tuesday' }),
+    );
+    const row = (await rows()).find((r) => r.channelId === PATCHING)!;
+    expect(row.team?.name).toBe('payments');
+    expect(row.name).toBe('Payments › Patch Tuesday');
+  });
+
+  it("binds nothing to a channel renamed to the bound channel's old name", async () => {
+    await w.send(
+      channelEvent(w.connector.serviceUrl, team, 'channelCreated', {
+        id: '19:payments-lookalike@thread.tacv2',
+        name: 'Patching',
+      }),
+    );
+    const row = (await rows()).find((r) => r.channelId === '19:payments-lookalike@thread.tacv2')!;
+    expect(row.team).toBeNull();
+    expect((await repos.teams.destinationsOf('payments', 'teams')).map((d) => d.channelId)).toEqual([
+      PATCHING,
+    ]);
+  });
+
+  it('binds nothing in a look-alike Teams team with the same team and channel names', async () => {
+    const lookalike = {
+      id: '19:lookalike-general@thread.tacv2',
+      name: 'Payments',
+      channels: [
+        { id: '19:lookalike-general@thread.tacv2' },
+        { id: '19:lookalike-patching@thread.tacv2', name: 'Patching' },
+      ],
+    };
+    w.connector.setChannels(lookalike.id, lookalike.channels);
+    expect((await w.send(installedInTeam(w.connector.serviceUrl, lookalike))).status).toBe(200);
+    const stored = (await rows()).filter((r) => r.channelId.startsWith('19:lookalike-'));
+    expect(stored.map((r) => [r.channelId, r.team])).toEqual([
+      ['19:lookalike-general@thread.tacv2', null],
+      ['19:lookalike-patching@thread.tacv2', null],
+    ]);
+    expect((await repos.teams.destinationsOf('payments', 'teams')).map((d) => d.channelId)).toEqual([
+      PATCHING,
+    ]);
+  });
+});
+
 describe('installation in a group chat', () => {
   it('maps the chat by its conversation id, and removal marks it removed', async () => {
     const chat = {
@@ -203,7 +253,7 @@ describe('the policy file applied again', () => {
   it('maps stored conversations to the teams a changed policy names', async () => {
     const changed = Policy.parse({
       teams: [
-        { name: 'payments', msteams: { channels: [{ team: 'Payments' }] } },
+        { name: 'payments', msteams: { channels: [{ teamId: PAYMENTS_TEAM.id }] } },
         { name: 'web', msteams: { conversations: ['19:random-chat@thread.v2'] } },
       ],
     });
@@ -224,35 +274,29 @@ describe('teamForConversation', () => {
   const p = Policy.parse({
     teams: [
       { name: 'a', msteams: { conversations: ['19:x@thread.tacv2'] } },
-      { name: 'b', msteams: { channels: [{ team: 'Platform', channel: 'Patching' }] } },
-      { name: 'c', msteams: { channels: [{ team: 'Platform' }] } },
+      {
+        name: 'b',
+        msteams: { channels: [{ teamId: '19:platform@thread.tacv2', channelId: '19:p2@thread.tacv2' }] },
+      },
+      { name: 'c', msteams: { channels: [{ teamId: '19:platform@thread.tacv2' }] } },
     ],
   });
-  const team = { id: '19:platform@thread.tacv2', name: 'platform ' };
+  const team = { id: '19:platform@thread.tacv2', name: 'Platform' };
   const cases: [string, Parameters<typeof teamForConversation>[1], string | null][] = [
     ['an id listed (with a thread suffix)', { id: '19:x@thread.tacv2;messageid=42', kind: 'channel' }, 'a'],
+    ['team id and channel id', { id: '19:p2@thread.tacv2', kind: 'channel', teamsTeam: team }, 'b'],
     [
-      'team and channel names, any case',
+      'the General channel of a team named without a channel',
+      { id: team.id, kind: 'channel', teamsTeam: team },
+      'c',
+    ],
+    ['another channel of that team', { id: '19:p3@thread.tacv2', kind: 'channel', teamsTeam: team }, null],
+    [
+      'the bound channel id, claimed by another Teams team',
       {
         id: '19:p2@thread.tacv2',
         kind: 'channel',
-        teamsTeam: team,
-        channel: { id: '19:p2@thread.tacv2', name: 'PATCHING' },
-      },
-      'b',
-    ],
-    [
-      'the General channel of a team named without a channel',
-      { id: team.id, kind: 'channel', teamsTeam: team, channel: { id: team.id } },
-      'c',
-    ],
-    [
-      'another channel of that team',
-      {
-        id: '19:p3@thread.tacv2',
-        kind: 'channel',
-        teamsTeam: team,
-        channel: { id: '19:p3@thread.tacv2', name: 'Random' },
+        teamsTeam: { id: '19:other@thread.tacv2', name: 'Platform' },
       },
       null,
     ],
@@ -262,4 +306,12 @@ describe('teamForConversation', () => {
     it(name, () => {
       expect(teamForConversation(p, conv)).toBe(expected);
     });
+
+  it('refuses channels named by display name in the policy file, saying how to bind them', () => {
+    const r = Policy.safeParse({
+      teams: [{ name: 'a', msteams: { channels: [{ team: 'Payments', channel: 'Patching' }] } }],
+    });
+    expect(r.success).toBe(false);
+    expect(JSON.stringify(r.error?.issues)).toContain('Teams channels are bound by id, not by name');
+  });
 });

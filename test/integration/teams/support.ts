@@ -36,7 +36,12 @@ export const PEOPLE = {
     id: '29:1mallory',
   },
 } as const;
-export type Person = (typeof PEOPLE)[keyof typeof PEOPLE];
+/** Someone in Teams: their Bot Framework id, name and (normally) Entra object id. */
+export interface Person {
+  readonly id: string;
+  readonly name: string;
+  readonly aadObjectId?: string;
+}
 
 /** A Teams team with three channels; Patching is mapped to patchbot's team "payments" by name. */
 export const PAYMENTS_TEAM = {

@@ -40,6 +40,19 @@ const cases: [string, PatchCommand | { kind: 'unknown' }][] = [
     { kind: 'reject', change: { number: 7 }, reason: 'breaks  the bank API' },
   ],
   ['reject', { kind: 'unknown' }],
+  ['request 42', { kind: 'request', change: { number: 42 }, emergency: false }],
+  [
+    'request #42 --emergency KEV on the  gateway',
+    { kind: 'request', change: { number: 42 }, emergency: true, reason: 'KEV on the  gateway' },
+  ],
+  [
+    'request 42 before Friday',
+    { kind: 'request', change: { number: 42 }, emergency: false, reason: 'before Friday' },
+  ],
+  ['REQUEST 42 --EMERGENCY', { kind: 'request', change: { number: 42 }, emergency: true }],
+  ['request 42 --urgent', { kind: 'unknown' }],
+  ['request', { kind: 'unknown' }],
+  ['request soon', { kind: 'unknown' }],
   ['deploy 42', { kind: 'unknown' }],
   ['frobnicate', { kind: 'unknown' }],
 ];

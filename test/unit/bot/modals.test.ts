@@ -46,6 +46,47 @@ const accept: ModalRequest = {
   maxExpiry: '2025-11-18',
 };
 
+const request: ModalRequest = {
+  kind: 'request',
+  changeId: CHANGE,
+  title: 'libssl3 → 3.0.15',
+  emergency: true,
+};
+
+describe('the request dialog', () => {
+  it('offers the emergency lane only when told, and reads the choice back', () => {
+    expect(JSON.stringify(buildModal({ ...request, emergency: false }, message))).not.toContain(
+      'Emergency lane',
+    );
+    const f = fill(request, {
+      reason: { value: 'exposed' },
+      emergency: { selected_options: [{ value: 'emergency' }] },
+    });
+    expect(parseSubmission(f.callbackId, f.values, f.meta, today)).toEqual({
+      ok: true,
+      submission: { kind: 'request', changeId: CHANGE, emergency: true, reason: 'exposed' },
+      message,
+    });
+    const none = fill(request, {});
+    expect(parseSubmission(none.callbackId, none.values, none.meta, today)).toMatchObject({
+      ok: true,
+      submission: { kind: 'request', changeId: CHANGE, emergency: false },
+    });
+  });
+
+  it('ignores an emergency choice the dialog did not offer', () => {
+    const f = fill({ ...request, emergency: false }, { reason: { value: 'x' } });
+    const values = {
+      ...f.values,
+      emergency: { value: { type: 'checkboxes', selected_options: [{ value: 'emergency' }] } },
+    };
+    expect(parseSubmission(f.callbackId, values, f.meta, today)).toMatchObject({
+      ok: true,
+      submission: { emergency: false },
+    });
+  });
+});
+
 describe('modals', () => {
   it.each([reject, defer, accept])('%s modal respects Slack limits', (req) => {
     const m = buildModal(req, message);

@@ -148,10 +148,19 @@ describe('renderCampaign', () => {
   const cases: [CampaignState, string[]][] = [
     [
       { kind: 'pending', approvals: [], required: 2 },
-      ['approve', 'reject', 'defer', 'accept_risk', 'details'],
+      ['request', 'approve', 'reject', 'defer', 'accept_risk', 'details'],
     ],
     [
       { kind: 'pending', approvals: [{ by: alice, at: asOf }], required: 2 },
+      ['request', 'approve', 'reject', 'defer', 'accept_risk', 'details'],
+    ],
+    [
+      {
+        kind: 'pending',
+        approvals: [],
+        required: 1,
+        request: { by: alice, at: asOf, emergency: true },
+      },
       ['approve', 'reject', 'defer', 'accept_risk', 'details'],
     ],
     [{ kind: 'approved', approvals: [{ by: alice, at: asOf }], required: 1, at: asOf }, ['details']],

@@ -60,6 +60,7 @@ describe('loadEnv', () => {
       appPassword: 'p@ss',
       tenantId: 'e35cea71-f33e-4b45-8086-ec0f637381db',
       devNoAuth: false,
+      graphUrl: 'https://graph.microsoft.com/',
     });
     expect(env.logLevel).toBe('debug');
   });
@@ -67,6 +68,16 @@ describe('loadEnv', () => {
   it('accepts Socket Mode without a signing secret, and Teams without a password only in dev mode', () => {
     expect(loadEnv({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1' }).slack?.appToken).toBe('xapp-1');
     expect(loadEnv({ TEAMS_APP_ID: APP_ID, TEAMS_DEV_NO_AUTH: '1' }).msteams?.devNoAuth).toBe(true);
+  });
+
+  it('takes the Microsoft Graph URL of a national cloud, with a trailing slash', () => {
+    expect(
+      loadEnv({
+        TEAMS_APP_ID: APP_ID,
+        TEAMS_APP_PASSWORD: 'p',
+        TEAMS_GRAPH_URL: 'https://graph.microsoft.us',
+      }).msteams?.graphUrl,
+    ).toBe('https://graph.microsoft.us/');
   });
 
   // [variables, variable named, words the message must contain, words it must NOT contain]
