@@ -4,8 +4,12 @@
  * matching turns both into Finding; risk scores a Finding.
  */
 
-/** Version ordering schemes (src/core/versions). */
-export type VersionScheme = 'deb' | 'rpm' | 'apk' | 'semver' | 'pep440';
+/**
+ * Version ordering schemes (src/core/versions): distributions (deb, rpm, apk), language registries
+ * (semver for npm and crates.io, pep440 for PyPI, go for Go modules, rubygems for RubyGems) and
+ * firmware (fwupd, with no version format; firmware matching passes each device's format).
+ */
+export type VersionScheme = 'deb' | 'rpm' | 'apk' | 'semver' | 'pep440' | 'go' | 'rubygems' | 'fwupd';
 
 /** Package managers patchbot reads and drives on hosts. */
 export type PackageManagerKind = 'dpkg' | 'rpm' | 'apk';

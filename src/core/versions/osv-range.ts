@@ -2,15 +2,19 @@
  * OSV range evaluation (ossf/osv-schema, "Evaluation"): a version is affected when it is listed in
  * `versions`, or when some range has it at or after an `introduced` and before the next `fixed`
  * (or at or before the next `last_affected`), and below one of the range's `limit`s if it has any.
- * SEMVER ranges use semver order whatever the ecosystem; ECOSYSTEM ranges use the ecosystem's;
+ * SEMVER ranges use semver order whatever the ecosystem (Go's own semver for Go); ECOSYSTEM ranges
+ * use the ecosystem's;
  * GIT ranges name commits and cannot be evaluated against a package version (they are ignored).
  * `introduced: "0"` is below every version.
  */
 import type { AffectedRange, RangeEvent, VersionScheme } from '../model.js';
 import { apk } from './apk.js';
 import { deb } from './deb.js';
+import { fwupd } from './fwupd.js';
+import { go } from './go.js';
 import { pep440 } from './pep440.js';
 import { rpm } from './rpm.js';
+import { rubygems } from './rubygems.js';
 import type { VersionSchemeImpl } from './scheme.js';
 import { semverScheme } from './semver.js';
 
@@ -37,6 +41,9 @@ const BY_NAME: Readonly<Record<VersionScheme, VersionSchemeImpl>> = {
   apk,
   semver: semverScheme,
   pep440,
+  go,
+  rubygems,
+  fwupd,
 };
 
 function eventOf(e: RangeEvent): { kind: PreparedEvent['kind'] | 'limit'; version: string } {
@@ -54,7 +61,8 @@ export function prepareRanges(scheme: VersionScheme, ranges: readonly AffectedRa
   const out: PreparedRange[] = [];
   for (const range of ranges) {
     if (range.type === 'GIT') continue;
-    const impl = range.type === 'SEMVER' ? semverScheme : BY_NAME[scheme];
+    // Go's SEMVER ranges follow Go's own semver (golang.org/x/mod/semver: `v1.2` shorthands).
+    const impl = range.type === 'SEMVER' && scheme !== 'go' ? semverScheme : BY_NAME[scheme];
     const compare = impl.compare;
     const events: PreparedEvent[] = [];
     let limits: string[] | undefined;
