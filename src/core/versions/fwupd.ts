@@ -15,6 +15,7 @@
  * control characters, more than 256 characters.
  */
 import { InvalidVersionError } from '../errors.js';
+import type { FirmwareVersionFormat } from '../model.js';
 import type { VersionSchemeImpl } from './scheme.js';
 
 /** fwupd's `FwupdVersionFormat` names (libfwupd/fwupd-enums), in enum order. */
@@ -35,9 +36,14 @@ export const FWUPD_VERSION_FORMATS = [
   'dell-bios-msb',
   'intel-csme19',
   'compal-bios',
-] as const;
+] as const satisfies readonly FirmwareVersionFormat[];
 
-export type FwupdVersionFormat = (typeof FWUPD_VERSION_FORMATS)[number];
+export type FwupdVersionFormat = FirmwareVersionFormat;
+
+// Every format of the model is listed above.
+type Unlisted = Exclude<FirmwareVersionFormat, (typeof FWUPD_VERSION_FORMATS)[number]>;
+const ALL_LISTED: Unlisted extends never ? true : never = true;
+void ALL_LISTED;
 
 const FORMAT_SET: ReadonlySet<string> = new Set(FWUPD_VERSION_FORMATS);
 
