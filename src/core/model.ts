@@ -94,7 +94,8 @@ export interface AffectedEntry {
   urgency?: string;
 }
 
-export type AdvisorySource = 'osv' | 'debian-tracker' | 'alpine-secdb';
+/** lvfs: LVFS/AppStream firmware metadata (src/feeds/lvfs). */
+export type AdvisorySource = 'osv' | 'debian-tracker' | 'alpine-secdb' | 'lvfs';
 
 export interface SeverityVector {
   /** OSV severity type: CVSS_V2, CVSS_V3, CVSS_V4, Ubuntu, ... */
