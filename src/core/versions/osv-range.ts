@@ -57,12 +57,16 @@ function eventOf(e: RangeEvent): { kind: PreparedEvent['kind'] | 'limit'; versio
  * Validates and sorts the events of each range once, for evaluating many versions.
  * Throws InvalidVersionError when an event's version is not a version of the range's ordering.
  */
-export function prepareRanges(scheme: VersionScheme, ranges: readonly AffectedRange[]): PreparedRange[] {
+export function prepareRanges(
+  scheme: VersionScheme | VersionSchemeImpl,
+  ranges: readonly AffectedRange[],
+): PreparedRange[] {
+  const own = implOf(scheme);
   const out: PreparedRange[] = [];
   for (const range of ranges) {
     if (range.type === 'GIT') continue;
     // Go's SEMVER ranges follow Go's own semver (golang.org/x/mod/semver: `v1.2` shorthands).
-    const impl = range.type === 'SEMVER' && scheme !== 'go' ? semverScheme : BY_NAME[scheme];
+    const impl = range.type === 'SEMVER' && own.name !== 'go' ? semverScheme : own;
     const compare = impl.compare;
     const events: PreparedEvent[] = [];
     let limits: string[] | undefined;
@@ -111,9 +115,21 @@ function affectedBy(version: string, range: PreparedRange): boolean {
   return vulnerable;
 }
 
-function listed(scheme: VersionScheme, version: string, versions: readonly string[]): boolean {
+/**
+ * A scheme by name, or an ordering given as is: firmware passes fwupd's ordering for one version
+ * format (src/core/matching/firmware.ts), which no scheme name can say.
+ */
+function implOf(scheme: VersionScheme | VersionSchemeImpl): VersionSchemeImpl {
+  return typeof scheme === 'string' ? BY_NAME[scheme] : scheme;
+}
+
+function listed(
+  scheme: VersionScheme | VersionSchemeImpl,
+  version: string,
+  versions: readonly string[],
+): boolean {
   if (versions.length === 0) return false;
-  const impl = BY_NAME[scheme];
+  const impl = implOf(scheme);
   for (const v of versions) {
     if (v === version) return true;
     if (impl.isValid(v) && impl.compare(v, version) === 0) return true;
@@ -123,7 +139,7 @@ function listed(scheme: VersionScheme, version: string, versions: readonly strin
 
 /** isAffected over ranges already prepared with prepareRanges. */
 export function isAffectedPrepared(
-  scheme: VersionScheme,
+  scheme: VersionScheme | VersionSchemeImpl,
   version: string,
   ranges: readonly PreparedRange[],
   versions: readonly string[],
