@@ -145,9 +145,9 @@ function rangesIn(entry: AffectedEntry, format: FwupdVersionFormat): AffectedEnt
   }));
 }
 
-/** The device's version in `format`: its raw version printed again when the formats differ. */
+/** The device's version in `format`: its raw version printed again when the formats differ (or it has only a raw one). */
 function installedIn(device: FirmwareDevice, format: FwupdVersionFormat): string | undefined {
-  if (format !== device.versionFormat && device.versionRaw !== undefined) {
+  if ((format !== device.versionFormat || device.version === undefined) && device.versionRaw !== undefined) {
     const printed = fwupdVersionFromRaw(BigInt(device.versionRaw), format);
     if (printed !== undefined) return printed;
   }

@@ -177,6 +177,12 @@ describe('firmware matching', () => {
         message: `device UEFI dbx (${dbx.id}) reports no firmware version: 3 firmware advisories not evaluated`,
       },
     ]);
+    // A device with only a raw version is compared with it, printed in its format.
+    const rawOnly: FirmwareDevice = { ...noVersion, versionRaw: '21' };
+    expect(matchFirmware(index, [rawOnly]).matches.map((m) => [m.installedVersion, m.fixedVersion])).toEqual([
+      ['21', '26'],
+      ['21', '22'],
+    ]);
     // Devices no advisory names are not reported.
     expect(matchFirmware(index, devicesOf('get-devices.hp-z4-g4-workstation.json'))).toEqual({
       matches: [],

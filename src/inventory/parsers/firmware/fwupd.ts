@@ -265,6 +265,9 @@ export function parseFwupdDevices(text: string): FwupdDevicesResult {
   return { devices, warnings: warnings.list() };
 }
 
+/** `get-updates --json` has the device shape of get-devices, with the updates as `Releases`. */
+export const parseFwupdUpdates = parseFwupdDevices;
+
 const AttributeSchema = z.object({
   AppstreamId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'not an appstream id'),
   HsiResult: Text.optional(),
