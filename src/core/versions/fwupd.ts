@@ -268,6 +268,65 @@ export function fwupdVersionFormatProblem(version: string, format: FwupdVersionF
   return `${version} is not a valid ${format} (guessed ${guessed})`;
 }
 
+const SECTIONS: Partial<Record<FwupdVersionFormat, number>> = {
+  plain: 1,
+  number: 1,
+  hex: 1,
+  pair: 2,
+  bcd: 2,
+  triplet: 3,
+  'surface-legacy': 3,
+  surface: 3,
+  'dell-bios': 3,
+  'dell-bios-msb': 3,
+  quad: 4,
+  'intel-me': 4,
+  'intel-me2': 4,
+};
+
+/**
+ * fu_version_ensure_semver: a dotted-decimal version from a "crazy" one (`CBET1.2.3` -> `1.2.3`,
+ * `4.11-1190-g12d8072e6b-dirty` -> `4.11.1190` as a triplet), with as many sections as the format
+ * has (missing ones are zeros in front: `1.2` -> `0.1.2`). undefined when it holds no digit.
+ */
+export function fwupdEnsureSemver(
+  version: string,
+  format: FwupdVersionFormat = 'unknown',
+): string | undefined {
+  let safe: string;
+  if (version.startsWith('0x')) {
+    safe = parseFwupdVersionFromFormat(version, 'triplet');
+  } else {
+    let out = '';
+    let digits = 0;
+    let dotValid = false;
+    for (let i = 0; i < version.length; i++) {
+      const c = version[i];
+      if (c >= '0' && c <= '9') {
+        out += c;
+        digits++;
+        dotValid = true;
+      } else if (c === '-' || c === '~') {
+        out += '.';
+        dotValid = false;
+      } else if (c === '.' && dotValid && i + 1 < version.length) {
+        out += c;
+        dotValid = false;
+      }
+    }
+    if (out.endsWith('.')) out = out.slice(0, -1);
+    if (digits === 0) return undefined;
+    safe = out;
+  }
+  if (format === 'unknown') return safe;
+  const expected = SECTIONS[format] ?? 0;
+  const split = safe.split('.');
+  const parts: string[] = [];
+  for (let i = split.length; i < expected; i++) parts.push('0');
+  parts.push(...split.slice(0, expected));
+  return parts.join('.');
+}
+
 // ---- comparison ---------------------------------------------------------------------------
 
 const INT64_MAX = 0x7fffffffffffffffn;

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   compareFwupdVersions,
+  fwupdEnsureSemver,
   fwupdVersionFormatProblem,
   fwupdVersionFromRaw,
   fwupdVersionFromUint16,
@@ -43,6 +44,7 @@ describe('fwupd: fu-version-test.c', () => {
     guessFormat: [string, string][];
     verifyFormat: [string, string, boolean][];
     compare: [string, '<' | '=' | '>', string, string][];
+    ensureSemver: [string, string, string][];
   }>('fwupd_fu-version-test.json');
 
   it.each(v.fromUint32)('fu_version_from_uint32(%d) is %s (%s)', (val, ver, fmt) => {
@@ -68,6 +70,9 @@ describe('fwupd: fu-version-test.c', () => {
     if (ok) expect(problem).toBeUndefined();
     else expect(problem).toMatch(new RegExp(`${input} is not a valid ${fmt}`));
   });
+  it.each(v.ensureSemver)('fu_version_ensure_semver(%s) is %s (%s)', (input, out, fmt) => {
+    expect(fwupdEnsureSemver(input, format(fmt))).toBe(out);
+  });
   it.each(v.compare)('fu_version_compare(%s %s %s, %s)', (a, op, b, fmt) => {
     expect(compareFwupdVersions(a, b, format(fmt))).toBe(SIGN[op]);
     expect(compareFwupdVersions(b, a, format(fmt))).toBe(SIGN[op] === 0 ? 0 : -SIGN[op]);
@@ -92,6 +97,8 @@ describe('fwupd: fu-version-test.c', () => {
     );
     expect(() => compareFwupdVersions('1\n2', '1', 'quad')).toThrow(/control character/);
     expect(schemeForEcosystem('fwupd:dell-bios')).toBe('fwupd');
+    expect(fwupdEnsureSemver('dave', 'triplet')).toBeUndefined();
+    expect(fwupdEnsureSemver('0x10203', 'triplet')).toBe('0.1.515');
     expect(getScheme('fwupd').compare('P1.2', 'P1.10')).toBe(-1);
   });
 });
