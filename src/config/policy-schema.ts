@@ -447,6 +447,11 @@ export const BUILTIN_FEEDS: Readonly<Record<string, { url: string; enabled: bool
   'osv-redhat': { url: 'osv:Red Hat', enabled: false },
   'osv-npm': { url: 'osv:npm', enabled: false },
   'osv-pypi': { url: 'osv:PyPI', enabled: false },
+  'osv-go': { url: 'osv:Go', enabled: false },
+  'osv-crates-io': { url: 'osv:crates.io', enabled: false },
+  'osv-rubygems': { url: 'osv:RubyGems', enabled: false },
+  /** LVFS firmware metadata (firmware.xml.zst): firmware advisories for fwupd devices. */
+  lvfs: { url: 'lvfs', enabled: false },
 };
 
 export interface FeedSource {

@@ -4,8 +4,12 @@
  * matching turns both into Finding; risk scores a Finding.
  */
 
-/** Version ordering schemes (src/core/versions). */
-export type VersionScheme = 'deb' | 'rpm' | 'apk' | 'semver' | 'pep440';
+/**
+ * Version ordering schemes (src/core/versions): distributions (deb, rpm, apk), language registries
+ * (semver for npm and crates.io, pep440 for PyPI, go for Go modules, rubygems for RubyGems) and
+ * firmware (fwupd, with no version format; firmware matching passes each device's format).
+ */
+export type VersionScheme = 'deb' | 'rpm' | 'apk' | 'semver' | 'pep440' | 'go' | 'rubygems' | 'fwupd';
 
 /** Package managers patchbot reads and drives on hosts. */
 export type PackageManagerKind = 'dpkg' | 'rpm' | 'apk';
@@ -90,7 +94,8 @@ export interface AffectedEntry {
   urgency?: string;
 }
 
-export type AdvisorySource = 'osv' | 'debian-tracker' | 'alpine-secdb';
+/** lvfs: LVFS/AppStream firmware metadata (src/feeds/lvfs). */
+export type AdvisorySource = 'osv' | 'debian-tracker' | 'alpine-secdb' | 'lvfs';
 
 export interface SeverityVector {
   /** OSV severity type: CVSS_V2, CVSS_V3, CVSS_V4, Ubuntu, ... */
@@ -210,4 +215,122 @@ export interface RiskAssessment {
   ssvcCve?: string;
   /** The sum of the contributions before clamping to 0-100 (equals `score` when no clamping happened). */
   rawScore?: number;
+}
+
+// ---- firmware and third-party software (the rest of a host's baseline) --------------------
+
+/**
+ * SMBIOS/DMI facts as Linux exposes them in /sys/class/dmi/id (readable without root), or as
+ * dmidecode prints them. A field is absent when the firmware did not fill it in (empty, or an
+ * SMBIOS placeholder such as "To Be Filled By O.E.M."). Serial numbers and UUIDs are never read.
+ */
+export interface DmiInfo {
+  biosVendor?: string;
+  biosVersion?: string;
+  /** As the firmware writes it, usually MM/DD/YYYY. */
+  biosDate?: string;
+  /** SMBIOS "BIOS Revision", e.g. "2.2". */
+  biosRelease?: string;
+  systemVendor?: string;
+  productName?: string;
+  productFamily?: string;
+  boardVendor?: string;
+  boardName?: string;
+}
+
+/** fwupd's VersionFormat names (src/core/versions/fwupd.ts). */
+export type FirmwareVersionFormat =
+  | 'unknown'
+  | 'plain'
+  | 'number'
+  | 'pair'
+  | 'triplet'
+  | 'quad'
+  | 'bcd'
+  | 'intel-me'
+  | 'intel-me2'
+  | 'surface-legacy'
+  | 'surface'
+  | 'dell-bios'
+  | 'hex'
+  | 'dell-bios-msb'
+  | 'intel-csme19'
+  | 'compal-bios';
+
+/** A firmware release fwupd knows for a device (`Releases` of get-devices / get-updates). */
+export interface FirmwareRelease {
+  version: string;
+  /** The LVFS component id, e.g. "org.linuxfoundation.dbx.aa64.firmware". */
+  appstreamId?: string;
+  remoteId?: string;
+  /** Every id of `Issues`, CVE or not ("309662"). */
+  issues: string[];
+  /** The CVE ids among `issues`. */
+  cves: string[];
+  /** is-upgrade, is-downgrade, blocked-version... */
+  flags: string[];
+  urgency?: string;
+}
+
+/** One device of `fwupdmgr get-devices --json` (or fwupdtool). */
+export interface FirmwareDevice {
+  /** fwupd's DeviceId (40 hex digits): what `fwupdmgr update` takes. */
+  id: string;
+  name?: string;
+  vendor?: string;
+  plugin?: string;
+  /** Lower-case GUIDs: what LVFS metadata matches (`<provides><firmware type="flashed">`). */
+  guids: string[];
+  instanceIds: string[];
+  /** Absent when fwupd does not know the running version (a CPU without microcode version, a NIC). */
+  version?: string;
+  versionFormat: FirmwareVersionFormat;
+  /** The raw integer version (decimal digits), when the device reports one. */
+  versionRaw?: string;
+  versionLowest?: string;
+  versionBootloader?: string;
+  flags: string[];
+  /** pending, success, failed, needs-reboot, failed-transient, when fwupd recorded an update. */
+  updateState?: string;
+  parentId?: string;
+  protocols: string[];
+  releases: FirmwareRelease[];
+}
+
+/** One Host Security ID attribute (`fwupdmgr security --json`). */
+export interface HsiAttribute {
+  /** e.g. "org.fwupd.hsi.Uefi.SecureBoot". */
+  appstreamId: string;
+  /** fwupd's HsiResult: "enabled", "not-enabled", "locked", "not-found", "valid"... */
+  result?: string;
+  /** The result that would count as success. */
+  resultSuccess?: string;
+  /** HSI level 1-4 the attribute belongs to, when fwupd says. */
+  level?: number;
+  name?: string;
+  plugin?: string;
+  flags: string[];
+  /** The `success` flag. */
+  success: boolean;
+}
+
+/** OSV ecosystems of third-party (language) packages patchbot inventories. */
+export type ThirdPartyEcosystem = 'PyPI' | 'npm' | 'Go' | 'crates.io' | 'RubyGems';
+
+/**
+ * A language package found on a host, with where it was found: remediation differs for a
+ * system-wide interpreter (upgrade in place) and a lockfile (bump it in the project).
+ */
+export interface ThirdPartyPackage {
+  ecosystem: ThirdPartyEcosystem;
+  /** The registry name as the source wrote it (PyPI names are compared normalised). */
+  name: string;
+  version: string;
+  /** The interpreter (`/usr/bin/python3`), npm's global prefix, or the lockfile's path. */
+  owner: string;
+  ownerKind: 'interpreter' | 'site-packages' | 'global-npm' | 'lockfile';
+  /** A development-only dependency, when the lockfile says so. */
+  dev?: boolean;
+  /** requirements.txt environment marker, kept as written (not evaluated). */
+  marker?: string;
 }

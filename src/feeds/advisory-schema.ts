@@ -28,7 +28,7 @@ const AffectedEntrySchema = z.object({
 
 export const AdvisoryRecord = z.object({
   id: AdvisoryId,
-  source: z.enum(['osv', 'debian-tracker', 'alpine-secdb']),
+  source: z.enum(['osv', 'debian-tracker', 'alpine-secdb', 'lvfs']),
   aliases: z.array(AdvisoryId),
   cves: z.array(CveId),
   published: z.date().optional(),

@@ -1,6 +1,6 @@
 /**
  * Official feed locations, in one place. `resolveSourceSpec` also turns the short names accepted on
- * the command line (`kev`, `epss`, `debian-tracker`, `nvd`, `osv:Debian`) into these URLs.
+ * the command line (`kev`, `epss`, `debian-tracker`, `nvd`, `lvfs`, `osv:Debian`) into these URLs.
  */
 
 export const DEFAULT_FEED_URLS = {
@@ -12,6 +12,8 @@ export const DEFAULT_FEED_URLS = {
   debianTracker: 'https://security-tracker.debian.org/tracker/data/json',
   /** NVD CVE API 2.0; incremental with lastModStartDate/lastModEndDate (at most 120 days apart). */
   nvd: 'https://services.nvd.nist.gov/rest/json/cves/2.0',
+  /** LVFS firmware metadata (AppStream XML, zstd), the `lvfs` remote fwupd itself reads. */
+  lvfs: 'https://cdn.fwupd.org/downloads/firmware.xml.zst',
   /** OSV's per-ecosystem export. */
   osvBucket: 'https://osv-vulnerabilities.storage.googleapis.com',
 } as const;
@@ -34,6 +36,7 @@ const SHORT_NAMES: Readonly<Record<string, string>> = {
   epss: DEFAULT_FEED_URLS.epss,
   'debian-tracker': DEFAULT_FEED_URLS.debianTracker,
   nvd: DEFAULT_FEED_URLS.nvd,
+  lvfs: DEFAULT_FEED_URLS.lvfs,
 };
 
 /** A short feed name -> its official URL; anything else (a path or a URL) is returned unchanged. */

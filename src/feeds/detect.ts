@@ -1,14 +1,14 @@
 /**
  * Which feed format a file holds, decided by its content (never by its name). Pure.
- * - bytes: zip (PK\x03\x04 or an empty archive's PK\x05\x06), gzip (1f 8b), EPSS CSV (a
- *   `#model_version` line or the header `cve,epss,percentile`), JSON (`{` or `[` first), else text
- *   that may be YAML.
+ * - bytes: zip (PK\x03\x04 or an empty archive's PK\x05\x06), gzip (1f 8b), zstd (28 b5 2f fd),
+ *   EPSS CSV (a `#model_version` line or the header `cve,epss,percentile`), JSON (`{` or `[`
+ *   first), XML (`<` first: LVFS/AppStream firmware metadata), else text that may be YAML.
  * - parsed JSON: OSV record (id + modified + affected or withdrawn), a list of them, KEV
  *   (catalogVersion + vulnerabilities), NVD (vulnerabilities[].cve, or one object with id + metrics),
  *   Debian tracker (object of package -> issue -> { releases }).
  */
 
-export type ByteFormat = 'zip' | 'gzip' | 'epss' | 'json' | 'text';
+export type ByteFormat = 'zip' | 'gzip' | 'zstd' | 'epss' | 'json' | 'xml' | 'text';
 export type DocumentFormat = 'osv' | 'osv-list' | 'kev' | 'nvd' | 'debian-tracker';
 
 export function sniffBytes(head: Uint8Array): ByteFormat {
@@ -22,12 +22,15 @@ export function sniffBytes(head: Uint8Array): ByteFormat {
     return 'zip';
   }
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd)
+    return 'zstd';
   const text = Buffer.from(head.subarray(0, 512))
     .toString('utf8')
     .replace(/^\ufeff/, '');
   if (/^#model_version:/.test(text) || /^cve,epss,percentile\r?(?:\n|$)/.test(text)) return 'epss';
   const first = /\S/.exec(text)?.[0];
   if (first === '{' || first === '[') return 'json';
+  if (first === '<') return 'xml';
   return 'text';
 }
 

@@ -10,14 +10,21 @@ import { FIELD_LIMITS } from './limits.js';
 /** Characters found in deb, rpm, apk, semver, PEP 440 versions and git commit ids. */
 export const VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+~^:!*-]*$/;
 
-/** Package names of every supported ecosystem: deb, rpm, apk, npm (@scope/name), PyPI. */
-export const PACKAGE_NAME_PATTERN = /^@?[A-Za-z0-9][A-Za-z0-9._+~-]*(?:\/[A-Za-z0-9][A-Za-z0-9._~-]*)?$/;
+/**
+ * Package names of every supported ecosystem: deb, rpm, apk, npm (@scope/name), PyPI, crates.io,
+ * RubyGems, Go module paths (golang.org/x/net, github.com/o/r/v2), firmware GUIDs.
+ */
+export const PACKAGE_NAME_PATTERN =
+  /^@?[A-Za-z0-9_][A-Za-z0-9._+~-]*(?:\/[A-Za-z0-9._~+-]*[A-Za-z0-9_~+-])*$/;
 
 /** Debian source package names (Debian Policy 5.6.1). */
 export const DEBIAN_SOURCE_PATTERN = /^[a-z0-9][a-z0-9+.-]+$/;
 
-/** Advisory and alias ids: GHSA-..., PYSEC-..., DSA-5514-1, RHSA-2024:1234, UBUNTU-CVE-... */
-export const ADVISORY_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:+-]*$/;
+/**
+ * Advisory and alias ids: GHSA-..., PYSEC-..., DSA-5514-1, RHSA-2024:1234, UBUNTU-CVE-...,
+ * LVFS:com.dell.uefi6180aaaa.firmware:P1.1 (AppStream component ids may hold `_`).
+ */
+export const ADVISORY_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:+_-]*$/;
 
 export const CVE_PATTERN = /^CVE-\d{4}-\d{4,19}$/;
 

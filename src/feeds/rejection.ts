@@ -1,5 +1,6 @@
-import type { z } from 'zod';
 import { truncate } from '../core/errors.js';
+
+export { describeZodError } from '../core/validation.js';
 
 /** One record a feed could not import, and why. */
 export interface FeedRejection {
@@ -8,16 +9,6 @@ export interface FeedRejection {
   /** The record's id when it could be read, else a position ("vulnerabilities[12]"). */
   recordId: string;
   reason: string;
-}
-
-/** A zod error as one line: "affected.0.ranges.1.events.0: Invalid input; details: Too big ...". */
-export function describeZodError(error: z.ZodError, maxIssues = 3): string {
-  const parts = error.issues.slice(0, maxIssues).map((issue) => {
-    const path = issue.path.map(String).join('.');
-    return path === '' ? issue.message : `${path}: ${issue.message}`;
-  });
-  const more = error.issues.length > maxIssues ? ` (and ${error.issues.length - maxIssues} more)` : '';
-  return truncate(parts.join('; ') + more, 600);
 }
 
 /** A best-effort record id from an untrusted value, safe to print. */

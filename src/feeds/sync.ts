@@ -19,6 +19,7 @@ import { detectDocument, looksLikeOsv, sniffBytes, type DocumentFormat } from '.
 import { DocumentSyntaxError, decodeUtf8, parseJsonText, parseYamlText } from './document.js';
 import { readEpssCsv } from './epss/read.js';
 import { parseKevCatalog } from './kev/parse.js';
+import { LvfsDocumentError, looksLikeLvfs, parseLvfsMetadata } from './lvfs/parse.js';
 import { DEFAULT_FEED_LIMITS, type FeedLimits } from './limits.js';
 import { fetchNvdPages } from './nvd/fetch.js';
 import { parseNvdDocument } from './nvd/parse.js';
@@ -27,6 +28,7 @@ import type { FeedRejection } from './rejection.js';
 import type { EnrichmentItems, EnrichmentKind, FeedSink } from '../core/feed-sink.js';
 import { downloadToFile, locateSource, redact, type FetchFn, type HttpOptions } from './source.js';
 import { countZipEntries, readZip } from './zip.js';
+import { inflateZstd } from './zstd.js';
 
 /** pino-compatible: static message, details in fields. */
 export interface FeedLogger {
@@ -320,6 +322,10 @@ class SourceRun {
       return this.processZip(path, label);
     }
     if (kind === 'gzip') return this.processGzip(path, head, label, opts.inContainer, asOf);
+    if (kind === 'zstd') {
+      const inner = await inflateZstd(createReadStream(path), this.limits.maxDocumentBytes, label);
+      return this.processDocument(inner, label, opts.inContainer, asOf, true);
+    }
     if (kind === 'epss') return this.processEpss(createReadStream(path), label, asOf);
     if (info.size > this.limits.maxDocumentBytes) {
       throw new PatchbotError(
@@ -352,7 +358,7 @@ class SourceRun {
       return input.pipe(z);
     };
     if (kind === 'epss') return this.processEpss(gunzip(), label, asOf);
-    if (kind === 'zip' || kind === 'gzip') {
+    if (kind === 'zip' || kind === 'gzip' || kind === 'zstd') {
       if (inContainer) return this.skip(label);
       throw new PatchbotError(
         'FEED_INVALID',
@@ -409,10 +415,15 @@ class SourceRun {
     label: string,
     inContainer: boolean,
     asOf: Date,
+    decompressed = false,
   ): Promise<void> {
     const kind = sniffBytes(bytes.subarray(0, 512));
     if (kind === 'epss') return this.processEpss(Readable.from([bytes]), label, asOf);
-    if (kind === 'zip' || kind === 'gzip') return this.skip(label, inContainer);
+    if (kind === 'zstd' && !decompressed) {
+      const inner = await inflateZstd([bytes], this.limits.maxDocumentBytes, label);
+      return this.processDocument(inner, label, inContainer, asOf, true);
+    }
+    if (kind === 'zip' || kind === 'gzip' || kind === 'zstd') return this.skip(label, inContainer);
     let text: string;
     try {
       text = decodeUtf8(bytes);
@@ -443,6 +454,10 @@ class SourceRun {
       const format = detectDocument(value);
       if (format === undefined) return this.skip(label, inContainer, 'JSON of no known feed format');
       return this.dispatch(format, value, label, asOf);
+    }
+    if (kind === 'xml') {
+      if (!looksLikeLvfs(text)) return this.skip(label, inContainer, 'XML of no known feed format');
+      return this.processLvfs(text, label, asOf);
     }
     // Not JSON: OSV records may be YAML (PyPI's advisory database).
     let value: unknown;
@@ -528,6 +543,25 @@ class SourceRun {
       }
     } catch (err) {
       throw err instanceof PatchbotError ? err : gzipError(label, err);
+    }
+  }
+
+  /** LVFS/AppStream firmware metadata: one advisory per release that lists issues. */
+  private async processLvfs(text: string, label: string, asOf: Date): Promise<void> {
+    this.formats.add('lvfs');
+    let result;
+    try {
+      result = parseLvfsMetadata(text, label, asOf);
+    } catch (err) {
+      if (!(err instanceof LvfsDocumentError)) throw err;
+      throw new PatchbotError('FEED_INVALID', `${label}: ${err.message}`);
+    }
+    this.summary.read += result.releases;
+    this.setTotal(result.releases);
+    for (const r of result.rejections) this.reject(r);
+    for (const advisory of result.advisories) {
+      await this.addAdvisory(advisory);
+      this.tickRecord();
     }
   }
 

@@ -70,3 +70,17 @@ export function ecosystemsForOs(os: OsInfo): string[] {
       return [];
   }
 }
+
+/**
+ * The key a registry package name is compared by, in the ecosystem's own rules: PyPI names are
+ * case-insensitive with runs of `-`, `_` and `.` equal (PEP 503: `Jinja2` = `jinja2`,
+ * `zope.interface` = `zope-interface`); every other ecosystem compares names as written.
+ * undefined when the ecosystem needs no normalising (the caller can skip the call).
+ */
+export function nameNormalizer(ecosystem: string): ((name: string) => string) | undefined {
+  return ecosystem === 'PyPI' ? normalizePypiName : undefined;
+}
+
+export function normalizePypiName(name: string): string {
+  return name.replace(/[-_.]+/g, '-').toLowerCase();
+}

@@ -7,8 +7,9 @@
  * - Distribution advisories (Debian, Ubuntu, Alpine, Rocky, Alma) name SOURCE packages: such an
  *   entry matches an installed package through its `sourceName`, and compares the fix with its
  *   `sourceVersion` (a binNMU `2.36-9+deb12u3+b1` is built from source `2.36-9+deb12u3`). An entry
- *   naming binary packages (npm, PyPI, Red Hat) matches `name` and compares `version`. Ubuntu's
- *   `binaries` list restricts an entry to the binary packages it names.
+ *   naming binary packages (npm, PyPI, Go, crates.io, RubyGems, Red Hat) matches `name` (PyPI
+ *   names as PEP 503 normalises them) and compares `version`. Ubuntu's `binaries` list restricts
+ *   an entry to the binary packages it names.
  * - `affected` entries decide with the OSV ranges and versions; `unfixed`, `no-dsa`, `ignored` and
  *   `postponed` always match, with no fixed version.
  * - A matcher remembers each (package group, version) it evaluated, so a fleet of hosts that share
@@ -26,12 +27,19 @@ import {
   schemeForEcosystem,
   type PreparedRange,
 } from '../versions/index.js';
-
+import { nameNormalizer } from './ecosystems.js';
 import type { Match, MatchWarning } from './types.js';
 
 export type { Match, MatchWarning } from './types.js';
-export { ecosystemsForOs } from './ecosystems.js';
+export { ecosystemsForOs, nameNormalizer, normalizePypiName } from './ecosystems.js';
 export { diffFindings, findingKeyOf, type FindingKey, type FindingsDiff } from './diff.js';
+export {
+  buildFirmwareIndex,
+  matchFirmware,
+  type FirmwareAdvisoryIndex,
+  type FirmwareMatch,
+  type FirmwareMatchWarning,
+} from './firmware.js';
 
 interface IndexedEntry {
   advisoryId: string;
@@ -106,7 +114,8 @@ export function buildAdvisoryIndex(advisories: readonly Advisory[]): AdvisoryInd
       const byEco = entry.nameKind === 'source' ? source : binary;
       let byName = byEco.get(entry.ecosystem);
       if (byName === undefined) byEco.set(entry.ecosystem, (byName = new Map<string, Group>()));
-      let group = byName.get(entry.package);
+      const key = nameNormalizer(entry.ecosystem)?.(entry.package) ?? entry.package;
+      let group = byName.get(key);
       if (group === undefined) {
         group = {
           id: groupCount++,
@@ -117,7 +126,7 @@ export function buildAdvisoryIndex(advisories: readonly Advisory[]): AdvisoryInd
           entries: [],
           repeatsAdvisory: false,
         };
-        byName.set(entry.package, group);
+        byName.set(key, group);
       }
       let ids = advisoryIdsOf.get(group);
       if (ids === undefined) advisoryIdsOf.set(group, (ids = new Set()));
@@ -207,6 +216,7 @@ export function createMatcher(index: AdvisoryIndex): Matcher {
     if (seen === undefined) byPackage.set(ecoKey, (seen = new WeakMap()));
     const sources: (ReadonlyMap<string, Group> | undefined)[] = ecosystems.map((e) => index.source.get(e));
     const binaries: (ReadonlyMap<string, Group> | undefined)[] = ecosystems.map((e) => index.binary.get(e));
+    const binaryKey = ecosystems.map((e) => nameNormalizer(e));
     const pending: Hit[] = [];
     for (const pkg of packages) {
       const known = seen.get(pkg);
@@ -222,7 +232,7 @@ export function createMatcher(index: AdvisoryIndex): Matcher {
           groups++;
           merge ||= src.repeatsAdvisory;
         }
-        const bin = binaries[i]?.get(pkg.name);
+        const bin = binaries[i]?.get(binaryKey[i]?.(pkg.name) ?? pkg.name);
         if (bin !== undefined && collect(evaluate(bin, pkg.version), pkg, pending)) {
           groups++;
           merge ||= bin.repeatsAdvisory;

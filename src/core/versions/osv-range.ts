@@ -2,15 +2,19 @@
  * OSV range evaluation (ossf/osv-schema, "Evaluation"): a version is affected when it is listed in
  * `versions`, or when some range has it at or after an `introduced` and before the next `fixed`
  * (or at or before the next `last_affected`), and below one of the range's `limit`s if it has any.
- * SEMVER ranges use semver order whatever the ecosystem; ECOSYSTEM ranges use the ecosystem's;
+ * SEMVER ranges use semver order whatever the ecosystem (Go's own semver for Go); ECOSYSTEM ranges
+ * use the ecosystem's;
  * GIT ranges name commits and cannot be evaluated against a package version (they are ignored).
  * `introduced: "0"` is below every version.
  */
 import type { AffectedRange, RangeEvent, VersionScheme } from '../model.js';
 import { apk } from './apk.js';
 import { deb } from './deb.js';
+import { fwupd } from './fwupd.js';
+import { go } from './go.js';
 import { pep440 } from './pep440.js';
 import { rpm } from './rpm.js';
+import { rubygems } from './rubygems.js';
 import type { VersionSchemeImpl } from './scheme.js';
 import { semverScheme } from './semver.js';
 
@@ -37,6 +41,9 @@ const BY_NAME: Readonly<Record<VersionScheme, VersionSchemeImpl>> = {
   apk,
   semver: semverScheme,
   pep440,
+  go,
+  rubygems,
+  fwupd,
 };
 
 function eventOf(e: RangeEvent): { kind: PreparedEvent['kind'] | 'limit'; version: string } {
@@ -50,11 +57,16 @@ function eventOf(e: RangeEvent): { kind: PreparedEvent['kind'] | 'limit'; versio
  * Validates and sorts the events of each range once, for evaluating many versions.
  * Throws InvalidVersionError when an event's version is not a version of the range's ordering.
  */
-export function prepareRanges(scheme: VersionScheme, ranges: readonly AffectedRange[]): PreparedRange[] {
+export function prepareRanges(
+  scheme: VersionScheme | VersionSchemeImpl,
+  ranges: readonly AffectedRange[],
+): PreparedRange[] {
+  const own = implOf(scheme);
   const out: PreparedRange[] = [];
   for (const range of ranges) {
     if (range.type === 'GIT') continue;
-    const impl = range.type === 'SEMVER' ? semverScheme : BY_NAME[scheme];
+    // Go's SEMVER ranges follow Go's own semver (golang.org/x/mod/semver: `v1.2` shorthands).
+    const impl = range.type === 'SEMVER' && own.name !== 'go' ? semverScheme : own;
     const compare = impl.compare;
     const events: PreparedEvent[] = [];
     let limits: string[] | undefined;
@@ -103,9 +115,21 @@ function affectedBy(version: string, range: PreparedRange): boolean {
   return vulnerable;
 }
 
-function listed(scheme: VersionScheme, version: string, versions: readonly string[]): boolean {
+/**
+ * A scheme by name, or an ordering given as is: firmware passes fwupd's ordering for one version
+ * format (src/core/matching/firmware.ts), which no scheme name can say.
+ */
+function implOf(scheme: VersionScheme | VersionSchemeImpl): VersionSchemeImpl {
+  return typeof scheme === 'string' ? BY_NAME[scheme] : scheme;
+}
+
+function listed(
+  scheme: VersionScheme | VersionSchemeImpl,
+  version: string,
+  versions: readonly string[],
+): boolean {
   if (versions.length === 0) return false;
-  const impl = BY_NAME[scheme];
+  const impl = implOf(scheme);
   for (const v of versions) {
     if (v === version) return true;
     if (impl.isValid(v) && impl.compare(v, version) === 0) return true;
@@ -115,7 +139,7 @@ function listed(scheme: VersionScheme, version: string, versions: readonly strin
 
 /** isAffected over ranges already prepared with prepareRanges. */
 export function isAffectedPrepared(
-  scheme: VersionScheme,
+  scheme: VersionScheme | VersionSchemeImpl,
   version: string,
   ranges: readonly PreparedRange[],
   versions: readonly string[],

@@ -39,6 +39,7 @@ const SOURCE_TO_DB = {
   osv: 'osv',
   'debian-tracker': 'debian_tracker',
   'alpine-secdb': 'alpine_secdb',
+  lvfs: 'lvfs',
 } as const;
 
 /** The fixed versions named by an entry's ranges (for indexes and display). */

@@ -5,7 +5,8 @@
  * - Red Hat: "the name of a binary or source RPM". Red Hat's OSV records are generated from its
  *   CSAF advisories, whose product ids name binary RPMs (openssh-server, kernel-rt-core...), so
  *   they are treated as binary names; matching compares them with the installed RPM's name.
- * - npm, PyPI: the registry package, which is what is installed: binary.
+ * - npm, PyPI, Go, crates.io, RubyGems: the registry package (a Go module path), which is what is
+ *   installed or locked: binary.
  */
 import type { AffectedEntry, VersionScheme } from '../../core/model.js';
 
@@ -32,6 +33,9 @@ const ECOSYSTEMS: readonly EcosystemInfo[] = [
   { base: 'Red Hat', nameKind: 'binary', scheme: 'rpm', releasePattern: /^(?:|:[A-Za-z0-9_.:-]+)$/ },
   { base: 'npm', nameKind: 'binary', scheme: 'semver', releasePattern: /^$/ },
   { base: 'PyPI', nameKind: 'binary', scheme: 'pep440', releasePattern: /^$/ },
+  { base: 'Go', nameKind: 'binary', scheme: 'go', releasePattern: /^$/ },
+  { base: 'crates.io', nameKind: 'binary', scheme: 'semver', releasePattern: /^$/ },
+  { base: 'RubyGems', nameKind: 'binary', scheme: 'rubygems', releasePattern: /^$/ },
 ];
 
 export type EcosystemLookup =

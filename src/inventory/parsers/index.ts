@@ -5,3 +5,12 @@ export { familyOf, parseOsRelease, type OsReleaseResult } from './os-release.js'
 export { needsRestartingVerdict, parseRebootRequiredPkgs } from './reboot.js';
 export { parseRpmQuery, parseSourceRpmName, RPM_QUERY_FORMAT } from './rpm.js';
 export { MAX_WARNINGS, type PackagesParseResult, type ParseWarning } from './warnings.js';
+export { DMI_SYSFS_FILES, parseDmidecode, parseDmiSysfs, type DmiParseResult } from './firmware/dmi.js';
+export {
+  parseFwupdDevices,
+  parseFwupdSecurity,
+  parseFwupdUpdates,
+  type FwupdDevicesResult,
+  type FwupdSecurityResult,
+} from './firmware/fwupd.js';
+export * from './third-party/index.js';

@@ -19,6 +19,7 @@ import { AdvisoryRepository } from '../../../src/db/repositories/advisory-reposi
 import { parseTrackerJson } from '../../../src/feeds/debian-tracker/parse.js';
 import { parseYamlText } from '../../../src/feeds/document.js';
 import { parseKevCatalog } from '../../../src/feeds/kev/parse.js';
+import { parseLvfsMetadata } from '../../../src/feeds/lvfs/parse.js';
 import { parseNvdDocument } from '../../../src/feeds/nvd/parse.js';
 import { parseOsvRecord } from '../../../src/feeds/osv/parse.js';
 import { syncFeeds } from '../../../src/feeds/sync.js';
@@ -36,7 +37,7 @@ async function files(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** Every advisory of the OSV and tracker fixtures, as the parsers make them. */
+/** Every advisory of the OSV, tracker and LVFS fixtures, as the parsers make them. */
 async function realAdvisories(): Promise<Advisory[]> {
   const out: Advisory[] = [];
   for (const file of await files(join(FIXTURES, 'osv'))) {
@@ -50,6 +51,11 @@ async function realAdvisories(): Promise<Advisory[]> {
     const raw = JSON.parse(await readFile(file, 'utf8')) as unknown;
     out.push(...parseTrackerJson(raw, file, AS_OF).advisories);
   }
+  // LVFS firmware advisories: source `lvfs`, GUIDs as package names, `fwupd:<format>` ecosystems.
+  const metainfo = join(FIXTURES, '../firmware/lvfs/dell-latitude-7390-2in1.firmware.metainfo.xml');
+  const lvfs = parseLvfsMetadata(await readFile(metainfo, 'utf8'), metainfo, AS_OF).advisories;
+  if (lvfs.length !== 1) throw new Error(`expected 1 LVFS advisory from ${metainfo}`);
+  out.push(...lvfs);
   return out;
 }
 

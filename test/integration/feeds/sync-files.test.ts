@@ -74,7 +74,7 @@ describe('hostile inputs', () => {
     const unknownEco = JSON.stringify({
       id: 'GO-2024-0001',
       modified: '2024-01-01T00:00:00Z',
-      affected: [{ package: { ecosystem: 'Go', name: 'golang.org/x/net' } }],
+      affected: [{ package: { ecosystem: 'Maven', name: 'org.apache.logging.log4j:log4j-core' } }],
     });
     const zip = buildZip([
       { name: 'USN-6859-1.json', data: good },
@@ -118,7 +118,7 @@ describe('hostile inputs', () => {
     expect(reasons['(file)']).toMatch(/broken\.json \| invalid JSON/);
     expect(reasons['GHSA-huge']).toMatch(/huge\.json \| invalid OSV record: details: Too big/);
     expect(reasons['GO-2024-0001']).toMatch(
-      /unsupported ecosystem "Go" in|unsupported ecosystem "Go", skipped/,
+      /unsupported ecosystem "Maven" in|unsupported ecosystem "Maven", skipped/,
     );
     expect(s?.rejectedCount).toBe(8);
     expect(progress.at(-1)).toMatchObject({ unit: 'entries', total: 10, done: 10 });

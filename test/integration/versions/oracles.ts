@@ -175,3 +175,87 @@ export function prng(seed: number): () => number {
     return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+export function requireFwupdtool(): void {
+  const probe = spawnSync('fwupdtool', ['vercmp', '1', '2'], { encoding: 'utf8' });
+  if (probe.error !== undefined || probe.status !== 0) throw missing('fwupdtool vercmp', 'fwupd');
+}
+
+/**
+ * `fwupdtool vercmp A B [FORMAT]` (fwupd's own fu_version_compare) for every case, a few
+ * processes at a time. Versions must not start with `-` (fwupdtool would read an option).
+ */
+export async function fwupdCompareAll(
+  cases: readonly { a: string; b: string; format: string }[],
+  parallel = 4,
+): Promise<number[]> {
+  requireFwupdtool();
+  const { spawn } = await import('node:child_process');
+  const answers = new Array<number>(cases.length);
+  let next = 0;
+  const run = (i: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const { a, b, format } = cases[i];
+      const args = ['vercmp', a, b];
+      if (format !== 'unknown') args.push(format);
+      const child = spawn('fwupdtool', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
+      child.on('error', reject);
+      child.on('close', (code) => {
+        const m = / (<|==|>) /.exec(out.split('\n').find((l) => / (<|==|>) /.test(l)) ?? '');
+        if (code !== 0 || m === null) {
+          reject(new Error(`fwupdtool ${args.join(' ')} exited ${code}: ${out}`));
+          return;
+        }
+        answers[i] = m[1] === '<' ? -1 : m[1] === '>' ? 1 : 0;
+        resolve();
+      });
+    });
+  const worker = async (): Promise<void> => {
+    while (next < cases.length) await run(next++);
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  return answers;
+}
+
+export function requireRuby(): void {
+  const probe = spawnSync(
+    'ruby',
+    ['-e', 'require "rubygems"; print Gem::Version.new("1.0") <=> Gem::Version.new("1")'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (probe.error !== undefined || probe.status !== 0 || probe.stdout !== '0')
+    throw missing('ruby (Gem::Version)', 'ruby');
+}
+
+const RUBY_SCRIPT = `
+out = []
+STDIN.read.split("\\n", -1).each do |line|
+  next if line.empty?
+  a, b = line.split("\\t", -1)
+  if !Gem::Version.correct?(a) || !Gem::Version.correct?(b)
+    out << "invalid"
+  else
+    out << (Gem::Version.new(a) <=> Gem::Version.new(b)).to_s
+  end
+end
+STDOUT.write(out.join("\\n") + "\\n")
+`;
+
+/** Gem::Version's answer for every pair (-1, 0, 1 or 'invalid'), in one ruby process. */
+export function rubyGemsCompareAll(pairs: readonly (readonly [string, string])[]): (number | 'invalid')[] {
+  requireRuby();
+  const out = execFileSync('ruby', ['-e', RUBY_SCRIPT], {
+    input: pairs.map(([a, b]) => `${a}\t${b}\n`).join(''),
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  const results = out.trim().split('\n');
+  if (results.length !== pairs.length)
+    throw new Error(`ruby answered ${results.length} of ${pairs.length} pairs`);
+  return results.map((r) => (r === 'invalid' ? 'invalid' : Number(r)));
+}

@@ -166,14 +166,17 @@ describe('hostile OSV records', () => {
 
   it('skips an affected entry of an unsupported ecosystem and keeps the rest', () => {
     const raw = base();
-    raw.affected.unshift({ package: { ecosystem: 'Go', name: 'golang.org/x/net' }, ranges: [] });
+    raw.affected.unshift({
+      package: { ecosystem: 'Maven', name: 'org.apache.logging.log4j:log4j-core' },
+      ranges: [],
+    });
     const { advisory, rejections } = parseOsvRecord(raw, 'feed.json');
     expect(advisory?.affected.map((a) => a.package)).toEqual(['left-pad']);
     expect(rejections).toEqual([
       {
         source: 'feed.json',
         recordId: 'GHSA-test-0001',
-        reason: 'affected[0]: unsupported ecosystem "Go", skipped',
+        reason: 'affected[0]: unsupported ecosystem "Maven", skipped',
       },
     ]);
   });
@@ -181,6 +184,8 @@ describe('hostile OSV records', () => {
   it.each([
     ['../../etc/passwd', 'path'],
     ['openssl; reboot', 'shell'],
+    ['golang.org/../etc/passwd', 'path segment'],
+    ['-rf', 'option'],
   ])('skips an affected entry whose package name is unsafe (%s)', (name) => {
     const raw = base();
     raw.affected.push({ package: { ecosystem: 'npm', name }, ranges: [] });
@@ -189,6 +194,23 @@ describe('hostile OSV records', () => {
     expect(rejections).toHaveLength(1);
     expect(rejections[0]?.recordId).toBe('GHSA-test-0001');
     expect(rejections[0]?.reason).toMatch(/^affected\[1\]: package name ".*" is not valid, skipped$/);
+  });
+
+  it('keeps Go module paths, crates and gems with their ecosystem', () => {
+    const raw = base();
+    raw.affected.push(
+      { package: { ecosystem: 'Go', name: 'github.com/BurntSushi/toml/v2' }, ranges: [] },
+      { package: { ecosystem: 'crates.io', name: 'tikv-jemalloc-sys' }, ranges: [] },
+      { package: { ecosystem: 'RubyGems', name: 'nokogiri' }, ranges: [] },
+    );
+    const { advisory, rejections } = parseOsvRecord(raw, 'feed.json');
+    expect(rejections).toEqual([]);
+    expect(advisory?.affected.map((a) => `${a.ecosystem} ${a.package} ${a.nameKind}`)).toEqual([
+      'npm left-pad binary',
+      'Go github.com/BurntSushi/toml/v2 binary',
+      'crates.io tikv-jemalloc-sys binary',
+      'RubyGems nokogiri binary',
+    ]);
   });
 
   it('keeps a withdrawn record with its withdrawal date', () => {
@@ -211,13 +233,17 @@ describe('lookupEcosystem', () => {
     ['Red Hat:enterprise_linux:9::baseos', 'binary'],
     ['npm', 'binary'],
     ['PyPI', 'binary'],
+    ['Go', 'binary'],
+    ['crates.io', 'binary'],
+    ['RubyGems', 'binary'],
   ])('%s names %s packages', (eco, kind) => {
     const r = lookupEcosystem(eco);
     expect(r.ok && r.info.nameKind).toBe(kind);
   });
   it.each([
-    ['Go', 'unsupported'],
-    ['crates.io', 'unsupported'],
+    ['Maven', 'unsupported'],
+    ['Packagist', 'unsupported'],
+    ['Go:1.21', 'malformed'],
     ['Alpine:3.19', 'malformed'],
     ['Ubuntu', 'malformed'],
     ['npm:1', 'malformed'],

@@ -235,11 +235,11 @@ describe('bad data is skipped with a warning, the rest still matches', () => {
   it('an unknown ecosystem', () => {
     const index = buildAdvisoryIndex([
       advisory(
-        'TEST-GO',
+        'TEST-MAVEN',
         [],
         [
           {
-            ecosystem: 'Go',
+            ecosystem: 'Maven',
             package: 'x',
             nameKind: 'binary',
             status: 'affected',
@@ -249,8 +249,8 @@ describe('bad data is skipped with a warning, the rest still matches', () => {
         ],
       ),
     ]);
-    expect(index.warnings[0]).toMatchObject({ advisoryId: 'TEST-GO', package: 'x', ecosystem: 'Go' });
-    expect(index.warnings[0].message).toMatch(/unknown ecosystem "Go"/);
+    expect(index.warnings[0]).toMatchObject({ advisoryId: 'TEST-MAVEN', package: 'x', ecosystem: 'Maven' });
+    expect(index.warnings[0].message).toMatch(/unknown ecosystem "Maven"/);
   });
 
   it('an invalid installed version is reported once, not thrown', () => {
