@@ -155,8 +155,12 @@ async function withEngine<T>(
       };
       return fn(offline, app);
     }
-    const connection = await connectRedis(app.config.env.redisUrl);
-    const registration = createDeploymentJobHandlers({ ...base, connection });
+    const connection = await connectRedis(app.config.env.redisUrl, { role: 'producer' });
+    const registration = createDeploymentJobHandlers({
+      ...base,
+      connection,
+      prefix: app.config.env.queuePrefix,
+    });
     try {
       return await fn({ ...registration.engine, hosts: app.repos.hosts, policy: app.config.policy }, app);
     } finally {
