@@ -102,7 +102,8 @@ async function approvedChange(db: Database, hosts: readonly { id: string }[]): P
       packageName: 'openssl',
       sourcePackage: 'openssl',
       fixedVersion: NEW,
-      status: 'approved',
+      // hosts join before approval (an approved change's scope is frozen)
+      status: 'pending',
       requestedBy: 'bench',
       policySnapshot: {},
     },
@@ -122,6 +123,7 @@ async function approvedChange(db: Database, hosts: readonly { id: string }[]): P
   await db.prisma.changeRequestFinding.createMany({
     data: findings.map((f) => ({ changeRequestId: change.id, findingId: f.id })),
   });
+  await db.prisma.changeRequest.update({ where: { id: change.id }, data: { status: 'approved' } });
   return change.id;
 }
 
