@@ -210,4 +210,28 @@ describe('patchbot deploy', () => {
       'deployment.abort',
     ]);
   });
+
+  it('12 concurrent `deploy start` of one change create one deployment; the others say which (3 rounds)', async () => {
+    for (let round = 0; round < 3; round += 1) {
+      const change = await seedChange(db, {
+        hosts,
+        packageName: 'openssl',
+        installedVersion: OLD,
+        fixedVersion: `3.0.13-1~deb12u${round + 2}`,
+      });
+      const runs = await Promise.all(
+        Array.from({ length: 12 }, () => cli('deploy', 'start', String(change.number))),
+      );
+      const ok = runs.filter((r) => r.code === 0);
+      expect(ok, runs.map((r) => r.stderr).join('\n')).toHaveLength(1);
+      const number = /deployment #(\d+) scheduled/.exec(ok[0]?.stdout ?? '')?.[1];
+      for (const r of runs.filter((x) => x.code !== 0)) {
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(new RegExp(`already has deployment #${number}`));
+      }
+      expect(await db.prisma.deployment.count({ where: { changeRequestId: change.id } })).toBe(1);
+      const dep = await db.prisma.deployment.findFirstOrThrow({ where: { changeRequestId: change.id } });
+      expect((await cli('deploy', 'abort', String(dep.number))).code).toBe(0);
+    }
+  }, 120_000);
 });
