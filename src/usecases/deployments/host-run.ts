@@ -529,16 +529,14 @@ async function verify(ctx: RunContext): Promise<void> {
   const missing = missingTargets(ctx, ctx.run.targets, ctx.run.postBaseline ?? {});
   if (missing.length > 0) throw new StepFailed(`verification failed: expected ${missing.join('; ')}`);
   const policy = ctx.settings.reboot.policy;
-  let needed = false;
+  // apk has no check command: a changed kernel package is what needs the reboot
   const check = ctx.driver.rebootCheck();
+  let result: { exitCode: number | null; stdout: string } | undefined;
   if (check) {
     const r = await withRetry(ctx, () => exec(ctx, check));
-    needed =
-      ctx.driver.interpretRebootCheck(
-        { exitCode: r.exitCode, stdout: r.stdout },
-        uniqueNames(ctx.run.targets),
-      ) === true;
+    result = { exitCode: r.exitCode, stdout: r.stdout };
   }
+  const needed = ctx.driver.interpretRebootCheck(result, uniqueNames(ctx.run.targets)) === true;
   const wanted = policy === 'always' || (policy === 'if-required' && needed);
   // A reboot happens inside the host's maintenance window only (the install may have outlasted it).
   const closed = wanted && !windowOpen(ctx);

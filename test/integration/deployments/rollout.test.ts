@@ -11,7 +11,7 @@ import { planChange } from '../../../src/usecases/deployments/plan.js';
 import { deploymentControl, scheduleDeployment } from '../../../src/usecases/deployments/service.js';
 import type { ExecutorFactory } from '../../../src/usecases/deployments/types.js';
 import { openTestDatabase, type TestDatabase } from '../../support/db.js';
-import { startFleet, type Fleet } from '../../support/fleet-hosts.js';
+import { allRunsEnded, startFleet, type Fleet } from '../../support/fleet-hosts.js';
 import { sshdAvailable } from '../../support/sshd.js';
 import {
   createHarness,
@@ -68,6 +68,9 @@ afterEach(async () => {
   workers = [];
   await harness?.close();
   harness = undefined;
+  // no package manager was ever interrupted or signalled
+  await allRunsEnded(fleet);
+  for (const h of fleet.hosts) expect(await h.signals(), h.name).toEqual([]);
   await fleet.reset();
 });
 
