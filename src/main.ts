@@ -184,13 +184,28 @@ async function openCore(config: Config, logger: Logger, options: CoreOptions, cl
   };
   redis.on('error', onError);
   producer.on('error', onError);
-  redis.on('ready', () => {
-    if (down) logger.info('Redis is back');
+  // What to put in place again when Redis comes back (it may have lost its data: the recurring
+  // schedules, among them the reconciler that re-creates the deployments' jobs from PostgreSQL).
+  const whenBack: (() => Promise<void>)[] = [];
+  producer.on('ready', () => {
+    if (!down) return;
     down = false;
+    logger.info('Redis is back');
+    for (const fn of whenBack) {
+      fn().catch((err: unknown) => logger.warn({ err }, 'could not put the schedules back in Redis'));
+    }
   });
   const queue: JobQueue = createJobQueue(producer, { prefix: config.env.queuePrefix });
   closer.add('queues', () => queue.close());
-  return { db, repos, redis, producer, queue, now };
+  return {
+    db,
+    repos,
+    redis,
+    producer,
+    queue,
+    now,
+    whenRedisBack: (fn: () => Promise<void>) => whenBack.push(fn),
+  };
 }
 
 async function openSlack(
@@ -477,6 +492,7 @@ export async function startServe(
       const runner = startRunner(config, logger, core.redis, jobHandlers, metrics, deployments.concurrency);
       closer.add('workers', () => drainRunner(runner, shutdown, config.env.shutdownGraceMs, logger));
       await deployments.scheduleReconciler(core.queue);
+      core.whenRedisBack(() => deployments.scheduleReconciler(core.queue));
     }
     logger.info(
       {
@@ -526,9 +542,13 @@ export async function startWorker(
     const jobHandlers = deployments.register(svc.jobHandlers);
     const runner = startRunner(config, logger, core.redis, jobHandlers, metrics, deployments.concurrency);
     closer.add('workers', () => drainRunner(runner, shutdown, config.env.shutdownGraceMs, logger));
-    await scheduleRecurring(core.queue, config.policy);
-    await deployments.scheduleReconciler(core.queue);
-    await scheduleDigests(core.queue, config.policy, { repos: core.repos, now: core.now(), logger });
+    const schedules = async (): Promise<void> => {
+      await scheduleRecurring(core.queue, config.policy);
+      await deployments.scheduleReconciler(core.queue);
+      await scheduleDigests(core.queue, config.policy, { repos: core.repos, now: core.now(), logger });
+    };
+    await schedules();
+    core.whenRedisBack(schedules);
     logger.info(
       {
         feedsEveryMs: config.policy.feeds.syncInterval,

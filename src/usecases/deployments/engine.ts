@@ -610,7 +610,7 @@ export async function runRollback(
       if (claimed.state === 'running') continue;
       const outcome = await runHostRun(deps, settings, claimed, workerId, 'rollback');
       if (outcome.parked !== undefined) {
-        recheckAt = Math.min(recheckAt, Date.now() + timing.recheckMs);
+        recheckAt = Math.min(recheckAt, Date.now() + (settings.recheckMs ?? timing.recheckMs));
         continue;
       }
       if (outcome.held) await deps.deployments.release(claimed.id, workerId);

@@ -313,7 +313,7 @@ async function park(ctx: RunContext, reason: string): Promise<never> {
   keep(ctx, { output: reason });
   await save(ctx, {}, first && ctx.reportUnknown ? ctx.reportUnknown(ctx.run, reason) : []);
   await ctx.deps.deployments.release(ctx.run.id, ctx.workerId, {
-    notBefore: new Date(Date.now() + ctx.timing.recheckMs),
+    notBefore: new Date(Date.now() + (ctx.settings.recheckMs ?? ctx.timing.recheckMs)),
   });
   throw new Parked(reason);
 }

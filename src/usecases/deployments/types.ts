@@ -35,6 +35,8 @@ export type StoredHost = z.infer<typeof StoredHost>;
 
 export const DeploymentSettings = z.object({
   installTimeoutMs: z.number().int().positive(),
+  /** How often a host whose result is unknown is looked at again (engine timing when missing). */
+  recheckMs: z.number().int().positive().optional(),
   commandTimeoutMs: z.number().int().positive(),
   maxOutputBytes: z.number().int().positive(),
   reboot: z.object({
