@@ -5,6 +5,7 @@
 import { createServer } from 'node:net';
 import type { Worker } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { statusLines } from '../../../src/cli/commands/deploy.js';
 import { PatchbotError } from '../../../src/core/errors.js';
 import { reconcile, startRing } from '../../../src/usecases/deployments/engine.js';
 import { planChange } from '../../../src/usecases/deployments/plan.js';
@@ -221,6 +222,13 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('staged deployments 
     expect(finished).toMatchObject({ ok: true });
     const change2 = await test.db.prisma.changeRequest.findUniqueOrThrow({ where: { id: change.id } });
     expect(change2.status).toBe('rolled_back');
+    // the story survives the rollback: why it halted, and why the host failed
+    expect(detail.state.haltReason).toMatch(/ring all: 1 of 3 host\(s\) failed, over the failure budget of 0/);
+    expect(runs.get(failing)?.error).toMatch(/health check failed: svc/);
+    const status = statusLines(detail).join('\n');
+    expect(status).toMatch(/: rolled back, ring 1\/1/);
+    expect(status).toMatch(/halted: ring all: 1 of 3 host\(s\) failed/);
+    expect(status).toMatch(new RegExp(`${failing} +rolled back[^\\n]*\\n +health check failed: svc`));
   }, 90_000);
 
   it('reports plainly a package it cannot roll back because the old version is gone', async () => {
