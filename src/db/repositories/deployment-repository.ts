@@ -575,6 +575,7 @@ const CREATE_DEPLOYMENT = `
 const LANE_CONTEXT = `
   SELECT d.*, c.number AS "changeNumber",
     (SELECT count(*)::int FROM "DeploymentRing" x WHERE x."deploymentId" = d.id) AS "ringCount",
+    (SELECT count(*)::int FROM "HostRun" h WHERE h."ringId" = r.id) AS "ringSize",
     row_to_json(r.*) AS ring
   FROM "Deployment" d
   JOIN "ChangeRequest" c ON c.id = d."changeRequestId"
@@ -882,13 +883,14 @@ export class DeploymentRepository {
   }
 
   /**
-   * What a lane works with, in one statement: the deployment (by id) and one of its rings.
+   * What a lane works with, in one statement: the deployment (by id), one of its rings and the
+   * ring's host count.
    * Undefined when either does not exist.
    */
   async laneContext(
     deploymentId: string,
     ringIndex: number,
-  ): Promise<{ deployment: DeploymentRecord; ring: RingRecord } | undefined> {
+  ): Promise<{ deployment: DeploymentRecord; ring: RingRecord; ringSize: number } | undefined> {
     const rows = await this.sql.query<Record<string, unknown> & { ring: Record<string, unknown> }>(
       LANE_CONTEXT,
       [deploymentId, ringIndex],
@@ -896,13 +898,13 @@ export class DeploymentRepository {
     );
     const row = rows[0];
     if (!row) return undefined;
-    const { ring, changeNumber, ringCount, ...dep } = row;
+    const { ring, changeNumber, ringCount, ringSize, ...dep } = row;
     const deployment = toDeployment({
       ...(datesOf(dep, DEPLOYMENT_DATES) as Prisma.DeploymentGetPayload<object>),
       changeRequest: { number: Number(changeNumber) },
       _count: { rings: Number(ringCount) },
     });
-    return { deployment, ring: toRing(datesOf(ring, RING_DATES) as RingRow) };
+    return { deployment, ring: toRing(datesOf(ring, RING_DATES) as RingRow), ringSize: Number(ringSize) };
   }
 
   async ring(deploymentId: string, index: number): Promise<RingRecord> {

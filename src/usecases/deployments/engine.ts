@@ -246,7 +246,7 @@ export async function runLane(
     }
     if (!ringStarted) {
       ringStarted = true;
-      const size = (await deps.deployments.ringHosts(ring.id)).length;
+      const size = context.ringSize;
       const started = progressEvent(deps, current, { type: 'ring_started', ring: ref, hosts: size });
       if (
         await deps.deployments.setRingState(
