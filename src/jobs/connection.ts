@@ -3,9 +3,9 @@
  * PostgreSQL, and the reconciler rebuilds the queues from there after Redis loses them.
  *
  * Two kinds of connection:
- * - `worker`: what BullMQ workers block on (BullMQ requires `maxRetriesPerRequest: null`); while
+ * - `worker` (the default): what BullMQ workers block on (BullMQ requires `maxRetriesPerRequest: null`); while
  *   Redis is down they wait and reconnect, and resume when it is back.
- * - `producer` (the default): what adds and reads jobs (queues, flows, the deployment scheduler).
+ * - `producer`: what adds and reads jobs (queues, flows, the deployment scheduler).
  *   While Redis is down its commands fail at once with a clear error (no offline queue, no endless
  *   retries), so nothing hangs on an outage; it reconnects by itself and works again when Redis is
  *   back.
@@ -49,7 +49,7 @@ export async function connectRedis(
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
     throw new PatchbotError('CONFIG_INVALID', `REDIS_URL must start with redis:// or rediss://`);
   }
-  const worker = options.role === 'worker';
+  const worker = options.role !== 'producer';
   const redis = new Redis(url, {
     lazyConnect: true,
     enableReadyCheck: true,

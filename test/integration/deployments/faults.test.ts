@@ -171,7 +171,11 @@ async function startWorker(env: NodeJS.ProcessEnv): Promise<Proc> {
   return proc;
 }
 
-/** An approved change for `hosts`, started with `patchbot deploy start` (the real endpoint). */
+/**
+ * An approved change for `hosts`, started with `patchbot deploy start` (the real endpoint). Before any
+ * worker runs: a worker's approval sweep would send a change approved without recorded approvals
+ * back to pending.
+ */
 async function deploy(hosts: readonly FleetHost[], env: NodeJS.ProcessEnv): Promise<string> {
   const change = await seedChange(db, {
     hosts,
@@ -298,8 +302,9 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('faults during a rol
     prefix = `pbtest-${randomBytes(4).toString('hex')}`;
     const env = envOf(policyFile({}));
     for (const h of fleet.hosts) await h.setSlowInstall(3);
-    const worker = await startWorker(env);
+    // the deployment exists before a worker runs (its jobs wait in Redis)
     const id = await deploy(fleet.hosts, env);
+    const worker = await startWorker(env);
     await waitFor('two installs running', async () => (await begun(fleet.hosts)) >= 2, 30_000);
     // only this test's database: every backend, again and again while hosts finish and start
     const kill = () =>
@@ -326,8 +331,8 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('faults during a rol
     redis = await privateRedis();
     const env = envOf(policyFile({}), redis.url);
     for (const h of fleet.hosts) await h.setSlowInstall(3);
-    const worker = await startWorker(env);
     const id = await deploy(fleet.hosts, env);
+    const worker = await startWorker(env);
     await waitFor('two installs running', async () => (await begun(fleet.hosts)) >= 2, 30_000);
     await redis.stop('SIGTERM');
     // while it is down, a deploy command fails at once, naming Redis
@@ -346,8 +351,8 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('faults during a rol
     const env = envOf(policyFile({}));
     const hosts = fleet.hosts.slice(0, 3);
     for (const h of hosts) await h.setSlowInstall(6);
-    const first = await startWorker({ ...env, PATCHBOT_SHUTDOWN_GRACE: '2s' });
     const id = await deploy(hosts, env);
+    const first = await startWorker({ ...env, PATCHBOT_SHUTDOWN_GRACE: '2s' });
     await waitFor('two installs running', async () => (await begun(hosts)) >= 2, 30_000);
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
@@ -364,8 +369,8 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('faults during a rol
     prefix = `pbtest-${randomBytes(4).toString('hex')}`;
     const env = envOf(policyFile({}));
     for (const h of fleet.hosts) await h.setSlowInstall(4);
-    const first = await startWorker(env);
     const id = await deploy(fleet.hosts, env);
+    const first = await startWorker(env);
     await waitFor('two installs running', async () => (await begun(fleet.hosts)) >= 2, 30_000);
     first.child.kill('SIGKILL');
     await first.exited;
@@ -382,8 +387,8 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('faults during a rol
     const host = fleet.host('flt-2');
     // longer than the timeout and than the 15 s lease
     await host.setSlowInstall(18);
-    await startWorker(env);
     const id = await deploy([host], env);
+    await startWorker(env);
     await waitFor(
       'unknown',
       async () =>
@@ -407,8 +412,8 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('faults during a rol
     const host = fleet.host('flt-3');
     await host.setSlowInstall(4);
     await host.setLeaveInterrupted(true);
-    await startWorker(env);
     const id = await deploy([host], env);
+    await startWorker(env);
     await waitFor('halted', async () => (await stateOf(id)) === 'halted', 90_000);
     const detail = await repos.deployments.detail(id);
     const run = detail.rings[0]?.hosts[0];

@@ -223,7 +223,9 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('staged deployments 
     const change2 = await test.db.prisma.changeRequest.findUniqueOrThrow({ where: { id: change.id } });
     expect(change2.status).toBe('rolled_back');
     // the story survives the rollback: why it halted, and why the host failed
-    expect(detail.state.haltReason).toMatch(/ring all: 1 of 3 host\(s\) failed, over the failure budget of 0/);
+    expect(detail.state.haltReason).toMatch(
+      /ring all: 1 of 3 host\(s\) failed, over the failure budget of 0/,
+    );
     expect(runs.get(failing)?.error).toMatch(/health check failed: svc/);
     const status = statusLines(detail).join('\n');
     expect(status).toMatch(/: rolled back, ring 1\/1/);
