@@ -35,7 +35,10 @@ const COMMAND_MS = 20;
 const OLD = '3.0.11-1~deb12u1';
 const NEW = '3.0.13-1~deb12u1';
 
-/** A host that answers dpkg-query, apt-get install and the reboot check after a fixed delay. */
+/**
+ * A host that answers dpkg-query, apt-get install (run as a job), the job record's removal and the
+ * reboot check after a fixed delay.
+ */
 class SimulatedHost implements Executor {
   constructor(
     readonly host: string,
@@ -48,14 +51,17 @@ class SimulatedHost implements Executor {
     await new Promise((r) => setTimeout(r, COMMAND_MS));
     let stdout = '';
     let exitCode = 0;
+    // an install runs as a job (src/executors/jobs.ts): `sh -c <script> patchbot-job <job> <max> [env ...] [sudo -n --] apt-get ...`
+    const job = request.command === 'sh' ? request.args[2] : undefined;
+    const args = job === 'patchbot-job' ? request.args.slice(request.args.indexOf('apt-get')) : request.args;
     if (request.command === 'dpkg-query') {
       const names = request.args.slice(request.args.indexOf('--') + 1);
       stdout = names
         .filter((n) => this.state.has(n))
         .map((n) => `${n}\t${this.state.get(n) ?? ''}\tamd64\topenssl\tinstall ok installed\n`)
         .join('');
-    } else if (request.command === 'env' && request.args.includes('install')) {
-      for (const spec of request.args.slice(request.args.indexOf('--') + 1)) {
+    } else if (job === 'patchbot-job' && args.includes('install')) {
+      for (const spec of args.slice(args.indexOf('--') + 1)) {
         const [name = '', version = ''] = spec.split('=');
         this.state.set(name, version);
       }
@@ -106,7 +112,8 @@ async function approvedChange(db: Database, hosts: readonly { id: string }[]): P
       packageName: 'openssl',
       sourcePackage: 'openssl',
       fixedVersion: NEW,
-      status: 'approved',
+      // hosts join before approval (an approved change's scope is frozen)
+      status: 'pending',
       requestedBy: 'bench',
       policySnapshot: {},
     },
@@ -126,6 +133,7 @@ async function approvedChange(db: Database, hosts: readonly { id: string }[]): P
   await db.prisma.changeRequestFinding.createMany({
     data: findings.map((f) => ({ changeRequestId: change.id, findingId: f.id })),
   });
+  await db.prisma.changeRequest.update({ where: { id: change.id }, data: { status: 'approved' } });
   return change.id;
 }
 

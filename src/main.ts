@@ -43,6 +43,7 @@ import { createJobHandlers, scheduleRecurring } from './jobs/handlers.js';
 import { createJobQueue, type JobQueue } from './jobs/queue.js';
 import { startJobRunner, type JobRunner } from './jobs/worker.js';
 import { deploymentServices, type DeploymentServices } from './jobs/deployments/wiring.js';
+import type { ShutdownSignal } from './usecases/deployments/types.js';
 import { createApprovals, type Approvals } from './usecases/approvals/index.js';
 import { approverMentions } from './usecases/deployments/chat.js';
 import { syncDestinations } from './usecases/destinations.js';
@@ -76,8 +77,52 @@ export interface RunningApp {
   /** The HTTP port (serve). */
   port?: number;
   repos: Repositories;
-  /** Stops everything; safe to call twice. */
+  /**
+   * Stops everything; safe to call twice. A process running workers first drains: it claims no new
+   * host, lets the hosts it is working on finish for up to PATCHBOT_SHUTDOWN_GRACE, hands the rest
+   * back to another worker (their commands keep running on the hosts), then closes.
+   */
   stop(): Promise<void>;
+  /** Ends the grace period now: the hosts still running are handed back (a second signal). */
+  handBack(): void;
+}
+
+/** The drain of a stopping process, as the deployment engine sees it. */
+function createShutdown(): ShutdownSignal & { begin(): void; handBackNow(): void } {
+  let draining = false;
+  const controller = new AbortController();
+  return {
+    draining: () => draining,
+    handBack: controller.signal,
+    begin() {
+      draining = true;
+    },
+    handBackNow() {
+      draining = true;
+      if (!controller.signal.aborted) controller.abort();
+    },
+  };
+}
+
+/** Closes the job runner after a drain of at most `graceMs`. */
+async function drainRunner(
+  runner: JobRunner,
+  shutdown: ReturnType<typeof createShutdown>,
+  graceMs: number,
+  logger: Logger,
+): Promise<void> {
+  shutdown.begin();
+  logger.info({ graceMs }, 'draining: no new hosts; running hosts may finish within the grace period');
+  const timer = setTimeout(() => {
+    logger.warn('grace period over: handing the hosts still running back to another worker');
+    shutdown.handBackNow();
+  }, graceMs);
+  timer.unref();
+  try {
+    await runner.close();
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Things to close, last opened first. */
@@ -156,14 +201,45 @@ async function openCore(config: Config, logger: Logger, options: CoreOptions, cl
       'chat destinations synced',
     );
 
-  const redis: Redis = await connectRedis(config.env.redisUrl);
+  // Workers block on one connection (they wait out an outage); everything that adds or reads jobs
+  // uses another that fails at once with a clear error while Redis is down.
+  const redis: Redis = await connectRedis(config.env.redisUrl, { role: 'worker' });
   closer.add('redis', async () => {
     await redis.quit().catch(() => redis.disconnect());
   });
-  redis.on('error', (err) => logger.warn({ err: err.message }, 'Redis connection problem'));
-  const queue: JobQueue = createJobQueue(redis, { prefix: config.env.queuePrefix });
+  const producer: Redis = await connectRedis(config.env.redisUrl, { role: 'producer' });
+  closer.add('redis (producer)', async () => {
+    await producer.quit().catch(() => producer.disconnect());
+  });
+  let down = false;
+  const onError = (err: Error): void => {
+    if (!down) logger.warn({ err: err.message }, 'Redis connection problem; commands fail until it is back');
+    down = true;
+  };
+  redis.on('error', onError);
+  producer.on('error', onError);
+  // What to put in place again when Redis comes back (it may have lost its data: the recurring
+  // schedules, among them the reconciler that re-creates the deployments' jobs from PostgreSQL).
+  const whenBack: (() => Promise<void>)[] = [];
+  producer.on('ready', () => {
+    if (!down) return;
+    down = false;
+    logger.info('Redis is back');
+    for (const fn of whenBack) {
+      fn().catch((err: unknown) => logger.warn({ err }, 'could not put the schedules back in Redis'));
+    }
+  });
+  const queue: JobQueue = createJobQueue(producer, { prefix: config.env.queuePrefix });
   closer.add('queues', () => queue.close());
-  return { db, repos, redis, queue, now };
+  return {
+    db,
+    repos,
+    redis,
+    producer,
+    queue,
+    now,
+    whenRedisBack: (fn: () => Promise<void>) => whenBack.push(fn),
+  };
 }
 
 async function openSlack(
@@ -261,14 +337,16 @@ function approvalsFor(
 function deploymentsFor(
   config: Config,
   logger: Logger,
-  core: { repos: Repositories; redis: Redis; now: () => Date },
+  core: { repos: Repositories; producer: Redis; now: () => Date },
   approvals: Approvals,
   closer: Closer,
+  shutdown: ShutdownSignal,
 ): DeploymentServices {
   const deployments = deploymentServices({
     config,
     repos: core.repos,
-    connection: core.redis,
+    connection: core.producer,
+    shutdown,
     prefix: config.env.queuePrefix,
     now: core.now,
     logger,
@@ -372,11 +450,12 @@ async function openServices(
   const m = metrics(core.repos);
   const chat: ChatPlatforms = { list: [] };
   const late: { deployments?: DeploymentServices } = {};
+  const shutdown = createShutdown();
   const approvals = approvalsFor(config, logger, core, chat, () => late.deployments);
-  const deployments = deploymentsFor(config, logger, core, approvals, closer);
+  const deployments = deploymentsFor(config, logger, core, approvals, closer, shutdown);
   late.deployments = deployments;
   const svc = services(config, logger, core, m, approvals, chat);
-  return { core, metrics: m, chat, approvals, deployments, svc };
+  return { core, metrics: m, chat, approvals, deployments, svc, shutdown };
 }
 
 /** The chat edges (each only when configured); their posters join `chat.list`. */
@@ -442,7 +521,7 @@ export async function startServe(
             feedAges(await repos.advisories.feedFreshness(), config.policy.feeds.maxAge, new Date()),
         }),
     );
-    const { core, metrics, approvals, deployments, svc, chat } = opened;
+    const { core, metrics, approvals, deployments, svc, chat, shutdown } = opened;
     const groupMembers = (groupId: string) =>
       chat.groupMembers ? chat.groupMembers(groupId) : Promise.resolve([]);
     const handlers = createChatHandlers({
@@ -504,8 +583,9 @@ export async function startServe(
     if (options.worker !== false) {
       const jobHandlers = deployments.register(svc.jobHandlers);
       const runner = startRunner(config, logger, core.redis, jobHandlers, metrics, deployments.concurrency);
-      closer.add('workers', () => runner.close());
+      closer.add('workers', () => drainRunner(runner, shutdown, config.env.shutdownGraceMs, logger));
       await deployments.scheduleReconciler(core.queue);
+      core.whenRedisBack(() => deployments.scheduleReconciler(core.queue));
     }
     logger.info(
       {
@@ -516,7 +596,12 @@ export async function startServe(
       },
       'patchbot serve is up',
     );
-    return { port: server.port, repos: core.repos, stop: () => closer.close() };
+    return {
+      port: server.port,
+      repos: core.repos,
+      stop: () => closer.close(),
+      handBack: () => shutdown.handBackNow(),
+    };
   } catch (err) {
     await closer.close();
     throw err;
@@ -538,7 +623,7 @@ export async function startWorker(
       closer,
       () => new Metrics({ processMetrics: false }),
     );
-    const { core, metrics, approvals, deployments, svc } = opened;
+    const { core, metrics, approvals, deployments, svc, shutdown } = opened;
     // The worker only posts: the chat edges are built for their posters and never listen.
     await openChat(
       config,
@@ -549,10 +634,14 @@ export async function startWorker(
     );
     const jobHandlers = deployments.register(svc.jobHandlers);
     const runner = startRunner(config, logger, core.redis, jobHandlers, metrics, deployments.concurrency);
-    closer.add('workers', () => runner.close());
-    await scheduleRecurring(core.queue, config.policy);
-    await deployments.scheduleReconciler(core.queue);
-    await scheduleDigests(core.queue, config.policy, { repos: core.repos, now: core.now(), logger });
+    closer.add('workers', () => drainRunner(runner, shutdown, config.env.shutdownGraceMs, logger));
+    const schedules = async (): Promise<void> => {
+      await scheduleRecurring(core.queue, config.policy);
+      await deployments.scheduleReconciler(core.queue);
+      await scheduleDigests(core.queue, config.policy, { repos: core.repos, now: core.now(), logger });
+    };
+    await schedules();
+    core.whenRedisBack(schedules);
     logger.info(
       {
         feedsEveryMs: config.policy.feeds.syncInterval,
@@ -560,7 +649,7 @@ export async function startWorker(
       },
       'patchbot worker is up',
     );
-    return { repos: core.repos, stop: () => closer.close() };
+    return { repos: core.repos, stop: () => closer.close(), handBack: () => shutdown.handBackNow() };
   } catch (err) {
     await closer.close();
     throw err;

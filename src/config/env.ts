@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { redactUrl } from '../logging/redact.js';
-import { isGuid } from './values.js';
+import { isGuid, parseDuration } from './values.js';
 
 /**
  * The environment variables patchbot reads, validated with zod. `loadEnv` is the only place in
@@ -95,6 +95,20 @@ export const RawEnv = z.object({
   LOG_LEVEL: opt(z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` })),
   /** SSH agent socket, used when a host has no identity file. */
   SSH_AUTH_SOCK: opt(z.string()),
+  /**
+   * How long a stopping worker (SIGTERM, SIGINT) lets running hosts finish before handing them back
+   * to another worker ("10m", "90s"). Set the container's termination grace period a little longer.
+   */
+  PATCHBOT_SHUTDOWN_GRACE: opt(
+    z.string().transform((s, ctx) => {
+      const ms = parseDuration(s);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'expected a duration such as 10m or 90s', input: s });
+        return z.NEVER;
+      }
+      return ms;
+    }),
+  ),
 });
 
 /** The validated environment, grouped by what uses it. */
@@ -147,6 +161,8 @@ export const Env = RawEnv.superRefine(
   policyPathExplicit: e.PATCHBOT_CONFIG !== undefined,
   logLevel: e.LOG_LEVEL ?? 'info',
   sshAuthSock: e.SSH_AUTH_SOCK,
+  /** How long a stopping worker lets running hosts finish (default 10 minutes). */
+  shutdownGraceMs: e.PATCHBOT_SHUTDOWN_GRACE ?? 10 * 60_000,
   /** Set when SLACK_BOT_TOKEN is. */
   slack:
     e.SLACK_BOT_TOKEN === undefined

@@ -369,7 +369,10 @@ export type HealthCheck = z.infer<typeof HealthCheck>;
 
 export const Deployments = z.strictObject({
   sudo: z.boolean().default(true),
+  /** How long patchbot waits for an install; past it the install goes on, and the host is looked at again. */
   installTimeout: Duration.prefault('30m'),
+  /** How often a host whose install or rollback result is unknown is looked at again. */
+  recheckInterval: Duration.prefault('30s'),
   reboot: z
     .strictObject({
       policy: z.enum(['never', 'if-required', 'always']).default('if-required'),

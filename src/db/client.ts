@@ -113,6 +113,13 @@ function databaseError(what: string, err: unknown, url?: string): PatchbotError 
   return new PatchbotError('DATABASE', `${what}: ${reason}`, { cause: err });
 }
 
+/** How long the pool waits for a new connection before failing (docs/database.md). */
+export const POOL_CONNECT_TIMEOUT_MS = 10_000;
+/** The server cancels a statement that runs longer than this. */
+export const POOL_STATEMENT_TIMEOUT_MS = 120_000;
+/** The server ends a session that sits idle inside a transaction this long. */
+export const POOL_IDLE_IN_TRANSACTION_MS = 60_000;
+
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   return options.url ? openPostgres(options.url, options) : openEmbedded(options);
 }
@@ -154,7 +161,15 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   // fail early, with a clear message, when the server cannot be reached
   await withPgClient(url, (c) => c.query('SELECT 1'));
   // One pool for the Prisma client and the plain SQL of hot paths; closing the client ends it.
-  const pool = new pg.Pool({ connectionString: url });
+  // Nothing waits for ever: a connection that cannot be made, a statement that runs away and a
+  // transaction left open all end with an error (transient ones are retried by the callers).
+  const pool = new pg.Pool({
+    connectionString: url,
+    connectionTimeoutMillis: POOL_CONNECT_TIMEOUT_MS,
+    statement_timeout: POOL_STATEMENT_TIMEOUT_MS,
+    idle_in_transaction_session_timeout: POOL_IDLE_IN_TRANSACTION_MS,
+    keepAlive: true,
+  });
   pool.on('error', () => undefined); // an idle connection dropped by the server: the pool replaces it
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
   options.logger?.debug?.({ database: redactUrl(url) }, 'database opened');

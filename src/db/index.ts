@@ -12,6 +12,7 @@ import { HostRepository } from './repositories/host-repository.js';
 import { InventoryRepository } from './repositories/inventory-repository.js';
 import { MetricsQueries } from './repositories/metrics-queries.js';
 import { NotificationQueries } from './repositories/notification-queries.js';
+import { OutboxRepository } from './repositories/outbox-repository.js';
 import { RescanQueries } from './repositories/rescan-queries.js';
 import { StatusQueries } from './repositories/status-queries.js';
 import { TeamRepository } from './repositories/team-repository.js';
@@ -30,6 +31,7 @@ export interface Repositories {
   rescan: RescanQueries;
   teams: TeamRepository;
   notifications: NotificationQueries;
+  outbox: OutboxRepository;
   status: StatusQueries;
   metrics: MetricsQueries;
 }
@@ -46,6 +48,7 @@ export function createRepositories(db: Database): Repositories {
     rescan: new RescanQueries(db.prisma),
     teams: new TeamRepository(db.prisma),
     notifications: new NotificationQueries(db.prisma, db.kind),
+    outbox: new OutboxRepository(db.prisma, db.sql),
     status: new StatusQueries(db.prisma),
     metrics: new MetricsQueries(db.prisma),
   };

@@ -6,7 +6,11 @@
 export interface ExecRequest {
   command: string;
   args: readonly string[];
-  /** Kill the command (locally or on the remote host) after this many milliseconds. */
+  /**
+   * Stop waiting after this many milliseconds (result `timedOut`). Over SSH the remote command is
+   * never signalled: patchbot closes its channel and stops waiting. Locally a command that is not
+   * `detached` is killed with its process group.
+   */
   timeoutMs?: number;
   /** Keep at most this many bytes of stdout and of stderr; the rest is counted and dropped. */
   maxOutputBytes?: number;
@@ -16,6 +20,13 @@ export interface ExecRequest {
   sudo?: boolean;
   /** Data written to the command's stdin. */
   stdin?: string;
+  /**
+   * The command keeps running on its own when patchbot stops waiting (a job, see jobs.ts): it is
+   * never killed, locally either.
+   */
+  detached?: boolean;
+  /** Stop waiting when this aborts (as on a timeout; `timedOut` is set). */
+  signal?: AbortSignal;
 }
 
 export interface ExecResult {

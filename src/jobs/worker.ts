@@ -53,6 +53,14 @@ export interface JobRunner {
   workers: Worker[];
 }
 
+/**
+ * Job locks: a worker renews its jobs' locks every few seconds; when it dies, the jobs it held go
+ * back to the queue once their lock runs out and the next stalled-job check sees it (seconds, not
+ * a minute), and another worker runs them.
+ */
+export const JOB_LOCK_MS = 15_000;
+export const STALLED_CHECK_MS = 5_000;
+
 /** The processor of one job: validation, dispatch and the retry decision. */
 export async function processJob(job: Job, handlers: JobHandlers, logger: Logger): Promise<unknown> {
   const registered = handlers.get(job.name);
@@ -85,6 +93,9 @@ export function startJobRunner(options: RunnerOptions): JobRunner {
         connection: options.connection,
         prefix,
         concurrency: options.concurrency?.[queue] ?? 2,
+        lockDuration: JOB_LOCK_MS,
+        stalledInterval: STALLED_CHECK_MS,
+        maxStalledCount: 3,
       }),
   );
   for (const w of workers) {

@@ -3,17 +3,32 @@
  * address (127.0.0.11, .12, ...), each with its own generated host key, a generated client key,
  * public-key login only for one test user, and per-host state: environment variables through
  * `SetEnv` and a bin directory at the front of PATH for stand-in commands (dpkg-query, apt-get...).
- * Needs root (sshd privilege separation, useradd).
+ *
+ * The test user is not root. Its only sudo rights are docs/patchbot.sudoers, the file the
+ * documentation tells operators to install, written to /etc/sudoers.d/patchbot-test with two test
+ * adaptations (sudoersForTests): the user name, and the package managers' paths pointing at the
+ * stand-ins (`<hosts dir>/<any host>/bin/apt-get` instead of `/usr/bin/apt-get`; sudo then looks
+ * commands up in the session's PATH, `!secure_path`, so each host's stand-ins are the ones found).
+ * The rules themselves (verbs, options, argument patterns) are the documented ones, unchanged.
+ *
+ * Needs root to start (sshd privilege separation, useradd, /etc/sudoers.d) and the Debian packages
+ * openssh-server and sudo (.ci/install-system-deps).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export const SSHD_PATH = '/usr/sbin/sshd';
+export const SUDO_PATH = '/usr/bin/sudo';
 export const TEST_USER = 'patchbot-test';
+/** Root-owned parent of every test host's directory (the test user cannot add a host of its own). */
+export const HOSTS_DIR = join(tmpdir(), 'patchbot-sshd');
+export const DOCUMENTED_SUDOERS = fileURLToPath(new URL('../../docs/patchbot.sudoers', import.meta.url));
+const TEST_SUDOERS = '/etc/sudoers.d/patchbot-test';
 
 export interface SshdOptions {
   /** Loopback address to listen on (default 127.0.0.11). */
@@ -43,6 +58,13 @@ export interface TestSshHost {
   binDir: string;
   /** Replaces the host key with a new one and restarts sshd on the same address and port. */
   replaceHostKey(): Promise<void>;
+  /**
+   * What a reboot does to the connections: sshd and every session it serves stop (the commands
+   * sessions started keep running, as they would not after a real reboot). `start` brings sshd
+   * back on the same address, port and host key.
+   */
+  down(): Promise<void>;
+  up(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -68,7 +90,71 @@ function requireSshd(): void {
       `${SSHD_PATH} not found: install the Debian package openssh-server (apt-get install openssh-server)`,
     );
   }
+  if (!existsSync(SUDO_PATH)) {
+    throw new Error(`${SUDO_PATH} not found: install the Debian package sudo (apt-get install sudo)`);
+  }
   if (process.getuid?.() !== 0) throw new Error('the test sshd needs root (privilege separation, useradd)');
+}
+
+/**
+ * docs/patchbot.sudoers as installed for the tests: the user is the test user, and each command
+ * path (/usr/bin/X, /usr/sbin/X, /sbin/X) is the stand-in X of any test host. sudo finds commands
+ * in the session's PATH (each host's stand-ins first) instead of its secure_path.
+ */
+export function sudoersForTests(documented: string, user = TEST_USER, hostsDir = HOSTS_DIR): string {
+  const lines = documented.split('\n').map((line) => {
+    if (line.trimStart().startsWith('#')) return line;
+    return line
+      .replace(/^(Defaults:)patchbot\b/, `$1${user}`)
+      .replace(/^patchbot(\s)/, `${user}$1`)
+      .replace(/(^\s*|[=,]\s*)\/(?:usr\/)?s?bin\/([a-z-]+)/g, `$1${hostsDir}/*/bin/$2`);
+  });
+  return [
+    ...lines,
+    '# test only: look commands up in the session PATH, where each test host has its stand-ins first',
+    `Defaults:${user} !secure_path`,
+    '',
+  ].join('\n');
+}
+
+let sudoersInstalled = false;
+
+/** Writes the test sudoers file (validated by visudo, then renamed into place). */
+export async function installTestSudoers(): Promise<void> {
+  if (sudoersInstalled) return;
+  const text = sudoersForTests(readFileSync(DOCUMENTED_SUDOERS, 'utf8'));
+  // sudo ignores files in sudoers.d whose name has a dot: the temporary file is never read.
+  const tmp = `${TEST_SUDOERS}.${process.pid}.tmp`;
+  await writeFile(tmp, text, { mode: 0o440 });
+  const check = run('visudo', ['-c', '-q', '-f', tmp]);
+  if (check.status !== 0) {
+    await rm(tmp, { force: true });
+    throw new Error(`visudo refused the test sudoers file: ${check.stdout}${check.stderr}`);
+  }
+  await rename(tmp, TEST_SUDOERS);
+  sudoersInstalled = true;
+}
+
+/** PIDs of the processes below `pid` (children, grandchildren...) with their command names. */
+function descendants(pid: number): { pid: number; comm: string }[] {
+  const parents = new Map<number, { ppid: number; comm: string }>();
+  for (const entry of spawnSync('ps', ['-e', '-o', 'pid=,ppid=,comm='], { encoding: 'utf8' }).stdout.split(
+    '\n',
+  )) {
+    const m = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(entry);
+    if (m) parents.set(Number(m[1]), { ppid: Number(m[2]), comm: (m[3] ?? '').trim() });
+  }
+  const out: { pid: number; comm: string }[] = [];
+  const walk = (p: number): void => {
+    for (const [child, info] of parents) {
+      if (info.ppid === p) {
+        out.push({ pid: child, comm: info.comm });
+        walk(child);
+      }
+    }
+  };
+  walk(pid);
+  return out;
 }
 
 /** Creates the test user when missing, unlocked for key login (`usermod -p '*'`). */
@@ -185,8 +271,11 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshHost>
   ensureTestUser(user);
   const address = options.address ?? '127.0.0.11';
   await mkdir('/run/sshd', { recursive: true });
+  await installTestSudoers();
+  await mkdir(HOSTS_DIR, { recursive: true, mode: 0o755 });
+  await chmod(HOSTS_DIR, 0o755);
 
-  const dir = await mkdtemp(join(tmpdir(), 'patchbot-sshd-'));
+  const dir = await mkdtemp(join(HOSTS_DIR, 'host-'));
   await chmod(dir, 0o755);
   const binDir = join(dir, 'bin');
   await mkdir(binDir, { mode: 0o755 });
@@ -231,6 +320,19 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshHost>
       c.kill('SIGTERM');
     });
   };
+  /** Stops sshd and the sshd processes serving its sessions (the connections drop). */
+  const stopWithSessions = async (): Promise<void> => {
+    const c = child;
+    const sessions = c?.pid === undefined ? [] : descendants(c.pid).filter((p) => p.comm.startsWith('sshd'));
+    await stopChild();
+    for (const s of sessions) {
+      try {
+        process.kill(s.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
+  };
   // The free port may be taken by someone else before sshd binds it: try again with another.
   for (let attempt = 1; ; attempt += 1) {
     await configure();
@@ -270,8 +372,12 @@ export async function startSshd(options: SshdOptions = {}): Promise<TestSshHost>
       host.hostKeys['ssh-ed25519'] = host.hostKeyFingerprint;
       await start();
     },
+    down: stopWithSessions,
+    async up() {
+      if (child === undefined) await start();
+    },
     async stop() {
-      await stopChild();
+      await stopWithSessions();
       await rm(dir, { recursive: true, force: true });
     },
   };

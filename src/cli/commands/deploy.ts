@@ -79,6 +79,11 @@ export function statusLines(d: DeploymentDetail): string[] {
       const when = h.status === 'pending' ? `not before ${iso(h.notBefore)}` : `started ${iso(h.startedAt)}`;
       lines.push(`  ${h.hostName.padEnd(24)} ${h.status.replaceAll('_', ' ').padEnd(20)} ${when}`);
       if (h.error) for (const l of firstLines(h.error, 3).split('\n')) lines.push(`      ${l}`);
+      if (h.rollbackError) {
+        for (const l of firstLines(h.rollbackError, 3).split('\n')) lines.push(`      rollback: ${l}`);
+      }
+      // a host whose result is unknown says why and that it is being looked at again
+      if (h.state === 'unknown' && h.output) lines.push(`      ${firstLines(h.output, 1)}`);
     }
   }
   return lines;
@@ -114,6 +119,7 @@ function statusJson(d: DeploymentDetail): unknown {
         startedAt: h.startedAt,
         finishedAt: h.finishedAt,
         error: h.error,
+        rollbackError: h.rollbackError,
         rollback: h.rollbackReport,
       })),
     })),
@@ -157,8 +163,12 @@ async function withEngine<T>(
       };
       return fn(offline, app);
     }
-    const connection = await connectRedis(app.config.env.redisUrl);
-    const registration = createDeploymentJobHandlers({ ...base, connection });
+    const connection = await connectRedis(app.config.env.redisUrl, { role: 'producer' });
+    const registration = createDeploymentJobHandlers({
+      ...base,
+      connection,
+      prefix: app.config.env.queuePrefix,
+    });
     try {
       return await fn({ ...registration.engine, hosts: app.repos.hosts, policy: app.config.policy }, app);
     } finally {

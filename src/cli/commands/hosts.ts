@@ -1,7 +1,8 @@
 /**
- * `patchbot hosts add|list|remove|import|pin|unpin`: hosts defined on the command line, beside the
- * ones the policy file defines (those are reconciled into the database first and can only be
- * changed in the file). Removing retires a host: it keeps its history.
+ * `patchbot hosts add|list|remove|import|pin|unpin|check`: hosts defined on the command line, beside
+ * the ones the policy file defines (those are reconciled into the database first and can only be
+ * changed in the file), and a read-only check of what a host gives patchbot (pinned key, sudo
+ * rights, reads). Removing retires a host: it keeps its history.
  */
 import path from 'node:path';
 import { Option, type Command } from 'commander';
@@ -21,8 +22,9 @@ import {
   removeHost,
   type PolicyFileRef,
 } from '../../usecases/hosts.js';
+import { checkHost } from '../../usecases/host-check.js';
 import { withApp } from '../context.js';
-import { writeLine, type CliIo } from '../io.js';
+import { CliExit, writeLine, type CliIo } from '../io.js';
 import {
   asUsage,
   check,
@@ -355,6 +357,56 @@ export function registerHosts(program: Command, io: CliIo): void {
         printTable(io, rows);
         tail();
       });
+    });
+
+  hosts
+    .command('check')
+    .description(
+      'Check, read-only, that a host gives patchbot what a deployment needs: the pinned host key, the ' +
+        'sudo rights of docs/patchbot.sudoers for its package manager (asked of sudo, nothing is run as ' +
+        'root), and the reads it runs as its user. Exit code 1 when something is missing.',
+    )
+    .argument('<name>', 'host name')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (name: string, opts: { format: 'text' | 'json' }) => {
+      const ok = await withApp(io, {}, async (app) => {
+        await syncHostsFromPolicy(app, io);
+        const host = await app.repos.hosts.require(check(HostName, name, 'NAME'));
+        const report = await checkHost(
+          {
+            repos: app.repos,
+            config: {
+              policy: app.config.policy,
+              policyPath: app.config.policyPath,
+              env:
+                app.config.env.sshAuthSock === undefined ? {} : { sshAuthSock: app.config.env.sshAuthSock },
+            },
+          },
+          host,
+        );
+        if (opts.format === 'json') {
+          writeLine(io.stdout, JSON.stringify(report, null, 2));
+          return report.ok;
+        }
+        writeLine(
+          io.stdout,
+          `${report.host} (${report.user}@${report.address}): ${report.tool ?? 'unknown package manager'}, ` +
+            `${report.sudo ? 'through sudo' : 'as root'}`,
+        );
+        for (const item of report.items) {
+          writeLine(io.stdout, `  ${item.ok ? 'ok     ' : 'MISSING'} ${item.name}: ${item.detail}`);
+        }
+        const missing = report.items.filter((i) => !i.ok).length;
+        writeLine(
+          io.stdout,
+          missing === 0
+            ? `${report.host} gives patchbot everything a deployment needs`
+            : `${report.host}: ${missing} item(s) missing`,
+        );
+        return report.ok;
+      });
+      // the report says what is missing; the exit code says that something is
+      if (!ok) throw new CliExit(1);
     });
 
   hosts

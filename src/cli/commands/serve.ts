@@ -56,6 +56,11 @@ export function registerServe(program: Command, io: CliIo): void {
         });
         const received = await signal;
         logger.info({ signal: received }, 'shutting down');
+        // a second signal ends the grace period: running hosts are handed back at once
+        void shutdownSignal().then((again) => {
+          logger.warn({ signal: again }, 'second signal: handing running hosts back now');
+          app.handBack();
+        });
         await app.stop();
         logger.info('stopped');
       } finally {

@@ -4,7 +4,9 @@
  * keeps the recurring schedules of the policy file (feeds.syncInterval, inventory.collectInterval,
  * each team's weekly digest). Several workers may run at once: each job runs once, announcements
  * hold a database lock, a host step is claimed under a lease, and a digest is claimed per team and
- * week. Stops cleanly on SIGTERM or SIGINT.
+ * week. Stops cleanly on SIGTERM or SIGINT: no new host is claimed, hosts being worked on may
+ * finish within PATCHBOT_SHUTDOWN_GRACE (default 10 minutes), the rest are handed back to another
+ * worker (their commands keep running on the hosts), and it exits 0. A second signal hands back at once.
  */
 import type { Command } from 'commander';
 import { createLogger } from '../../logging/logger.js';
@@ -17,7 +19,8 @@ export function registerWorker(program: Command, io: CliIo): void {
     .command('worker')
     .description(
       'Run background jobs, the recurring feeds sync and inventory collection, and the weekly digests ' +
-        '(intervals and times from the policy file). Stops cleanly on SIGTERM or SIGINT.',
+        '(intervals and times from the policy file). On SIGTERM or SIGINT it drains: no new host, running ' +
+        'hosts may finish within PATCHBOT_SHUTDOWN_GRACE (default 10m), the rest go to another worker.',
     )
     .option('--migrate', 'apply pending database migrations first (otherwise they refuse the start)')
     .action(async (flags: { migrate?: boolean }) => {
@@ -31,6 +34,11 @@ export function registerWorker(program: Command, io: CliIo): void {
         const app = await startWorker(config, logger, { migrate: flags.migrate === true, cwd: io.cwd });
         const received = await signal;
         logger.info({ signal: received }, 'shutting down');
+        // a second signal ends the grace period: running hosts are handed back at once
+        void shutdownSignal().then((again) => {
+          logger.warn({ signal: again }, 'second signal: handing running hosts back now');
+          app.handBack();
+        });
         await app.stop();
         logger.info('stopped');
       } finally {

@@ -14,7 +14,8 @@
  *   any state that is not final ──abort──> aborted;  halted|paused|aborted|completed ──rollback──> rolling_back
  *
  * Final states: completed, rolled_back, aborted (which can still be rolled back), rollback_failed
- * (which can be tried again).
+ * (which can be tried again). A halt's reason stays with the deployment through what follows (the
+ * rollback, an abort): the record says why it stopped.
  */
 import { z } from 'zod';
 import { PatchbotError } from '../errors.js';
@@ -104,7 +105,11 @@ export function transitionDeployment(
   event: DeploymentEvent,
 ): TransitionResult<DeploymentState> {
   const s = state.status;
-  const base = { ring: state.ring, ringCount: state.ringCount };
+  const base = {
+    ring: state.ring,
+    ringCount: state.ringCount,
+    ...(state.haltReason !== undefined ? { haltReason: state.haltReason } : {}),
+  };
   switch (event.type) {
     case 'schedule':
       if (s === 'planned') return ok({ ...base, status: 'waiting_window' });
@@ -149,11 +154,7 @@ export function transitionDeployment(
         s === 'completed' ||
         s === 'rollback_failed'
       ) {
-        return ok({
-          ...base,
-          status: 'rolling_back',
-          ...(state.haltReason ? { haltReason: state.haltReason } : {}),
-        });
+        return ok({ ...base, status: 'rolling_back' });
       }
       break;
     case 'rollback_done':
@@ -183,6 +184,13 @@ export function mustTransitionDeployment(state: DeploymentState, event: Deployme
  * pre-baseline shows it already has the target versions. Rollback (after the deployment halts):
  * succeeded|failed -> rollback_installing -> rollback_verifying -> rolled_back, or rollback_failed
  * from either step; rollback_failed can be tried again.
+ *
+ * Unknown results: an install whose result patchbot did not see (it stopped waiting, the connection
+ * dropped, its worker stopped) goes installing -> install_unknown; the host's real state, read
+ * later, decides: installed -> post_baseline (verify), not installed -> installing once more
+ * (`resend`), broken -> failed. A rollback likewise goes rollback_installing -> rollback_unknown ->
+ * rollback_verifying (the versions decide) or rollback_failed. A deployment rolled back while a host
+ * is install_unknown rolls it back from there.
  */
 export const HOST_RUN_STATUSES = [
   'pending',
@@ -199,6 +207,8 @@ export const HOST_RUN_STATUSES = [
   'rollback_verifying',
   'rolled_back',
   'rollback_failed',
+  'install_unknown',
+  'rollback_unknown',
 ] as const;
 export type HostRunStatus = (typeof HOST_RUN_STATUSES)[number];
 
@@ -214,7 +224,11 @@ export type HostRunEvent =
   | { type: 'skip'; reason: string }
   | { type: 'rollback_begin' }
   | { type: 'rollback_installed' }
-  | { type: 'rollback_verified' };
+  | { type: 'rollback_verified' }
+  /** An install or rollback was sent and its result not seen. */
+  | { type: 'result_unknown' }
+  /** An install whose result was unknown did not take effect and is sent again (once). */
+  | { type: 'resend' };
 export type HostRunEventType = HostRunEvent['type'];
 
 export const HOST_RUN_EVENT_TYPES: readonly HostRunEventType[] = [
@@ -230,6 +244,8 @@ export const HOST_RUN_EVENT_TYPES: readonly HostRunEventType[] = [
   'rollback_begin',
   'rollback_installed',
   'rollback_verified',
+  'result_unknown',
+  'resend',
 ];
 
 const ACTIVE_STEPS: ReadonlySet<HostRunStatus> = new Set([
@@ -239,6 +255,7 @@ const ACTIVE_STEPS: ReadonlySet<HostRunStatus> = new Set([
   'verifying',
   'rebooting',
   'health_check',
+  'install_unknown',
 ]);
 
 export function transitionHostRun(
@@ -253,7 +270,14 @@ export function transitionHostRun(
       if (status === 'pre_baseline') return ok(event.alreadyCurrent ? 'skipped' : 'installing');
       break;
     case 'install_done':
-      if (status === 'installing') return ok('post_baseline');
+      if (status === 'installing' || status === 'install_unknown') return ok('post_baseline');
+      break;
+    case 'result_unknown':
+      if (status === 'installing') return ok('install_unknown');
+      if (status === 'rollback_installing') return ok('rollback_unknown');
+      break;
+    case 'resend':
+      if (status === 'install_unknown') return ok('installing');
       break;
     case 'post_baseline_done':
       if (status === 'post_baseline') return ok('verifying');
@@ -269,18 +293,30 @@ export function transitionHostRun(
       break;
     case 'fail':
       if (ACTIVE_STEPS.has(status)) return ok('failed');
-      if (status === 'rollback_installing' || status === 'rollback_verifying') return ok('rollback_failed');
+      if (
+        status === 'rollback_installing' ||
+        status === 'rollback_verifying' ||
+        status === 'rollback_unknown'
+      ) {
+        return ok('rollback_failed');
+      }
       break;
     case 'skip':
-      if (status === 'pending') return ok('skipped');
+      // pre_baseline: the host could not be reached before anything was sent to it
+      if (status === 'pending' || status === 'pre_baseline') return ok('skipped');
       break;
     case 'rollback_begin':
-      if (status === 'succeeded' || status === 'failed' || status === 'rollback_failed') {
+      if (
+        status === 'succeeded' ||
+        status === 'failed' ||
+        status === 'rollback_failed' ||
+        status === 'install_unknown'
+      ) {
         return ok('rollback_installing');
       }
       break;
     case 'rollback_installed':
-      if (status === 'rollback_installing') return ok('rollback_verifying');
+      if (status === 'rollback_installing' || status === 'rollback_unknown') return ok('rollback_verifying');
       break;
     case 'rollback_verified':
       if (status === 'rollback_verifying') return ok('rolled_back');

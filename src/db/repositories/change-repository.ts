@@ -42,6 +42,24 @@ export const CLOSED_CHANGE_STATUSES: readonly ChangeStatus[] = [
   'expired',
 ];
 
+/**
+ * Statuses in which a change's scope is frozen: its hosts (findings) and version were fixed when it
+ * was approved (triggers in the database refuse more). Hosts found later start a new change.
+ */
+export const SCOPE_FROZEN_CHANGE_STATUSES: readonly ChangeStatus[] = [
+  'approved',
+  'scheduled',
+  'deploying',
+  'completed',
+  'failed',
+  'halted',
+  'rolled_back',
+];
+
+const ACTIVE_FROZEN_STATUSES = SCOPE_FROZEN_CHANGE_STATUSES.filter(
+  (st) => !CLOSED_CHANGE_STATUSES.includes(st),
+);
+
 export type DecisionKindName =
   'request' | 'approve' | 'reject' | 'defer' | 'accept_risk' | 'pause' | 'resume' | 'abort' | 'rollback';
 
@@ -412,6 +430,12 @@ async function applyWrite(tx: Tx, change: ChangeDetail, write: LedgerWrite, now:
   });
 }
 
+/** The database refused a host or version change of an approved change (its triggers). */
+export function isScopeFrozen(err: unknown, depth = 0): boolean {
+  if (!(err instanceof Error) || depth > 4) return false;
+  return /fixed when it was approved/.test(err.message) || isScopeFrozen(err.cause, depth + 1);
+}
+
 export class ChangeRepository {
   constructor(private readonly prisma: DbClient) {}
 
@@ -420,7 +444,11 @@ export class ChangeRepository {
     return [i.team, i.ecosystem, i.packageName, i.fixedVersion].join('|');
   }
 
-  /** Creates the active campaign for the fix and team, or adds the findings to the one there is. */
+  /**
+   * Creates the active campaign for the fix and team, or adds the findings to the one there is.
+   * An approved campaign's scope is frozen: findings it does not have yet start a new campaign (it
+   * gives its key up), and the approved one deploys exactly the hosts it was approved for.
+   */
   async upsertCampaign(
     input: CampaignUpsert,
     now: Date,
@@ -429,13 +457,47 @@ export class ChangeRepository {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.prisma.$transaction(async (tx) => {
+          // under the change's row lock: a decision recorded at the same moment waits, or is seen
+          await tx.$queryRaw`SELECT id FROM "ChangeRequest" WHERE "activeKey" = ${activeKey} FOR UPDATE`;
           const existing = await tx.changeRequest.findUnique({ where: { activeKey } });
-          if (existing && CLOSED_CHANGE_STATUSES.includes(existing.status)) {
-            // A closed campaign gives its key up: the fix starts a new campaign.
+          const sameFix = {
+            ecosystem: input.ecosystem,
+            packageName: input.packageName,
+            fixedVersion: input.fixedVersion,
+          };
+          // A finding that an approved change (not closed yet) already has stays with it: it is
+          // never in two changes that could both be deployed.
+          const taken = await tx.changeRequestFinding.findMany({
+            where: {
+              findingId: { in: [...input.findingIds] },
+              changeRequest: { status: { in: ACTIVE_FROZEN_STATUSES }, ...sameFix },
+            },
+            select: { findingId: true },
+          });
+          const had = new Set(taken.map((a) => a.findingId));
+          const findingIds = input.findingIds.filter((id) => !had.has(id));
+          const frozen = existing !== null && SCOPE_FROZEN_CHANGE_STATUSES.includes(existing.status);
+          if (findingIds.length === 0) {
+            // nothing new: the change that has these hosts answers
+            const holder =
+              existing ??
+              (await tx.changeRequest.findFirst({
+                where: {
+                  findings: { some: { findingId: { in: [...input.findingIds] } } },
+                  status: { in: ACTIVE_FROZEN_STATUSES },
+                  ...sameFix,
+                },
+                select: { id: true, number: true },
+              }));
+            if (holder) return { id: holder.id, number: holder.number, created: false };
+          }
+          if (existing && (CLOSED_CHANGE_STATUSES.includes(existing.status) || frozen)) {
+            // A closed campaign, or an approved one that new hosts may not join, gives its key up:
+            // the fix starts a new campaign.
             await tx.changeRequest.update({ where: { id: existing.id }, data: { activeKey: null } });
           } else if (existing) {
             await tx.changeRequestFinding.createMany({
-              data: input.findingIds.map((findingId) => ({ changeRequestId: existing.id, findingId })),
+              data: findingIds.map((findingId) => ({ changeRequestId: existing.id, findingId })),
               skipDuplicates: true,
             });
             const severity =
@@ -470,7 +532,7 @@ export class ChangeRepository {
               createdAt: now,
               findings: {
                 createMany: {
-                  data: input.findingIds.map((findingId) => ({ findingId })),
+                  data: findingIds.map((findingId) => ({ findingId })),
                   skipDuplicates: true,
                 },
               },
@@ -500,7 +562,7 @@ export class ChangeRepository {
                 team: input.team,
                 package: input.packageName,
                 fixedVersion: input.fixedVersion,
-                findings: input.findingIds.length,
+                findings: findingIds.length,
                 approvalsRequired: policy.approvalsRequired,
                 rule: policy.snapshot.rule ?? null,
               },
@@ -511,6 +573,8 @@ export class ChangeRepository {
       } catch (err) {
         // Two processes created the same campaign at once: the second adds to the first's.
         if (attempt === 0 && isUniqueViolation(err)) continue;
+        // The campaign was approved as findings were added: they go to a new campaign.
+        if (attempt < 3 && isScopeFrozen(err)) continue;
         throw err;
       }
     }

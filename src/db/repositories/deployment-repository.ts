@@ -33,6 +33,7 @@ import {
 import { NotFoundError, PatchbotError, ValidationError } from '../../core/errors.js';
 import type { DbClient, TxClient } from '../client.js';
 import type { Prisma } from '../generated/client.js';
+import { isTransientDbError, retryTransient } from '../retry.js';
 import type { SqlRunner } from '../sql.js';
 import { changeWhere } from './change-repository.js';
 
@@ -69,7 +70,8 @@ type DbHostRunState =
   | 'skipped'
   | 'rolling_back'
   | 'rolled_back'
-  | 'rollback_failed';
+  | 'rollback_failed'
+  | 'unknown';
 type DbHostRunStep =
   | 'pre_baseline'
   | 'install'
@@ -100,6 +102,8 @@ export function hostRunStatusOf(state: DbHostRunState, step: DbHostRunStep | nul
       return STATUS_OF_STEP[step ?? 'pre_baseline'] ?? 'pre_baseline';
     case 'rolling_back':
       return step === 'rollback_verify' ? 'rollback_verifying' : 'rollback_installing';
+    case 'unknown':
+      return step === 'rollback' ? 'rollback_unknown' : 'install_unknown';
     default:
       return state;
   }
@@ -117,6 +121,10 @@ export function storedHostRunStatus(
       return { state: 'rolling_back', step: 'rollback' };
     case 'rollback_verifying':
       return { state: 'rolling_back', step: 'rollback_verify' };
+    case 'install_unknown':
+      return { state: 'unknown', step: 'install' };
+    case 'rollback_unknown':
+      return { state: 'unknown', step: 'rollback' };
     case 'succeeded':
       return { state: 'succeeded', step: 'done' };
     case 'pending':
@@ -153,7 +161,9 @@ export interface HostRunRecord {
   rebootSentAt: Date | null;
   rollbackSentAt: Date | null;
   bootId: string | null;
+  remoteJob: string | null;
   rollbackReport: RollbackReportEntry[] | null;
+  rollbackError: string | null;
   startedAt: Date | null;
   finishedAt: Date | null;
 }
@@ -280,6 +290,8 @@ export type ClaimResult =
   | { kind: 'busy' }
   /** Hosts are left, but none may start before `until`. */
   | { kind: 'wait'; until: Date }
+  /** Hosts whose result is unknown are looked at again in `delayMs` (real time). */
+  | { kind: 'recheck'; delayMs: number }
   /**
    * Nothing left to claim in the ring: every host is final or held by a worker (the ring job looks
    * again once all lanes end, and takes over hosts whose worker died).
@@ -344,7 +356,9 @@ function toHostRun(row: HostRunRow): HostRunRecord {
     rebootSentAt: row.rebootSentAt,
     rollbackSentAt: row.rollbackSentAt,
     bootId: row.bootId,
+    remoteJob: row.remoteJob,
     rollbackReport: parsed(RollbackReport, row.rollbackReport),
+    rollbackError: row.rollbackError,
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,
   };
@@ -474,8 +488,11 @@ const CHANGE_STATUS: Partial<Record<DeploymentStatus, string>> = {
  * $1 ring, $2 lease expiry, $3 slot hint, $4 engine time, $5 worker, $6 real time, $7 and $8 the
  * state and step a pending host begins in (BEGUN, from the core state machine). The ring must
  * be the deployment's current ring while it is waiting for or running it. A running host whose
- * lease expired is taken over first (it keeps its slot); otherwise the first pending host (plan
- * order) whose start has come, in the hinted slot if free, else the lowest free one.
+ * lease expired (or that this same worker held: a claim retried after its answer was lost), or a
+ * host whose result is unknown and due to be looked at again, is taken over first (it keeps its
+ * slot and its state); otherwise the first pending host (plan order) whose start has come, in the
+ * hinted slot if free, else the lowest free one. Unknown hosts hold their slot: their install may
+ * still be running.
  */
 const CLAIM_NEXT_HOST = `
   WITH ring AS (
@@ -485,15 +502,17 @@ const CLAIM_NEXT_HOST = `
   ),
   orphan AS (
     SELECT h.id, h.slot FROM "HostRun" h JOIN ring ON h."ringId" = ring.id
-    WHERE h.state = 'running'
-      AND (h."workerId" IS NULL OR h."heartbeatAt" IS NULL OR h."heartbeatAt" < $2::timestamptz)
+    WHERE (h.state = 'running'
+        OR (h.state = 'unknown' AND (h."notBefore" IS NULL OR h."notBefore" <= $6::timestamptz)))
+      AND (h."workerId" IS NULL OR h."heartbeatAt" IS NULL OR h."heartbeatAt" < $2::timestamptz
+        OR h."workerId" = $5)
     ORDER BY h.position LIMIT 1
     FOR UPDATE OF h SKIP LOCKED
   ),
   free AS (
     SELECT s AS slot FROM ring, generate_series(0, ring.concurrency - 1) AS s
     WHERE NOT EXISTS (
-      SELECT 1 FROM "HostRun" u WHERE u."ringId" = ring.id AND u.state = 'running' AND u.slot = s)
+      SELECT 1 FROM "HostRun" u WHERE u."ringId" = ring.id AND u.state IN ('running', 'unknown') AND u.slot = s)
     ORDER BY (s = $3::int) DESC, s LIMIT 1
   ),
   next AS (
@@ -508,7 +527,7 @@ const CLAIM_NEXT_HOST = `
     UNION ALL SELECT id, slot, false AS resumed FROM next
   )
   UPDATE "HostRun" h SET
-    state = $7::"HostRunState",
+    state = CASE WHEN p.resumed THEN h.state ELSE $7::"HostRunState" END,
     step = CASE WHEN p.resumed THEN h.step ELSE $8::"HostRunStep" END,
     slot = p.slot,
     "workerId" = $5,
@@ -556,23 +575,30 @@ const CREATE_DEPLOYMENT = `
 const LANE_CONTEXT = `
   SELECT d.*, c.number AS "changeNumber",
     (SELECT count(*)::int FROM "DeploymentRing" x WHERE x."deploymentId" = d.id) AS "ringCount",
+    (SELECT count(*)::int FROM "HostRun" h WHERE h."ringId" = r.id) AS "ringSize",
     row_to_json(r.*) AS ring
   FROM "Deployment" d
   JOIN "ChangeRequest" c ON c.id = d."changeRequestId"
   JOIN "DeploymentRing" r ON r."deploymentId" = d.id AND r.index = $2::int
   WHERE d.id = $1::uuid`;
 
-/** $1 ring, $2 lease expiry, $3 engine time: what a claim that found nothing should make of it. */
+/**
+ * $1 ring, $2 lease expiry, $3 engine time, $4 real time: what a claim that found nothing should make
+ * of it. Unknown hosts are looked at again by real time (the host's clock, not the engine's).
+ */
 const NOTHING_TO_CLAIM = `
   SELECT
     (d.state IN ('waiting_window', 'running') AND d."currentRing" = r.index) AS working,
     r.concurrency,
-    (SELECT count(*)::int FROM "HostRun" h WHERE h."ringId" = r.id AND h.state = 'running') AS running,
-    (SELECT count(*)::int FROM "HostRun" h WHERE h."ringId" = r.id AND h.state = 'running'
+    (SELECT count(*)::int FROM "HostRun" h WHERE h."ringId" = r.id AND h.state IN ('running', 'unknown')) AS running,
+    (SELECT count(*)::int FROM "HostRun" h WHERE h."ringId" = r.id
+      AND (h.state = 'running' OR (h.state = 'unknown' AND (h."notBefore" IS NULL OR h."notBefore" <= $4::timestamptz)))
       AND (h."workerId" IS NULL OR h."heartbeatAt" IS NULL OR h."heartbeatAt" < $2::timestamptz)) AS orphans,
     (SELECT count(*)::int FROM "HostRun" h WHERE h."ringId" = r.id AND h.state = 'pending'
       AND (h."notBefore" IS NULL OR h."notBefore" <= $3::timestamptz)) AS ready,
-    (SELECT min(h."notBefore") FROM "HostRun" h WHERE h."ringId" = r.id AND h.state = 'pending') AS later
+    (SELECT min(h."notBefore") FROM "HostRun" h WHERE h."ringId" = r.id AND h.state = 'pending') AS later,
+    (SELECT min(h."notBefore") FROM "HostRun" h WHERE h."ringId" = r.id AND h.state = 'unknown'
+      AND h."workerId" IS NULL) AS "unknownLater"
   FROM "DeploymentRing" r JOIN "Deployment" d ON d.id = r."deploymentId"
   WHERE r.id = $1::uuid`;
 
@@ -589,7 +615,9 @@ const HOST_RUN_COLUMNS: Record<keyof HostRunData, 'jsonb' | 'timestamptz' | 'tex
   rebootSentAt: 'timestamptz',
   rollbackSentAt: 'timestamptz',
   bootId: 'text',
+  remoteJob: 'text',
   rollbackReport: 'jsonb',
+  rollbackError: 'text',
   finishedAt: 'timestamptz',
   heartbeatAt: 'timestamptz',
   targets: 'jsonb',
@@ -802,14 +830,30 @@ export class DeploymentRepository {
         notBefore: h.notBefore?.toISOString() ?? null,
       })),
     );
-    const rows = await this.sql.query<{ id: string }>(CREATE_DEPLOYMENT, [
-      input.changeRequestId,
-      JSON.stringify(input.plan),
-      input.emergency,
-      input.createdBy,
-      JSON.stringify(rings),
-      JSON.stringify(hosts),
-    ]);
+    let rows: { id: string }[];
+    try {
+      rows = await this.sql.query<{ id: string }>(CREATE_DEPLOYMENT, [
+        input.changeRequestId,
+        JSON.stringify(input.plan),
+        input.emergency,
+        input.createdBy,
+        JSON.stringify(rings),
+        JSON.stringify(hosts),
+      ]);
+    } catch (err) {
+      // One active deployment per change (a unique index): another request created it first.
+      if (isUniqueViolation(err)) {
+        const active = (await this.activeForChange(input.changeRequestId))[0];
+        throw new PatchbotError(
+          'CONFLICT',
+          active
+            ? `change #${active.changeNumber} already has deployment #${active.number} (${active.state.status.replaceAll('_', ' ')})`
+            : 'the change already has a deployment under way',
+          { cause: err },
+        );
+      }
+      throw err;
+    }
     const id = rows[0]?.id;
     if (id === undefined) throw new PatchbotError('DATABASE', 'the deployment was not stored');
     return this.get(id);
@@ -840,13 +884,14 @@ export class DeploymentRepository {
   }
 
   /**
-   * What a lane works with, in one statement: the deployment (by id) and one of its rings.
+   * What a lane works with, in one statement: the deployment (by id), one of its rings and the
+   * ring's host count.
    * Undefined when either does not exist.
    */
   async laneContext(
     deploymentId: string,
     ringIndex: number,
-  ): Promise<{ deployment: DeploymentRecord; ring: RingRecord } | undefined> {
+  ): Promise<{ deployment: DeploymentRecord; ring: RingRecord; ringSize: number } | undefined> {
     const rows = await this.sql.query<Record<string, unknown> & { ring: Record<string, unknown> }>(
       LANE_CONTEXT,
       [deploymentId, ringIndex],
@@ -854,13 +899,13 @@ export class DeploymentRepository {
     );
     const row = rows[0];
     if (!row) return undefined;
-    const { ring, changeNumber, ringCount, ...dep } = row;
+    const { ring, changeNumber, ringCount, ringSize, ...dep } = row;
     const deployment = toDeployment({
       ...(datesOf(dep, DEPLOYMENT_DATES) as Prisma.DeploymentGetPayload<object>),
       changeRequest: { number: Number(changeNumber) },
       _count: { rings: Number(ringCount) },
     });
-    return { deployment, ring: toRing(datesOf(ring, RING_DATES) as RingRow) };
+    return { deployment, ring: toRing(datesOf(ring, RING_DATES) as RingRow), ringSize: Number(ringSize) };
   }
 
   async ring(deploymentId: string, index: number): Promise<RingRecord> {
@@ -891,12 +936,13 @@ export class DeploymentRepository {
       state: DbHostRunState;
       workerId: string | null;
       heartbeatAt: Date | null;
+      notBefore: Date | null;
     }[]
   > {
     return this.prisma.hostRun.findMany({
       where: { ringId },
       orderBy: { position: 'asc' },
-      select: { id: true, hostName: true, state: true, workerId: true, heartbeatAt: true },
+      select: { id: true, hostName: true, state: true, workerId: true, heartbeatAt: true, notBefore: true },
     });
   }
 
@@ -948,6 +994,7 @@ export class DeploymentRepository {
     event: DeploymentEvent,
     at: Date,
     rings: readonly RingUpdate[] = [],
+    outbox: (record: DeploymentRecord) => readonly OutboxEntry[] = () => [],
   ): Promise<
     | { ok: true; from: DeploymentState; to: DeploymentState; record: DeploymentRecord }
     | { ok: false; error: string; state: DeploymentState }
@@ -971,6 +1018,15 @@ export class DeploymentRepository {
       if (to.status === 'rolling_back') data.finishedAt = null;
       const change = CHANGE_STATUS[to.status];
       const changeMoves = change !== undefined && to.status !== current.state.status;
+      // The record as it will be stored, without reading it back.
+      const record: DeploymentRecord = {
+        ...current,
+        state: { ...to, ringCount: current.state.ringCount },
+        pausedAt: data.pausedAt !== undefined ? (data.pausedAt as Date | null) : current.pausedAt,
+        startedAt: data.startedAt !== undefined ? (data.startedAt as Date) : current.startedAt,
+        finishedAt: data.finishedAt !== undefined ? (data.finishedAt as Date | null) : current.finishedAt,
+      };
+      const messages = outbox(record);
       // The deployment row, its rings and its change move together: a reader never sees a
       // completed deployment whose last ring still runs.
       const apply = async (db: TxClient): Promise<boolean> => {
@@ -988,6 +1044,7 @@ export class DeploymentRepository {
             where: { id: r.ringId, state: { in: [...r.from] } },
             data: { state: r.to, ...r.data },
           });
+        await insertOutbox(db, messages);
         if (changeMoves)
           await db.changeRequest.updateMany({
             where: { id: current.changeRequestId },
@@ -999,20 +1056,10 @@ export class DeploymentRepository {
         return true;
       };
       const moved =
-        rings.length === 0 && !changeMoves
+        rings.length === 0 && !changeMoves && messages.length === 0
           ? await apply(this.prisma)
           : await this.prisma.$transaction((tx) => apply(tx));
-      if (moved) {
-        // The record as now stored, without reading it back.
-        const record: DeploymentRecord = {
-          ...current,
-          state: { ...to, ringCount: current.state.ringCount },
-          pausedAt: data.pausedAt !== undefined ? (data.pausedAt as Date | null) : current.pausedAt,
-          startedAt: data.startedAt !== undefined ? (data.startedAt as Date) : current.startedAt,
-          finishedAt: data.finishedAt !== undefined ? (data.finishedAt as Date | null) : current.finishedAt,
-        };
-        return { ok: true, from: current.state, to, record };
-      }
+      if (moved) return { ok: true, from: current.state, to, record };
     }
     throw new PatchbotError('CONFLICT', `deployment ${deploymentId} keeps changing; try again`);
   }
@@ -1025,12 +1072,19 @@ export class DeploymentRepository {
     from: readonly RingStateName[],
     to: RingStateName,
     data: RingUpdate['data'] = {},
+    outbox: readonly OutboxEntry[] = [],
   ): Promise<boolean> {
-    const r = await this.prisma.deploymentRing.updateMany({
-      where: { id: ringId, state: { in: [...from] } },
-      data: { state: to, ...data },
+    const update = (db: TxClient) =>
+      db.deploymentRing.updateMany({
+        where: { id: ringId, state: { in: [...from] } },
+        data: { state: to, ...data },
+      });
+    if (outbox.length === 0) return (await update(this.prisma)).count === 1;
+    return this.prisma.$transaction(async (tx) => {
+      const r = await update(tx);
+      if (r.count === 1) await insertOutbox(tx, outbox);
+      return r.count === 1;
     });
-    return r.count === 1;
   }
 
   /**
@@ -1118,7 +1172,7 @@ export class DeploymentRepository {
         const run = fromRawHostRun(row, { deploymentId: row.deploymentId, ringIndex: row.ringIndex });
         return { kind: 'claimed', run, resumed: row.resumed };
       }
-      const why = await this.nothingToClaim(ringId, options.now, expiry);
+      const why = await this.nothingToClaim(ringId, options.now, expiry, options.realNow);
       // Another claim held the host this instant: look again at once (a few times).
       if (why === 'again') {
         if (attempt < 5) continue;
@@ -1136,6 +1190,7 @@ export class DeploymentRepository {
     ringId: string,
     now: Date,
     expiry: Date,
+    realNow: Date,
   ): Promise<Exclude<ClaimResult, { kind: 'claimed' }> | 'again'> {
     const found = await this.sql.query<{
       working: boolean;
@@ -1144,13 +1199,20 @@ export class DeploymentRepository {
       ready: number;
       orphans: number;
       later: Date | string | null;
-    }>(NOTHING_TO_CLAIM, [ringId, expiry.toISOString(), now.toISOString()], {
+      unknownLater: Date | string | null;
+    }>(NOTHING_TO_CLAIM, [ringId, expiry.toISOString(), now.toISOString(), realNow.toISOString()], {
       name: 'deployment-nothing-to-claim',
     });
     const f = found[0];
     if (!f?.working) return { kind: 'done' };
     if (f.orphans > 0 || (f.ready > 0 && f.running < f.concurrency)) return 'again';
     if (f.ready > 0) return { kind: 'busy' };
+    const recheck =
+      f.unknownLater === null ? undefined : asDate(f.unknownLater).getTime() - realNow.getTime();
+    const wait = f.later === null ? undefined : asDate(f.later).getTime() - now.getTime();
+    if (recheck !== undefined && (wait === undefined || recheck < wait)) {
+      return { kind: 'recheck', delayMs: Math.max(50, recheck) };
+    }
     if (f.later !== null) return { kind: 'wait', until: asDate(f.later) };
     // The remaining hosts are held by other lanes: this lane has nothing to do.
     return { kind: 'done' };
@@ -1174,7 +1236,7 @@ export class DeploymentRepository {
         OR: [
           { state: { in: ['succeeded', 'failed', 'rollback_failed'] } },
           {
-            state: 'rolling_back',
+            state: { in: ['rolling_back', 'unknown'] },
             OR: [{ workerId: null }, { workerId }, { heartbeatAt: null }, { heartbeatAt: { lt: expiry } }],
           },
         ],
@@ -1196,6 +1258,7 @@ export class DeploymentRepository {
     workerId: string,
     events: readonly HostRunEvent[],
     data: HostRunData = {},
+    outbox: readonly OutboxEntry[] = [],
   ): Promise<HostRunRecord | null> {
     let status = saved.status;
     let stored = { state: saved.state, step: saved.step };
@@ -1215,21 +1278,55 @@ export class DeploymentRepository {
       params.push(sqlValue(HOST_RUN_COLUMNS[key], value));
       sets.push(`"${key}" = $${params.length}::${type}`);
     }
-    // The columns written vary; each combination is its own prepared statement.
-    const text = `UPDATE "HostRun" SET ${sets.join(', ')}
+    const update = `UPDATE "HostRun" SET ${sets.join(', ')}
        WHERE id = $1::uuid AND state = $2::"HostRunState" AND step IS NOT DISTINCT FROM $3::"HostRunStep"
          AND "workerId" = $4
        RETURNING id`;
-    const rows = await this.sql.query<{ id: string }>(text, params, { name: saveStatementName(text) });
-    if (rows.length !== 1) return null;
-    return {
+    // Messages that report the step go into the outbox in the same statement: both or neither.
+    let text = update;
+    if (outbox.length > 0) {
+      params.push(outboxJson(outbox));
+      text = `WITH upd AS (${update}),
+        ob AS (${INSERT_OUTBOX_FROM(`$${params.length}`)} FROM upd, ${OUTBOX_RECORDSET(`$${params.length}`)})
+        SELECT id FROM upd`;
+    }
+    const record = (): HostRunRecord => ({
       ...saved,
       ...data,
       status,
       state: stored.state,
       step: stored.step,
       ...(final ? { workerId: null } : {}),
-    };
+    });
+    // The columns written vary; each combination is its own prepared statement.
+    const name = saveStatementName(text);
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const rows = await this.sql.query<{ id: string }>(text, params, { name });
+        return rows.length === 1 ? record() : null;
+      } catch (err) {
+        if (!isTransientDbError(err) || attempt >= SAVE_RETRIES) throw err;
+        await sleep(Math.min(5_000, 200 * 2 ** attempt));
+        // The statement may have been applied before its answer was lost: look before trying again.
+        const now = await retryTransient(() =>
+          this.sql.query<{ state: DbHostRunState; step: DbHostRunStep | null; workerId: string | null }>(
+            `SELECT state, step, "workerId" FROM "HostRun" WHERE id = $1::uuid`,
+            [saved.id],
+            { name: 'deployment-host-run-state' },
+          ),
+        );
+        const row = now[0];
+        if (!row) return null;
+        const atSaved = row.state === saved.state && row.step === saved.step && row.workerId === workerId;
+        const atTarget =
+          row.state === stored.state &&
+          row.step === stored.step &&
+          (row.workerId === workerId || (final && row.workerId === null));
+        // A step that moved the run on and is found done was applied (with its outbox rows).
+        if (events.length > 0 && atTarget && !atSaved) return record();
+        if (!atSaved) return null;
+      }
+    }
   }
 
   async heartbeat(runId: string, workerId: string, realNow: Date): Promise<boolean> {
@@ -1270,10 +1367,49 @@ export interface HostRunData {
   rebootSentAt?: Date;
   rollbackSentAt?: Date | null;
   bootId?: string | null;
+  remoteJob?: string | null;
   rollbackReport?: RollbackReportEntry[];
+  rollbackError?: string | null;
   finishedAt?: Date | null;
   heartbeatAt?: Date;
   targets?: PackageTargetRecord[];
+}
+
+/** A message for the outbox (src/db/repositories/outbox-repository.ts), written with a state change. */
+export interface OutboxEntry {
+  kind: string;
+  destination: string;
+  orderKey: string;
+  payload: unknown;
+}
+
+const SAVE_RETRIES = 6;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const OUTBOX_RECORDSET = (param: string): string =>
+  `jsonb_to_recordset(${param}::jsonb) AS x(kind text, destination text, "orderKey" text, payload jsonb)`;
+const INSERT_OUTBOX_FROM = (_param: string): string =>
+  `INSERT INTO "Outbox" (kind, destination, "orderKey", payload) SELECT x.kind, x.destination, x."orderKey", x.payload`;
+
+function outboxJson(entries: readonly OutboxEntry[]): string {
+  return JSON.stringify(
+    entries.map((e) => ({
+      kind: e.kind,
+      destination: e.destination,
+      orderKey: e.orderKey,
+      payload: e.payload,
+    })),
+    (_key, v: unknown) => (typeof v === 'string' ? v.replaceAll('\u0000', '\ufffd') : v),
+  );
+}
+
+/** Writes outbox entries through an interactive transaction's client. */
+async function insertOutbox(db: TxClient, entries: readonly OutboxEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  await db.$executeRawUnsafe(
+    `${INSERT_OUTBOX_FROM('$1')} FROM ${OUTBOX_RECORDSET('$1')}`,
+    outboxJson(entries),
+  );
 }
 
 function deploymentWhere(ref: string): Prisma.DeploymentWhereInput {

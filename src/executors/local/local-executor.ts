@@ -1,7 +1,8 @@
 /**
  * Runs programs on this machine: child_process.spawn with an argument list (never a shell), in a
- * process group of its own so a timeout kills the command and everything it started, with bounded
- * captured output and optional `sudo -n` (non-interactive: fails instead of asking for a password).
+ * process group of its own so a timeout kills the command and everything it started (except a
+ * `detached` job, which is left to finish), with bounded captured output and optional `sudo -n`
+ * (non-interactive: fails instead of asking for a password).
  */
 import { spawn } from 'node:child_process';
 import { PatchbotError } from '../../core/errors.js';
@@ -72,8 +73,25 @@ export class LocalExecutor implements Executor {
         }
       };
       let graceTimer: NodeJS.Timeout | undefined;
+      const stopWaiting = (): void => {
+        // A job (detached) keeps running on its own: stop waiting, leave it alone.
+        child.stdout.destroy();
+        child.stderr.destroy();
+        child.unref();
+        finish(null, null);
+      };
+      const onAbort = (): void => {
+        timedOut = true;
+        if (request.detached === true) stopWaiting();
+        else killGroup();
+      };
+      request.signal?.addEventListener('abort', onAbort, { once: true });
       const timer = setTimeout(() => {
         timedOut = true;
+        if (request.detached === true) {
+          stopWaiting();
+          return;
+        }
         killGroup();
         // A descendant that left the group (setsid) may still hold the pipes open: stop waiting for it.
         graceTimer = setTimeout(() => {
@@ -88,6 +106,7 @@ export class LocalExecutor implements Executor {
         settled = true;
         clearTimeout(timer);
         clearTimeout(graceTimer);
+        request.signal?.removeEventListener('abort', onAbort);
         if (extraStderr !== undefined) stderr.push(Buffer.from(extraStderr));
         resolve({
           exitCode,
@@ -120,7 +139,7 @@ export class LocalExecutor implements Executor {
       });
       child.on('close', (code, signal) => {
         // The command is done; kill anything it left running in its group (like a dropped session would).
-        if (timedOut) killGroup();
+        if (timedOut && request.detached !== true) killGroup();
         finish(code, signal);
       });
       if (request.stdin !== undefined) child.stdin.end(request.stdin);

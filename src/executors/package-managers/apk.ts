@@ -5,12 +5,17 @@
  *
  * Rollback uses the same command with the older version; it only works while a configured
  * repository still offers that version (see rollbackEligibility in src/core/deployments/state.ts).
- * Alpine has no reboot-required marker: a reboot is needed when a kernel package changed.
+ * Alpine has no reboot-required marker: a reboot is needed when a kernel package changed. Installs
+ * wait up to LOCK_WAIT_SECONDS for another apk run to release the database lock (`--wait`). apk has
+ * no half-installed package states to check after an unknown result: the installed versions decide.
+ * The argument shape is fixed: docs/patchbot.sudoers allows exactly it.
  */
 import { versionProblem } from '../../core/packages/names.js';
 import { parseApkInstalled } from '../../inventory/parsers/apk.js';
 import { checkName, checkTargets } from './validate.js';
-import type { CommandSpec, PackageManagerDriver } from './types.js';
+import { LOCK_WAIT_SECONDS, type CommandSpec, type PackageManagerDriver } from './types.js';
+
+const APK_ADD = ['add', '--no-interactive', '--wait', String(LOCK_WAIT_SECONDS)];
 
 /** Alpine kernel flavours (linux-lts, linux-virt, linux-edge, linux-rpi...). */
 export const APK_KERNEL_PACKAGE = /^linux-(lts|virt|edge|stable|rpi\d*)$/;
@@ -18,21 +23,22 @@ export const APK_KERNEL_PACKAGE = /^linux-(lts|virt|edge|stable|rpi\d*)$/;
 export const apkDriver: PackageManagerDriver = {
   tool: 'apk',
   kind: 'apk',
-  refresh: () => ({ command: 'apk', args: ['update', '--quiet'] }),
   install(targets): CommandSpec {
     const checked = checkTargets('apk', 'apk', targets);
     return {
       command: 'apk',
-      args: ['add', '--no-interactive', ...checked.map((t) => `${t.name}=${t.version}`)],
+      args: [...APK_ADD, ...checked.map((t) => `${t.name}=${t.version}`)],
     };
   },
   rollback(targets): CommandSpec {
     const checked = checkTargets('apk', 'apk', targets);
     return {
       command: 'apk',
-      args: ['add', '--no-interactive', ...checked.map((t) => `${t.name}=${t.version}`)],
+      args: [...APK_ADD, ...checked.map((t) => `${t.name}=${t.version}`)],
     };
   },
+  audit: () => undefined,
+  interpretAudit: () => undefined,
   /** The installed database, the same read the inventory does (names are filtered after parsing). */
   queryInstalled(names): CommandSpec {
     names.forEach((n) => checkName('apk', n));

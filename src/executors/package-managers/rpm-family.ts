@@ -5,13 +5,61 @@
  * - dnf/yum: `dnf install -y -- name-[epoch:]version-release[.arch]`; rollback `dnf downgrade -y`.
  * - zypper: `zypper --non-interactive install --no-recommends name[.arch]=[epoch:]version-release`;
  *   rollback adds `--oldpackage` (zypper refuses an older version without it). zypper gets no `--`:
- *   names and versions can never start with `-` anyway (the patterns refuse it).
+ *   names and versions can never start with `-` anyway (the patterns refuse it). ZYPP_LOCK_TIMEOUT
+ *   makes it wait for another zypper or rpm run instead of failing at once; dnf and yum wait on their
+ *   own.
+ * - The package-database check after an unknown result: a target registered twice for one
+ *   architecture is what an interrupted rpm transaction leaves (kernels excepted: they are installed
+ *   side by side).
+ *
+ * The argument shapes are fixed: docs/patchbot.sudoers allows exactly them.
  */
 import type { PackageTool } from '../../core/deployments/state.js';
 import { versionProblem } from '../../core/packages/names.js';
 import { parseRpmQuery, RPM_QUERY_FORMAT } from '../../inventory/parsers/rpm.js';
 import { checkName, checkNames, checkTargets } from './validate.js';
-import type { CommandSpec, PackageManagerDriver, PackageTarget, RebootCheckResult } from './types.js';
+import {
+  LOCK_WAIT_SECONDS,
+  type AuditFinding,
+  type CommandSpec,
+  type PackageManagerDriver,
+  type PackageTarget,
+  type RebootCheckResult,
+} from './types.js';
+
+const NAME_ARCH_FORMAT = '%{NAME}.%{ARCH} %{EPOCH}:%{VERSION}-%{RELEASE}\\n';
+
+function audit(names: readonly string[]): CommandSpec {
+  return { command: 'rpm', args: ['-q', '--qf', NAME_ARCH_FORMAT, '--', ...checkNames('rpm', names)] };
+}
+
+/** Kernels (installonly packages) are installed in several versions on purpose. */
+const INSTALL_ONLY = /^kernel(-|$)/;
+
+function interpretAudit(result: {
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+}): AuditFinding | undefined {
+  if (result.exitCode === 127 || result.exitCode === null) return undefined;
+  if (/rpmdb|BDB|database/i.test(result.stderr) && result.stdout.trim() === '') {
+    return { broken: true, evidence: result.stderr.trim() };
+  }
+  const seen = new Map<string, string[]>();
+  for (const line of result.stdout.split('\n')) {
+    if (/ is not installed$/.test(line.trim())) continue;
+    const [key, evr, extra] = line.trim().split(' ');
+    if (!key || !evr || extra !== undefined) continue;
+    seen.set(key, [...(seen.get(key) ?? []), evr]);
+  }
+  const twice = [...seen].filter(([key, evrs]) => evrs.length > 1 && !INSTALL_ONLY.test(key));
+  return {
+    broken: twice.length > 0,
+    evidence: twice
+      .map(([key, evrs]) => `${key} is registered ${evrs.length} times: ${evrs.join(', ')}`)
+      .join('\n'),
+  };
+}
 
 function queryInstalled(names: readonly string[]): CommandSpec {
   return { command: 'rpm', args: ['-q', '--qf', RPM_QUERY_FORMAT, '--', ...checkNames('rpm', names)] };
@@ -40,7 +88,6 @@ function dnfLike(tool: 'dnf' | 'yum'): PackageManagerDriver {
   return {
     tool,
     kind: 'rpm',
-    refresh: () => ({ command: tool, args: ['makecache', '-q', '-y'] }),
     install(targets) {
       return {
         command: tool,
@@ -55,6 +102,8 @@ function dnfLike(tool: 'dnf' | 'yum'): PackageManagerDriver {
     },
     queryInstalled,
     parseInstalled,
+    audit,
+    interpretAudit,
     availableVersions(name) {
       return { command: tool, args: ['list', '--showduplicates', '-q', '--', checkName('rpm', name)] };
     },
@@ -84,13 +133,13 @@ function dnfLike(tool: 'dnf' | 'yum'): PackageManagerDriver {
 export const dnfDriver = dnfLike('dnf');
 export const yumDriver = dnfLike('yum');
 
+const ZYPPER_ENV = { ZYPP_LOCK_TIMEOUT: String(LOCK_WAIT_SECONDS) };
 const zypperSpec = (t: PackageTarget) => `${t.name}${t.arch === undefined ? '' : `.${t.arch}`}=${t.version}`;
 const tool: PackageTool = 'zypper';
 
 export const zypperDriver: PackageManagerDriver = {
   tool,
   kind: 'rpm',
-  refresh: () => ({ command: 'zypper', args: ['--non-interactive', 'refresh'] }),
   install(targets) {
     return {
       command: 'zypper',
@@ -100,6 +149,7 @@ export const zypperDriver: PackageManagerDriver = {
         '--no-recommends',
         ...checkTargets(tool, 'rpm', targets).map(zypperSpec),
       ],
+      env: { ...ZYPPER_ENV },
     };
   },
   rollback(targets) {
@@ -112,10 +162,13 @@ export const zypperDriver: PackageManagerDriver = {
         '--oldpackage',
         ...checkTargets(tool, 'rpm', targets).map(zypperSpec),
       ],
+      env: { ...ZYPPER_ENV },
     };
   },
   queryInstalled,
   parseInstalled,
+  audit,
+  interpretAudit,
   availableVersions(name) {
     return {
       command: 'zypper',

@@ -15,15 +15,14 @@ export function quoteShellArg(arg: string): string {
 export const PROGRAM_PATTERN = /^[A-Za-z0-9_./+][A-Za-z0-9_./+:-]*$/;
 
 export interface RemoteCommandOptions {
-  /** Wrap the command in `timeout -s KILL -k 1 N` so the remote side enforces the limit too. */
-  remoteTimeoutSeconds?: number;
   sudo?: boolean;
 }
 
 /**
- * The command line sent to sshd: `exec [sudo -n --] [timeout -s KILL -k 1 N] 'program' 'arg'...`.
- * `exec` replaces the login shell so a signal sent over the channel reaches the command; `timeout`
- * puts the command in its own process group, forwards a TERM to it and kills the whole group.
+ * The command line sent to sshd: `exec [sudo -n --] 'program' 'arg'...`. `exec` replaces the login
+ * shell, so the exit status is the program's own. Nothing wraps the program: a host's sudoers rules
+ * see the program's own command line, and timeouts are patchbot's (it stops waiting; it never
+ * signals the remote command).
  */
 export function buildRemoteCommand(
   command: string,
@@ -37,10 +36,6 @@ export function buildRemoteCommand(
   }
   const words: string[] = ['exec'];
   if (options.sudo === true) words.push('sudo', '-n', '--');
-  if (options.remoteTimeoutSeconds !== undefined) {
-    const n = Math.max(1, Math.ceil(options.remoteTimeoutSeconds));
-    words.push('timeout', '-s', 'KILL', '-k', '1', String(n));
-  }
   words.push(quoteShellArg(command), ...args.map(quoteShellArg));
   return words.join(' ');
 }

@@ -10,14 +10,17 @@
  *   a pinned one.
  * - Commands: an argument list, each argument single-quoted for the remote shell (quote.ts); never a
  *   shell string built from data.
- * - Timeout: the remote side runs the command under `timeout -s KILL -k 1 N`; when the local timer
- *   fires first, a TERM is sent over the channel (forwarded by `timeout` to the command's process
- *   group, which is killed 1 s later), or a KILL when remote wrapping is off.
+ * - Timeout: patchbot's own. When it passes (or the caller aborts, or output passes its limit with
+ *   `stopOnOverflow`), patchbot closes the command's channel and stops waiting. It never sends a
+ *   signal to a remote process and never wraps the command: a host's sudoers rules see the command
+ *   as it is. Commands that change the host run as jobs (../jobs.ts), whose output does not go
+ *   through the channel, so closing it or losing the connection cannot interrupt them.
+ * - Keepalives every 10 s; three unanswered ones drop the connection (a dead host is noticed in
+ *   about 30 s, not at the next TCP timeout).
  * - Output: at most maxOutputBytes of stdout and of stderr are kept.
  * - Connection failures (refused, timed out, reset, DNS) become HOST_UNREACHABLE (transient).
  */
 import { readFile } from 'node:fs/promises';
-import { PassThrough } from 'node:stream';
 import { NodeSSH } from 'node-ssh';
 import type { Client, ClientChannel } from 'ssh2';
 import { z } from 'zod';
@@ -36,8 +39,8 @@ import { hostKeyAlgorithmsFor } from './host-key-types.js';
 import { buildRemoteCommand } from './quote.js';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-/** After a timeout signal, how long to wait for the remote command to report its end. */
-const KILL_GRACE_MS = 3_000;
+const KEEPALIVE_INTERVAL_MS = 10_000;
+const KEEPALIVE_COUNT_MAX = 3;
 
 export const SshTarget = z
   .object({
@@ -68,8 +71,6 @@ export const SshTarget = z
     /** Path of an SSH agent socket (the value of SSH_AUTH_SOCK). */
     agent: z.string().optional(),
     connectTimeoutMs: z.number().int().positive().default(DEFAULT_CONNECT_TIMEOUT_MS),
-    /** Wrap remote commands in coreutils/busybox `timeout` (on by default). */
-    remoteTimeout: z.boolean().default(true),
   })
   .refine(
     (t) => t.privateKey !== undefined || t.privateKeyPath !== undefined || t.agent !== undefined,
@@ -145,7 +146,8 @@ export class SshExecutor implements Executor {
         passphrase: t.passphrase,
         agent: t.agent,
         readyTimeout: t.connectTimeoutMs,
-        keepaliveInterval: 15_000,
+        keepaliveInterval: KEEPALIVE_INTERVAL_MS,
+        keepaliveCountMax: KEEPALIVE_COUNT_MAX,
         ...(serverHostKey === undefined ? {} : { algorithms: { serverHostKey } }),
         hostVerifier: (key: Buffer): boolean => {
           presented = { fingerprint: fingerprintOf(key), keyType: keyTypeOf(key) };
@@ -179,13 +181,9 @@ export class SshExecutor implements Executor {
   async exec(request: ExecRequest): Promise<ExecResult> {
     const timeoutMs = request.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const maxBytes = request.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
-    const wrapped = this.target.remoteTimeout;
-    const command = buildRemoteCommand(request.command, request.args, {
-      sudo: request.sudo,
-      // One second later than the local timer: normally the TERM over the channel comes first.
-      remoteTimeoutSeconds: wrapped ? Math.ceil(timeoutMs / 1000) + 1 : undefined,
-    });
+    const command = buildRemoteCommand(request.command, request.args, { sudo: request.sudo });
     const started = performance.now();
+    if (request.signal?.aborted === true) return stoppedBeforeStart(started);
     const conn = await this.connection();
     const remaining = Math.max(1, timeoutMs - (performance.now() - started));
 
@@ -198,14 +196,14 @@ export class SshExecutor implements Executor {
       let exited = false;
       let timedOut = false;
       let settled = false;
-      let graceTimer: NodeJS.Timeout | undefined;
+      let stopping = false;
 
       const settle = (error?: PatchbotError): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        clearTimeout(graceTimer);
         conn.removeListener('close', onConnectionClose);
+        request.signal?.removeEventListener('abort', onAbort);
         if (error !== undefined) {
           reject(error);
           return;
@@ -226,30 +224,27 @@ export class SshExecutor implements Executor {
       };
       conn.on('close', onConnectionClose);
 
-      let stopping = false;
+      /** Stops waiting: the channel is closed; no signal is sent to the remote command. */
       const stop = (): void => {
         if (stopping) return;
         stopping = true;
-        if (channel !== undefined) {
-          // With remote `timeout`, TERM makes it signal the whole process group (KILL 1 s later);
-          // without it, KILL the command directly. No effect once stdin was ended (request.stdin).
-          channel.signal(wrapped ? 'TERM' : 'KILL');
-        }
-        graceTimer = setTimeout(() => {
-          channel?.close();
-          settle();
-        }, KILL_GRACE_MS);
+        channel?.close();
+        settle();
       };
       const timer = setTimeout(() => {
         timedOut = true;
         stop();
       }, remaining);
+      const onAbort = (): void => {
+        timedOut = true;
+        stop();
+      };
+      request.signal?.addEventListener('abort', onAbort, { once: true });
       const onData = (out: BoundedOutput, chunk: Buffer): void => {
         out.push(chunk);
         if (out.truncated && request.stopOnOverflow === true) stop();
       };
 
-      const stdin = new PassThrough();
       conn.exec(command, (err, ch) => {
         if (err !== undefined && err !== null) {
           settle(
@@ -269,7 +264,6 @@ export class SshExecutor implements Executor {
           ch.close();
           return;
         }
-        if (stopping) ch.signal(wrapped ? 'TERM' : 'KILL');
         ch.on('data', (chunk: Buffer) => onData(stdout, chunk));
         ch.stderr.on('data', (chunk: Buffer) => onData(stderr, chunk));
         ch.on('exit', (code: number | null, sig?: string) => {
@@ -281,10 +275,7 @@ export class SshExecutor implements Executor {
           if (!exited && !stopping) settle(connectionLost(this.where, request.command));
           else settle();
         });
-        // Keep stdin open when there is nothing to send: ssh2 can only signal a channel whose
-        // input is still open. The commands patchbot runs do not read stdin.
-        stdin.pipe(ch);
-        if (request.stdin !== undefined) stdin.end(request.stdin);
+        ch.end(request.stdin);
       });
     });
   }
@@ -329,6 +320,18 @@ function hostKeyRejected(t: SshTarget, presented: { fingerprint: string; keyType
       keyType: presented.keyType,
     },
   });
+}
+
+function stoppedBeforeStart(started: number): ExecResult {
+  return {
+    exitCode: null,
+    signal: null,
+    stdout: '',
+    stderr: '',
+    truncated: false,
+    timedOut: true,
+    durationMs: Math.round(performance.now() - started),
+  };
 }
 
 function connectionLost(where: ConnectionTarget, command: string): PatchbotError {

@@ -17,6 +17,7 @@ import {
   type LaneResult,
 } from '../../usecases/deployments/engine.js';
 import { timingOf, type EngineDeps } from '../../usecases/deployments/types.js';
+import { retryingTransient } from '../../db/retry.js';
 import { DeploymentJobs } from './definitions.js';
 import { createBullDeploymentScheduler, type BullDeploymentScheduler } from './scheduler.js';
 
@@ -54,7 +55,14 @@ export function createDeploymentJobHandlers(deps: DeploymentJobDeps): Deployment
     maxDelayMs: timing.maxDelayMs,
   });
   const { connection: _connection, prefix: _prefix, ...rest } = deps;
-  const engine: EngineDeps = { ...rest, scheduler };
+  // A database blip is retried (with backoff, a cap) instead of failing a step. Not retried here:
+  // what is not safe to run twice after an unseen outcome, and what retries on its own.
+  const deployments = retryingTransient(deps.deployments, {
+    exclude: ['create', 'bumpFlowGeneration', 'saveProgress', 'heartbeat'],
+    onRetry: (err, attempt, delayMs) =>
+      deps.logger.warn({ err, attempt, delayMs }, 'database unavailable; retrying'),
+  });
+  const engine: EngineDeps = { ...rest, deployments, scheduler };
   const register = (handlers: JobHandlers): JobHandlers =>
     handlers
       .on(DeploymentJobs.lane, async (data, { job }) => {

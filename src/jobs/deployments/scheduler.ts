@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DEFAULT_TIMING, type DeploymentScheduler } from '../../usecases/deployments/types.js';
+import { redisUnavailable } from '../connection.js';
 import { backoffFor, validatePayload } from '../queue.js';
 import { DEPLOYMENT_QUEUE, DeploymentJobs } from './definitions.js';
 
@@ -30,6 +31,14 @@ export function createBullDeploymentScheduler(options: {
   const maxDelay = options.maxDelayMs ?? DEFAULT_TIMING.maxDelayMs;
   const delayUntil = (at: Date): number =>
     Math.max(0, Math.min(at.getTime() - options.now().getTime(), maxDelay));
+  /** Redis down: a clear transient error at once (the reconciler re-creates what was not added). */
+  const redis = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      throw redisUnavailable(err, 'Redis (the deployment queue)');
+    }
+  };
 
   return {
     queue,
@@ -41,42 +50,40 @@ export function createBullDeploymentScheduler(options: {
         jobId: `${base}-l${lane}`,
         ignoreDependencyOnFailure: true,
       });
-      await flows.add({
-        name: DeploymentJobs.ring.name,
-        queueName: DEPLOYMENT_QUEUE,
-        data: ringData,
-        opts: { ...backoffFor(DeploymentJobs.ring), jobId: base },
-        children: Array.from({ length: lanes }, (_, lane) => ({
-          name: DeploymentJobs.lane.name,
+      await redis(() =>
+        flows.add({
+          name: DeploymentJobs.ring.name,
           queueName: DEPLOYMENT_QUEUE,
-          data: validatePayload(DeploymentJobs.lane, { deploymentId, ringIndex, generation, lane }),
-          opts: laneOpts(lane),
-        })),
-      });
+          data: ringData,
+          opts: { ...backoffFor(DeploymentJobs.ring), jobId: base },
+          children: Array.from({ length: lanes }, (_, lane) => ({
+            name: DeploymentJobs.lane.name,
+            queueName: DEPLOYMENT_QUEUE,
+            data: validatePayload(DeploymentJobs.lane, { deploymentId, ringIndex, generation, lane }),
+            opts: laneOpts(lane),
+          })),
+        }),
+      );
     },
     async enqueueAdvance({ deploymentId, at }) {
-      await queue.add(
-        DeploymentJobs.advance.name,
-        validatePayload(DeploymentJobs.advance, { deploymentId }),
-        {
+      await redis(() =>
+        queue.add(DeploymentJobs.advance.name, validatePayload(DeploymentJobs.advance, { deploymentId }), {
           ...backoffFor(DeploymentJobs.advance),
           jobId: `dep-${deploymentId}-adv-${randomUUID()}`,
           delay: delayUntil(at),
-        },
+        }),
       );
     },
     async enqueueRollback({ deploymentId }) {
-      await queue.add(
-        DeploymentJobs.rollback.name,
-        validatePayload(DeploymentJobs.rollback, { deploymentId }),
-        {
+      await redis(() =>
+        queue.add(DeploymentJobs.rollback.name, validatePayload(DeploymentJobs.rollback, { deploymentId }), {
           ...backoffFor(DeploymentJobs.rollback),
           jobId: `dep-${deploymentId}-rb-${randomUUID()}`,
-        },
+        }),
       );
     },
     async hasPendingJobs(deploymentId) {
-      const jobs = await queue.getJobs([...PENDING_STATES], 0, -1);
+      const jobs = await redis(() => queue.getJobs([...PENDING_STATES], 0, -1));
       return jobs.some(
         (j) => (j.data as { deploymentId?: unknown } | undefined)?.deploymentId === deploymentId,
       );

@@ -13,10 +13,18 @@ import type { CampaignMessenger, DeploymentPort } from '../../usecases/approvals
 import {
   createChatProgress,
   createDeploymentPort,
+  eventFromPayload,
   type ChatProgress,
 } from '../../usecases/deployments/chat.js';
+import { CHAT_DEPLOYMENT_OUTBOX } from '../../usecases/deployments/engine.js';
 import { createExecutorFactory } from '../../usecases/deployments/executors.js';
-import type { EngineDeps, EngineTiming, ExecutorFactory } from '../../usecases/deployments/types.js';
+import type {
+  EngineDeps,
+  EngineTiming,
+  ExecutorFactory,
+  ShutdownSignal,
+} from '../../usecases/deployments/types.js';
+import { createOutboxRelay, type OutboxRelay } from '../outbox-relay.js';
 import type { JobQueue } from '../queue.js';
 import type { JobHandlers } from '../worker.js';
 import {
@@ -31,7 +39,7 @@ export interface DeploymentServicesDeps {
     policyPath: string;
     env: { sshAuthSock?: string };
   };
-  repos: Pick<Repositories, 'hosts' | 'inventory' | 'audit' | 'deployments'>;
+  repos: Pick<Repositories, 'hosts' | 'inventory' | 'audit' | 'deployments' | 'outbox'>;
   connection: Redis;
   /** BullMQ key prefix (the runner's). */
   prefix?: string;
@@ -49,6 +57,10 @@ export interface DeploymentServicesDeps {
   timing?: Partial<EngineTiming>;
   /** Least time between two campaign message edits caused by host successes (default 5 s). */
   refreshIntervalMs?: number;
+  /** The process shutting down: no new hosts, then hosts handed back (worker processes). */
+  shutdown?: ShutdownSignal;
+  /** How often the outbox is looked at when nothing nudged it (default 1 s). */
+  outboxPollMs?: number;
 }
 
 export interface DeploymentServices {
@@ -59,6 +71,8 @@ export interface DeploymentServices {
   /** The engine's dependencies (scheduler over BullMQ, chat progress). */
   engine: EngineDeps;
   progress: ChatProgress;
+  /** Delivers the outbox (thread posts) in processes that run workers (started by `register`). */
+  relay: OutboxRelay;
   /** Worker slots the deployments queue needs: every lane of the policy's widest ring at once. */
   concurrency: number;
   /** Puts the reconciler's recurring job in place (one scheduler across all workers). */
@@ -69,12 +83,34 @@ export interface DeploymentServices {
 
 export function deploymentServices(deps: DeploymentServicesDeps): DeploymentServices {
   const logger = deps.logger.child({ name: 'deployments' });
-  const progress = createChatProgress(deps.messenger ?? (() => undefined), {
+  const late: { relay?: OutboxRelay } = {};
+  const chat = createChatProgress(deps.messenger ?? (() => undefined), {
     deployments: deps.repos.deployments,
     logger,
+    onStored: () => late.relay?.nudge(),
     ...(deps.approvers ? { approvers: deps.approvers } : {}),
     ...(deps.refreshIntervalMs === undefined ? {} : { refreshIntervalMs: deps.refreshIntervalMs }),
   });
+  const relay = createOutboxRelay({
+    outbox: deps.repos.outbox,
+    handlers: { [CHAT_DEPLOYMENT_OUTBOX]: (m) => chat.deliver(eventFromPayload(m.payload)) },
+    logger,
+    ...(deps.outboxPollMs === undefined ? {} : { pollMs: deps.outboxPollMs }),
+  });
+  late.relay = relay;
+  // flushing delivers the outbox first, then the paced edits
+  const progress: ChatProgress = {
+    emit: (e) => chat.emit(e),
+    deliver: (e) => chat.deliver(e),
+    async flush() {
+      await relay.drain();
+      await chat.flush();
+    },
+    async close() {
+      await relay.drain();
+      await chat.close();
+    },
+  };
   const registration = createDeploymentJobHandlers({
     connection: deps.connection,
     ...(deps.prefix === undefined ? {} : { prefix: deps.prefix }),
@@ -94,6 +130,7 @@ export function deploymentServices(deps: DeploymentServicesDeps): DeploymentServ
     logger,
     progress,
     ...(deps.timing ? { timing: deps.timing } : {}),
+    ...(deps.shutdown ? { shutdown: deps.shutdown } : {}),
   });
   const port = createDeploymentPort({
     ...registration.engine,
@@ -101,14 +138,19 @@ export function deploymentServices(deps: DeploymentServicesDeps): DeploymentServ
     policy: deps.config.policy,
   });
   return {
-    register: (handlers) => registration(handlers),
+    register: (handlers) => {
+      relay.start();
+      return registration(handlers);
+    },
     port,
     engine: registration.engine,
     progress,
+    relay,
     concurrency: deploymentQueueConcurrency(deps.config.policy.rings),
     scheduleReconciler: (queue, everyMs) => scheduleDeploymentReconciler(queue, everyMs),
     async close() {
-      await progress.close();
+      await relay.stop();
+      await chat.close();
       await registration.close();
     },
   };

@@ -13,8 +13,10 @@
  *   replied one by one: the ring's reply counts them (a 200-host ring is one reply).
  * - deploymentCampaignState: the campaign state a deployment stands for (the campaign view uses it).
  *
- * Chat work never holds up the rollout: replies and edits are queued per change (in order) and
- * sent in the background; their failures are logged.
+ * Chat work never holds up the rollout. What the thread must hear of reaches it through the outbox,
+ * written with the state change it reports: `deliver` is called by the outbox relay of any worker,
+ * in order per change, and retried until the reply goes out. Only the paced edits for host
+ * successes are sent from memory (the next edit shows the same state anyway).
  */
 import { TZDate } from '@date-fns/tz';
 import { format } from 'date-fns';
@@ -317,6 +319,8 @@ export function approverMentions(set: {
 export interface ChatProgressOptions {
   deployments: Pick<DeploymentRepository, 'get' | 'approversOf'>;
   logger: Logger;
+  /** Called when an event with an outbox message was stored (the outbox relay looks at once). */
+  onStored?: () => void;
   /**
    * People and groups a halt notifies besides those who approved the change (e.g. the approval
    * rule's approver groups). Those who approved are always mentioned.
@@ -329,7 +333,13 @@ export interface ChatProgressOptions {
 }
 
 export interface ChatProgress extends DeploymentProgress {
-  /** Resolves when every reply and edit queued so far went out (or failed and was logged). */
+  /**
+   * Sends an event's edit and reply (an outbox message): resolves once the reply went out, throws
+   * when it could not (the relay tries again). A failed edit is only logged: the next one shows
+   * the state.
+   */
+  deliver(event: DeploymentProgressEvent): Promise<void>;
+  /** Resolves when every paced edit queued so far went out (or failed and was logged). */
   flush(): Promise<void>;
   /** Sends what is queued, then stops pacing edits. */
   close(): Promise<void>;
@@ -358,7 +368,7 @@ export function createChatProgress(
   const trailing = new Map<string, ReturnType<typeof setTimeout>>();
   let closed = false;
 
-  /** Runs `work` after the change's earlier work (in order); failures are logged. */
+  /** Runs `work` after the change's earlier paced edits (in order); failures are logged. */
   const enqueue = (changeId: string, what: string, work: (m: CampaignMessenger) => Promise<void>): void => {
     const previous = chains.get(changeId) ?? Promise.resolve();
     const next = previous.then(async () => {
@@ -401,10 +411,6 @@ export function createChatProgress(
     trailing.set(changeId, t);
   };
 
-  const reply = (changeId: string, view: DeploymentProgressView): void => {
-    enqueue(changeId, view.tone, (m) => m.reply(changeId, view));
-  };
-
   const mentionsFor = async (changeId: string): Promise<ChatMention[]> => {
     const out: ChatMention[] = [];
     try {
@@ -428,14 +434,6 @@ export function createChatProgress(
     });
   };
 
-  /** A reply that mentions the approvers (looked up when it is sent). */
-  const replyWithApprovers = (changeId: string, view: DeploymentProgressView): void => {
-    enqueue(changeId, view.tone, async (m) => {
-      const mentions = await mentionsFor(changeId);
-      await m.reply(changeId, mentions.length > 0 ? { ...view, mentions } : view);
-    });
-  };
-
   const viewOf = (
     e: DeploymentProgressEvent,
     tone: DeploymentProgressView['tone'],
@@ -452,60 +450,69 @@ export function createChatProgress(
     at: e.at,
   });
 
-  const handle = (e: DeploymentProgressEvent): void => {
-    const id = e.changeRequestId;
+  /** What an event does in chat: an edit of the campaign message and a reply in its thread. */
+  const planOf = (e: DeploymentProgressEvent): ChatPlan => {
     switch (e.type) {
       case 'scheduled':
       case 'state_changed':
         // The approval use case writes the port's answer into the thread; the message shows the state.
-        refreshNow(id);
-        return;
+        return { refresh: true };
       case 'ring_started':
-        refreshNow(id);
-        reply(id, viewOf(e, 'info', `${capital(RING_LABEL(e.ring))} started: ${plural(e.hosts, 'host')}.`));
-        return;
+        return {
+          refresh: true,
+          reply: viewOf(e, 'info', `${capital(RING_LABEL(e.ring))} started: ${plural(e.hosts, 'host')}.`),
+        };
       case 'host_succeeded':
       case 'host_skipped':
         // Counted in the ring's reply; the message shows the running count.
-        refreshPaced(id);
-        return;
+        return { refresh: false };
       case 'host_failed':
-        refreshNow(id);
-        reply(
-          id,
-          viewOf(e, 'warning', `${capital(RING_LABEL(e.ring))}: ${e.host} failed in step ${words(e.step)}.`, {
-            hosts: [{ host: e.host, outcome: 'failed', detail: e.error }],
-          }),
-        );
-        return;
+        return {
+          refresh: true,
+          reply: viewOf(
+            e,
+            'warning',
+            `${capital(RING_LABEL(e.ring))}: ${e.host} failed in step ${words(e.step)}.`,
+            {
+              hosts: [{ host: e.host, outcome: 'failed', detail: e.error }],
+            },
+          ),
+        };
+      case 'host_unknown':
+        return {
+          refresh: true,
+          reply: viewOf(
+            e,
+            'warning',
+            `${capital(RING_LABEL(e.ring))}: ${e.host}: ${e.reason}. Its result is unknown for now: patchbot looks at the host again and never interrupts its package manager.`,
+          ),
+        };
       case 'ring_passed': {
-        refreshNow(id);
         const next =
           e.soakUntil === null
             ? ''
             : e.soakUntil.getTime() <= e.at.getTime()
               ? ` Ring ${e.ring.number + 1}/${e.ring.of} starts now.`
               : ` Ring ${e.ring.number + 1}/${e.ring.of} starts after the soak, at ${formatAt(e.soakUntil)}.`;
-        reply(
-          id,
-          viewOf(
+        return {
+          refresh: true,
+          reply: viewOf(
             e,
             e.failed > 0 ? 'warning' : 'success',
             `${capital(RING_LABEL(e.ring))} passed: ${e.succeeded} succeeded, ${e.failed} failed, ${e.skipped} skipped.${next}`,
           ),
-        );
-        return;
+        };
       }
       case 'ring_halted': {
-        refreshNow(id);
         const hosts: DeploymentHostLine[] = e.failed.map((f) => ({
           host: f.host,
           outcome: 'failed',
           detail: f.error,
         }));
-        replyWithApprovers(
-          id,
-          viewOf(
+        return {
+          refresh: true,
+          mention: true,
+          reply: viewOf(
             e,
             'error',
             `Deployment #${e.deploymentNumber} halted in ${RING_LABEL(e.ring)}: ${e.reason}.`,
@@ -516,12 +523,9 @@ export function createChatProgress(
                 : 'No further host starts. Press Roll back to restore the hosts it changed, or Abort to stop here.',
             },
           ),
-        );
-        return;
+        };
       }
       case 'rollback_finished': {
-        refreshNow(id);
-        lastRefresh.delete(id);
         const order = { rollback_failed: 0, rolled_back: 1, unchanged: 2 } as const;
         const hosts: DeploymentHostLine[] = [...e.hosts]
           .sort((a, b) => order[a.result] - order[b.result] || a.host.localeCompare(b.host))
@@ -529,53 +533,76 @@ export function createChatProgress(
         const restored = e.hosts.filter((h) => h.result === 'rolled_back').length;
         const failed = e.hosts.filter((h) => h.result === 'rollback_failed');
         if (e.ok) {
-          reply(
-            id,
-            viewOf(
+          return {
+            refresh: true,
+            endPacing: true,
+            reply: viewOf(
               e,
               'success',
               `Rollback of deployment #${e.deploymentNumber} finished: ${plural(restored, 'host')} restored to the versions they had before.`,
               { hosts },
             ),
-          );
-        } else {
-          replyWithApprovers(
-            id,
-            viewOf(
-              e,
-              'error',
-              `Rollback of deployment #${e.deploymentNumber} could not restore every host: ${failed.map((h) => h.host).join(', ')} could not be rolled back (${restored} restored).`,
-              {
-                hosts,
-                detail:
-                  'Those hosts keep the new version (or part of it): restore them by hand, or press Roll back to try again.',
-              },
-            ),
-          );
+          };
         }
-        return;
+        return {
+          refresh: true,
+          endPacing: true,
+          mention: true,
+          reply: viewOf(
+            e,
+            'error',
+            `Rollback of deployment #${e.deploymentNumber} could not restore every host: ${failed.map((h) => h.host).join(', ')} could not be rolled back (${restored} restored).`,
+            {
+              hosts,
+              detail:
+                'Those hosts keep the new version (or part of it): restore them by hand, or press Roll back to try again.',
+            },
+          ),
+        };
       }
       case 'completed':
-        refreshNow(id);
-        lastRefresh.delete(id);
-        reply(
-          id,
-          viewOf(
+        return {
+          refresh: true,
+          endPacing: true,
+          reply: viewOf(
             e,
             e.failed > 0 ? 'warning' : 'success',
             `Deployment #${e.deploymentNumber} done: ${plural(e.succeeded, 'host')} patched, ${e.failed} failed within the failure budget, ${e.skipped} skipped.`,
           ),
-        );
-        return;
+        };
     }
   };
 
   return {
     emit(event: DeploymentProgressEvent): void {
-      try {
-        handle(event);
-      } catch (err) {
-        log.warn({ err, event: event.type }, 'deployment progress could not be prepared');
+      // host successes edit the message (paced); everything else went to the outbox with its state
+      if (PACED.has(event.type)) refreshPaced(event.changeRequestId);
+      else options.onStored?.();
+    },
+    async deliver(event: DeploymentProgressEvent): Promise<void> {
+      const plan = planOf(event);
+      const m = current();
+      if (!m) return; // no chat platform in this process: nothing to send
+      const id = event.changeRequestId;
+      if (plan.refresh) {
+        const t = trailing.get(id);
+        if (t) {
+          clearTimeout(t);
+          trailing.delete(id);
+        }
+        lastRefresh.set(id, clock());
+        await (chains.get(id) ?? Promise.resolve());
+        await m.refresh(id).catch((err: unknown) => {
+          log.warn(
+            { err, change: id },
+            'the campaign message could not be edited; the next edit shows the state',
+          );
+        });
+      }
+      if (plan.endPacing) lastRefresh.delete(id);
+      if (plan.reply) {
+        const mentions = plan.mention ? await mentionsFor(id) : [];
+        await m.reply(id, mentions.length > 0 ? { ...plan.reply, mentions } : plan.reply);
       }
     },
     async flush(): Promise<void> {
@@ -591,4 +618,29 @@ export function createChatProgress(
       await this.flush();
     },
   };
+}
+
+interface ChatPlan {
+  refresh: boolean;
+  reply?: DeploymentProgressView;
+  /** The reply mentions the change's approvers. */
+  mention?: boolean;
+  /** The deployment ended: the next edit is not paced. */
+  endPacing?: boolean;
+}
+
+/** Events that only edit the message (paced, from memory); the others reach chat through the outbox. */
+const PACED: ReadonlySet<DeploymentProgressEvent['type']> = new Set(['host_succeeded', 'host_skipped']);
+
+/** An outbox payload (JSON) as the event it was, its dates revived. */
+export function eventFromPayload(payload: unknown): DeploymentProgressEvent {
+  const e = { ...(payload as Record<string, unknown>) };
+  for (const key of ['at', 'soakUntil', 'firstStart']) {
+    const v = e[key];
+    if (typeof v === 'string') e[key] = new Date(v);
+  }
+  if (typeof e.type !== 'string' || typeof e.changeRequestId !== 'string') {
+    throw new Error('the outbox message is not a deployment progress event');
+  }
+  return e as unknown as DeploymentProgressEvent;
 }

@@ -14,6 +14,11 @@
  * - a host failure that takes its ring over the failure budget halts the deployment at once; with
  *   `onFailure: rollback` the ring's changed hosts are rolled back (runRollback).
  * - reconcile: for every deployment that should have jobs but has none in Redis, enqueue them again.
+ *
+ * What the thread should hear of (ring started, a host failed or unknown, ring passed, halted,
+ * completed, rollback finished) is written to the outbox in the same transaction as the state
+ * change it reports (`outboxOf`), so a crash loses none of it; the in-process progress listener is
+ * told after the change is stored (`emit`).
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -26,6 +31,7 @@ import { userMessageOf } from '../../core/errors.js';
 import type {
   DeploymentRecord,
   HostRunRecord,
+  OutboxEntry,
   RingRecord,
 } from '../../db/repositories/deployment-repository.js';
 import { firstLines, runHostRun } from './host-run.js';
@@ -62,10 +68,16 @@ type EventBody = DeploymentProgressEvent extends infer E
     : never
   : never;
 
-/** Tells the progress listener; its failures are logged, never thrown. */
-export async function emit(deps: EngineDeps, dep: DeploymentRecord, body: EventBody): Promise<void> {
-  if (!deps.progress) return;
-  const event = {
+/** The outbox kind of deployment progress for a change's chat thread. */
+export const CHAT_DEPLOYMENT_OUTBOX = 'chat.deployment';
+
+/** A progress event of `dep`, at the engine's time. */
+export function progressEvent(
+  deps: EngineDeps,
+  dep: DeploymentRecord,
+  body: EventBody,
+): DeploymentProgressEvent {
+  return {
     ...body,
     deploymentId: dep.id,
     deploymentNumber: dep.number,
@@ -73,11 +85,35 @@ export async function emit(deps: EngineDeps, dep: DeploymentRecord, body: EventB
     changeNumber: dep.changeNumber,
     at: deps.now(),
   };
+}
+
+/** The outbox message that takes `event` to the change's thread (in order per change). */
+export function outboxOf(event: DeploymentProgressEvent): OutboxEntry {
+  return {
+    kind: CHAT_DEPLOYMENT_OUTBOX,
+    destination: event.changeRequestId,
+    orderKey: `change:${event.changeRequestId}`,
+    payload: event,
+  };
+}
+
+/** Tells the in-process progress listener (after the change is stored); its failures are logged. */
+export async function notify(deps: EngineDeps, event: DeploymentProgressEvent): Promise<void> {
+  if (!deps.progress) return;
   try {
     await deps.progress.emit(event);
   } catch (err) {
-    deps.logger.warn({ err, event: event.type, deployment: dep.id }, 'deployment progress listener failed');
+    deps.logger.warn(
+      { err, event: event.type, deployment: event.deploymentId },
+      'deployment progress listener failed',
+    );
   }
+}
+
+/** Tells the progress listener of an event that has no outbox message (host successes). */
+export async function emit(deps: EngineDeps, dep: DeploymentRecord, body: EventBody): Promise<void> {
+  if (!deps.progress) return;
+  await notify(deps, progressEvent(deps, dep, body));
 }
 
 export async function audit(
@@ -184,7 +220,10 @@ export async function runLane(
   // Once this lane saw the ring running (or tried to start it), it does not try again.
   let ringStarted = ring.state !== 'pending' && ring.state !== 'waiting_window';
   let windowOpened = current.state.status !== 'waiting_window';
+  const ref = ringRef(ring, current);
   for (;;) {
+    // Shutting down: no new host; the lane's job goes back to the queue for another worker.
+    if (deps.shutdown?.draining() === true) return { kind: 'later', delayMs: 0 };
     const claim = await deps.deployments.claimNextHost(ring.id, workerId, {
       now: deps.now(),
       realNow: new Date(),
@@ -194,6 +233,8 @@ export async function runLane(
     if (claim.kind === 'done') return { kind: 'done' };
     if (claim.kind === 'busy')
       return { kind: 'later', delayMs: Math.max(250, Math.round(timing.leaseMs / 2)) };
+    if (claim.kind === 'recheck')
+      return { kind: 'later', delayMs: Math.min(claim.delayMs, timing.maxDelayMs) };
     if (claim.kind === 'wait') {
       const ms = claim.until.getTime() - deps.now().getTime();
       return { kind: 'later', delayMs: Math.max(50, Math.min(ms, timing.maxDelayMs)) };
@@ -205,20 +246,59 @@ export async function runLane(
     }
     if (!ringStarted) {
       ringStarted = true;
+      const size = context.ringSize;
+      const started = progressEvent(deps, current, { type: 'ring_started', ring: ref, hosts: size });
       if (
-        await deps.deployments.setRingState(ring.id, ['pending', 'waiting_window'], 'running', {
-          startedAt: deps.now(),
-        })
+        await deps.deployments.setRingState(
+          ring.id,
+          ['pending', 'waiting_window'],
+          'running',
+          { startedAt: deps.now() },
+          [outboxOf(started)],
+        )
       ) {
-        const size = (await deps.deployments.ringHosts(ring.id)).length;
-        await emit(deps, current, { type: 'ring_started', ring: ringRef(ring, current), hosts: size });
+        await notify(deps, started);
         await audit(deps, current, 'deployment.ring_started', { ring: ring.name, hosts: size });
       }
     }
-    const outcome = await runHostRun(deps, settings, claim.run, workerId, 'deploy');
+    const dep = current;
+    const outcome = await runHostRun(deps, settings, claim.run, workerId, 'deploy', {
+      report: (run) =>
+        run.status === 'failed' ? [outboxOf(progressEvent(deps, dep, hostFailedBody(ref, run)))] : [],
+      reportUnknown: (run, reason) => [
+        outboxOf(progressEvent(deps, dep, { type: 'host_unknown', ring: ref, host: run.hostName, reason })),
+      ],
+    });
+    if (outcome.parked !== undefined) {
+      await notify(
+        deps,
+        progressEvent(deps, dep, {
+          type: 'host_unknown',
+          ring: ref,
+          host: outcome.run.hostName,
+          reason: outcome.parked,
+        }),
+      );
+      await audit(deps, dep, 'deployment.host_unknown', {
+        ring: ring.name,
+        host: outcome.run.hostName,
+        reason: outcome.parked,
+      });
+      continue;
+    }
     if (!outcome.held) continue;
     await afterHost(deps, current, ring, outcome.run);
   }
+}
+
+function hostFailedBody(ring: RingRef, run: HostRunRecord): EventBody {
+  return {
+    type: 'host_failed',
+    ring,
+    host: run.hostName,
+    step: run.step ?? '',
+    error: firstLines(run.error ?? 'failed'),
+  };
 }
 
 /** A ring's failures against its budget, from its hosts' stored states. */
@@ -251,7 +331,8 @@ async function afterHost(
   }
   if (run.status !== 'failed') return;
   const error = firstLines(run.error ?? 'failed');
-  await emit(deps, dep, { type: 'host_failed', ring: ref, host: run.hostName, step: run.step ?? '', error });
+  // its outbox message was written with the host's final state
+  await emit(deps, dep, hostFailedBody(ref, run));
   await audit(deps, dep, 'deployment.host_failed', {
     ring: ring.name,
     host: run.hostName,
@@ -273,30 +354,40 @@ export async function haltRing(
   reason: string,
 ): Promise<void> {
   const now = deps.now();
-  const halted = await deps.deployments.transition(deploymentId, { type: 'budget_exceeded', reason }, now, [
-    {
-      ringId: ring.id,
-      from: ['pending', 'waiting_window', 'running'],
-      to: 'halted',
-      data: { finishedAt: now },
+  const failed = (await deps.deployments.hostRuns(ring.id))
+    .filter((r) => r.status === 'failed')
+    .map((r) => ({ host: r.hostName, error: firstLines(r.error ?? '') }));
+  let event: DeploymentProgressEvent | undefined;
+  let rollingBack = false;
+  const halted = await deps.deployments.transition(
+    deploymentId,
+    { type: 'budget_exceeded', reason },
+    now,
+    [
+      {
+        ringId: ring.id,
+        from: ['pending', 'waiting_window', 'running'],
+        to: 'halted',
+        data: { finishedAt: now },
+      },
+    ],
+    (record) => {
+      rollingBack = settingsOf(record).settings.onFailure === 'rollback';
+      event = progressEvent(deps, record, {
+        type: 'ring_halted',
+        ring: ringRef(ring, record),
+        reason,
+        failed,
+        rollingBack,
+      });
+      return [outboxOf(event)];
     },
-  ]);
+  );
   if (!halted.ok) return; // already halted (another lane) or stopped by a person
   const dep = halted.record;
   const skipped = await deps.deployments.skipPending(ring.id, 'not started: the deployment halted', now);
-  const runs = await deps.deployments.hostRuns(ring.id);
-  const { settings } = settingsOf(dep);
-  const rollingBack = settings.onFailure === 'rollback';
   await audit(deps, dep, 'deployment.halted', { ring: ring.name, reason, skipped });
-  await emit(deps, dep, {
-    type: 'ring_halted',
-    ring: ringRef(ring, dep),
-    reason,
-    failed: runs
-      .filter((r) => r.status === 'failed')
-      .map((r) => ({ host: r.hostName, error: firstLines(r.error ?? '') })),
-    rollingBack,
-  });
+  if (event) await notify(deps, event);
   if (rollingBack) await beginRollback(deps, dep, [ring.index], SYSTEM_ACTOR);
 }
 
@@ -309,8 +400,9 @@ export async function beginRollback(
   dep: DeploymentRecord,
   ringIndexes: readonly number[] | 'all',
   actor: Actor,
+  outbox: (record: DeploymentRecord) => readonly OutboxEntry[] = () => [],
 ): Promise<{ ok: true; record: DeploymentRecord } | { ok: false; error: string }> {
-  const moved = await deps.deployments.transition(dep.id, { type: 'rollback' }, deps.now());
+  const moved = await deps.deployments.transition(dep.id, { type: 'rollback' }, deps.now(), [], outbox);
   if (!moved.ok) return moved;
   await deps.deployments.resetFailedRollbacks(dep.id);
   const detail = await deps.deployments.detail(dep.id);
@@ -352,7 +444,7 @@ export async function finishRing(
   if (!WORKING.has(dep.state.status) || dep.state.ring !== input.ringIndex) return;
   const ring = await deps.deployments.ring(dep.id, input.ringIndex);
   const runs = await deps.deployments.ringHosts(ring.id);
-  const open = runs.filter((r) => r.state === 'pending' || r.state === 'running');
+  const open = runs.filter((r) => r.state === 'pending' || r.state === 'running' || r.state === 'unknown');
   if (open.length > 0) {
     // Lanes ended with hosts left (a lane job failed for good, a worker died, or lanes of another
     // generation still hold hosts). Hosts whose lease still runs are looked at again when it could
@@ -360,9 +452,11 @@ export async function finishRing(
     const { leaseMs } = timingOf(deps);
     const realNow = Date.now();
     const leaseEnds = open.map((r) =>
-      r.state === 'running' && r.workerId !== null && r.heartbeatAt !== null
+      (r.state === 'running' || r.state === 'unknown') && r.workerId !== null && r.heartbeatAt !== null
         ? r.heartbeatAt.getTime() + leaseMs
-        : 0,
+        : r.state === 'unknown' && r.notBefore !== null
+          ? r.notBefore.getTime()
+          : 0,
     );
     const firstEnd = Math.min(...leaseEnds);
     if (firstEnd > realNow) {
@@ -390,38 +484,50 @@ export async function finishRing(
   const soakMs = settings.skipSoak ? 0 : ring.soakSeconds * 1000;
   const last = ring.index + 1 >= dep.state.ringCount;
   const soakUntil = last ? null : new Date(now.getTime() + soakMs);
-  const passed = await deps.deployments.transition(dep.id, { type: 'ring_passed' }, now, [
-    {
-      ringId: ring.id,
-      from: ['pending', 'waiting_window', 'running'],
-      to: last ? 'passed' : 'soaking',
-      data: { finishedAt: now, soakUntil },
-    },
-  ]);
-  if (!passed.ok) return;
   const counts = {
     succeeded: runs.filter((r) => r.state === 'succeeded').length,
     failed: runs.filter((r) => r.state === 'failed').length,
     skipped: runs.filter((r) => r.state === 'skipped').length,
   };
+  // the deployment's totals when this is the last ring (host states no longer change)
+  const totals = last
+    ? await deps.deployments.hostStateCounts(dep.id).then((all) => ({
+        succeeded: all.succeeded ?? 0,
+        failed: all.failed ?? 0,
+        skipped: all.skipped ?? 0,
+      }))
+    : undefined;
+  const events: DeploymentProgressEvent[] = [];
+  const passed = await deps.deployments.transition(
+    dep.id,
+    { type: 'ring_passed' },
+    now,
+    [
+      {
+        ringId: ring.id,
+        from: ['pending', 'waiting_window', 'running'],
+        to: last ? 'passed' : 'soaking',
+        data: { finishedAt: now, soakUntil },
+      },
+    ],
+    (record) => {
+      events.push(
+        progressEvent(deps, record, {
+          type: 'ring_passed',
+          ring: ringRef(ring, record),
+          ...counts,
+          soakUntil,
+        }),
+      );
+      if (totals) events.push(progressEvent(deps, record, { type: 'completed', ...totals }));
+      return events.map(outboxOf);
+    },
+  );
+  if (!passed.ok) return;
   await audit(deps, passed.record, 'deployment.ring_passed', { ring: ring.name, ...counts });
-  await emit(deps, passed.record, {
-    type: 'ring_passed',
-    ring: ringRef(ring, passed.record),
-    ...counts,
-    soakUntil,
-  });
-  if (last) {
-    const all = await deps.deployments.hostStateCounts(dep.id);
-    const totals = {
-      succeeded: all.succeeded ?? 0,
-      failed: all.failed ?? 0,
-      skipped: all.skipped ?? 0,
-    };
-    await audit(deps, passed.record, 'deployment.completed', totals);
-    await emit(deps, passed.record, { type: 'completed', ...totals });
-    return;
-  }
+  if (totals) await audit(deps, passed.record, 'deployment.completed', totals);
+  for (const e of events) await notify(deps, e);
+  if (last) return;
   await deps.scheduler.enqueueAdvance({ deploymentId: dep.id, at: soakUntil ?? now });
 }
 
@@ -465,19 +571,21 @@ export async function runRollback(
   const workerId = input.workerId ?? `rollback-${randomUUID()}`;
   const dep = await deps.deployments.get(input.deploymentId);
   if (dep.state.status !== 'rolling_back') return { kind: 'done' };
+  if (deps.shutdown?.draining() === true) return { kind: 'later', delayMs: 0 };
   const { settings } = settingsOf(dep);
   const detail = await deps.deployments.detail(dep.id);
   const rings = detail.rings.filter((r) => r.state === 'rolling_back');
   const runs = rings.flatMap((r) => r.hosts);
   const expiry = Date.now() - timing.leaseMs;
   const busy = (r: HostRunRecord): boolean =>
-    (r.state === 'running' || r.state === 'rolling_back') &&
+    (r.state === 'running' || r.state === 'rolling_back' || r.state === 'unknown') &&
     r.workerId !== null &&
     (r.heartbeatAt?.getTime() ?? 0) >= expiry;
   if (runs.some((r) => r.state === 'running' && busy(r))) {
     return { kind: 'later', delayMs: 1_000 };
   }
   let waiting = false;
+  let recheckAt = Infinity;
   const concurrency = Math.max(1, ...rings.map((r) => r.concurrency));
   const todo = runs.filter(
     (r) => r.installSentAt !== null && !['rolled_back', 'skipped', 'pending'].includes(r.state),
@@ -486,6 +594,11 @@ export async function runRollback(
   const worker = async (): Promise<void> => {
     for (let run = queue.shift(); run; run = queue.shift()) {
       if (run.state === 'rollback_failed' && run.rollbackSentAt !== null) continue;
+      // an unknown host is looked at again when it is due
+      if (run.state === 'unknown' && run.workerId === null && (run.notBefore?.getTime() ?? 0) > Date.now()) {
+        recheckAt = Math.min(recheckAt, run.notBefore?.getTime() ?? 0);
+        continue;
+      }
       const claimed = await deps.deployments.claimForRollback(run.id, workerId, {
         realNow: new Date(),
         leaseMs: timing.leaseMs,
@@ -495,15 +608,23 @@ export async function runRollback(
         continue;
       }
       if (claimed.state === 'running') continue;
-      await runHostRun(deps, settings, claimed, workerId, 'rollback');
-      await deps.deployments.release(claimed.id, workerId);
+      const outcome = await runHostRun(deps, settings, claimed, workerId, 'rollback');
+      if (outcome.parked !== undefined) {
+        recheckAt = Math.min(recheckAt, Date.now() + (settings.recheckMs ?? timing.recheckMs));
+        continue;
+      }
+      if (outcome.held) await deps.deployments.release(claimed.id, workerId);
+      else waiting = true;
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, queue.length)) }, () => worker()));
   if (waiting) return { kind: 'later', delayMs: 1_000 };
+  if (recheckAt !== Infinity) return { kind: 'later', delayMs: Math.max(50, recheckAt - Date.now()) };
   const after = (await deps.deployments.detail(dep.id)).rings.filter((r) => r.state === 'rolling_back');
   const finalRuns = after.flatMap((r) => r.hosts);
-  if (finalRuns.some((r) => r.state === 'rolling_back')) return { kind: 'later', delayMs: 1_000 };
+  if (finalRuns.some((r) => r.state === 'rolling_back' || r.state === 'unknown')) {
+    return { kind: 'later', delayMs: 1_000 };
+  }
   const hosts = finalRuns.map((r) => ({
     host: r.hostName,
     result:
@@ -516,13 +637,14 @@ export async function runRollback(
       r.state === 'rolled_back'
         ? `restored ${(r.rollbackReport ?? []).map((e) => `${e.name} ${e.to ?? ''}`).join(', ')}`.trim()
         : r.state === 'rollback_failed'
-          ? firstLines(r.error ?? 'could not be restored')
+          ? firstLines(r.rollbackError ?? r.error ?? 'could not be restored')
           : r.installSentAt === null
             ? 'nothing was installed on this host'
             : `left as ${r.state}`,
   }));
   const ok = hosts.every((h) => h.result !== 'rollback_failed');
   const now = deps.now();
+  let event: DeploymentProgressEvent | undefined;
   const moved = await deps.deployments.transition(
     dep.id,
     { type: ok ? 'rollback_done' : 'rollback_failed' },
@@ -535,10 +657,14 @@ export async function runRollback(
           data: { finishedAt: now },
         }))
       : [],
+    (record) => {
+      event = progressEvent(deps, record, { type: 'rollback_finished', ok, hosts });
+      return [outboxOf(event)];
+    },
   );
   if (!moved.ok) return { kind: 'done' };
   await audit(deps, moved.record, ok ? 'deployment.rolled_back' : 'deployment.rollback_failed', { hosts });
-  await emit(deps, moved.record, { type: 'rollback_finished', ok, hosts });
+  if (event) await notify(deps, event);
   return { kind: 'done' };
 }
 

@@ -12,12 +12,24 @@
  * command with an effect (install, reboot, rollback: each records that its command was sent) and at
  * the end. A host therefore costs a few writes, not one per step.
  *
- * Resuming: the loop continues from the stored step; reading steps are simply run again. Steps with
- * an effect, resumed with their "sent" mark set, look at the host instead of sending the command
- * again (an install is never sent twice in one host run).
+ * Commands with an effect (install, rollback) run as jobs on the host (src/executors/jobs.ts): the
+ * job's name is stored with the "sent" mark before it is sent, and its record on the host says
+ * later whether it still runs, finished (and how), was lost or never started. patchbot never
+ * interrupts one: when the install timeout passes, the connection drops, the worker shuts down or
+ * another worker takes the host over, the result is unknown, the host goes install_unknown (its
+ * concurrency slot kept) and is looked at again every `recheckMs`: still running -> wait; finished ->
+ * its exit status; lost or never started -> the host's installed versions and its package database
+ * check (dpkg --audit...) decide: installed -> verify, broken -> failed with the evidence, not
+ * installed -> the install is sent once more (at most twice in all).
  *
- * Failures: transient ones (connection refused, timeouts) are retried with exponential backoff up to
- * the policy's attempts; anything else fails the host at once with the first lines of the error.
+ * Resuming: the loop continues from the stored step; reading steps are simply run again.
+ *
+ * Failures: transient SSH failures (connection refused, timeouts) are retried with exponential
+ * backoff up to the policy's attempts; a host still unreachable before anything was sent is skipped
+ * (not changed, not counted against the failure budget). A database or Redis outage never fails a
+ * host: the host is handed back and resumed from its stored step. Anything else (a command that
+ * failed on the host, a failed verification or health check, a host that does not come back from
+ * its reboot) fails the host at once with the first lines of the error.
  */
 import {
   rollbackEligibility,
@@ -25,6 +37,7 @@ import {
   type HostRunEvent,
   type PackageTool,
 } from '../../core/deployments/state.js';
+import { isInWindow } from '../../core/deployments/windows.js';
 import { PatchbotError, userMessageOf } from '../../core/errors.js';
 import type { VersionScheme } from '../../core/model.js';
 import { getScheme } from '../../core/versions/index.js';
@@ -32,10 +45,13 @@ import type {
   Baseline,
   HostRunData,
   HostRunRecord,
+  OutboxEntry,
   PackageTargetRecord,
   RollbackReportEntry,
 } from '../../db/repositories/deployment-repository.js';
+import { isTransientDbError } from '../../db/retry.js';
 import type { ExecResult, Executor } from '../../executors/executor.js';
+import { forgetJob, JOB_REFUSED_EXIT, jobStatus, runJob, type JobStatus } from '../../executors/jobs.js';
 import {
   driverFor,
   type CommandSpec,
@@ -51,7 +67,10 @@ import {
 } from './types.js';
 
 const BOOT_ID: CommandSpec = { command: 'cat', args: ['/proc/sys/kernel/random/boot_id'] };
-const REBOOT: CommandSpec = { command: 'systemctl', args: ['reboot'] };
+/** `reboot`, no arguments: what docs/patchbot.sudoers allows (systemd, SysV and busybox all have it). */
+const REBOOT: CommandSpec = { command: 'reboot', args: [] };
+/** An install is sent at most this many times in one host run (once more after an unknown result). */
+const MAX_INSTALL_SENDS = 2;
 
 /** The first lines of a text, for chat and the status view. */
 export function firstLines(text: string, lines = 5, chars = 600): string {
@@ -85,8 +104,19 @@ function atLeast(driver: PackageManagerDriver, installed: string, target: string
 /** Why a host is stopped mid-way: its lease went to another worker. */
 class LeaseLost extends Error {}
 
+/** This worker stops working on the host (shutting down): another one resumes it from its stored step. */
+class HandBack extends Error {}
+
+/** The host's result is unknown for now: it was stored, and the host is looked at again later. */
+class Parked extends Error {}
+
 /** A host failure with the step it happened in (the message is safe to show). */
 class StepFailed extends Error {}
+
+/** Whether the worker is handing its hosts back (a function: the answer changes across awaits). */
+function handedBack(ctx: { handBack?: AbortSignal }): boolean {
+  return ctx.handBack?.aborted === true;
+}
 
 interface RunContext {
   deps: EngineDeps;
@@ -104,6 +134,11 @@ interface RunContext {
   /** Events and data since `saved`, written by the next `save`. */
   events: HostRunEvent[];
   unsaved: HostRunData;
+  /** Outbox messages that go with a final state (a host failure for the thread). */
+  report?: (run: HostRunRecord) => OutboxEntry[];
+  reportUnknown?: (run: HostRunRecord, reason: string) => OutboxEntry[];
+  /** Aborts when the worker hands its hosts back (shutting down). */
+  handBack?: AbortSignal;
 }
 
 async function executor(ctx: RunContext): Promise<Executor> {
@@ -124,7 +159,13 @@ async function withRetry<T>(ctx: RunContext, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof PatchbotError && err.transient && attempt < ctx.settings.retry.attempts) {
+      if (handedBack(ctx)) throw new HandBack();
+      if (
+        err instanceof PatchbotError &&
+        err.transient &&
+        !isTransientDbError(err) &&
+        attempt < ctx.settings.retry.attempts
+      ) {
         ctx.deps.logger.warn(
           { host: ctx.run.hostName, code: err.code, attempt: attempt + 1 },
           'transient failure on host; retrying',
@@ -138,25 +179,63 @@ async function withRetry<T>(ctx: RunContext, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Runs a command that only reads the host (no sudo). */
 async function exec(
   ctx: RunContext,
   spec: CommandSpec,
   options: { timeoutMs?: number; sudo?: boolean } = {},
 ): Promise<ExecResult> {
+  if (handedBack(ctx)) throw new HandBack();
   const ex = await executor(ctx);
-  return ex.exec({
+  const r = await ex.exec({
     command: spec.command,
     args: spec.args,
     timeoutMs: options.timeoutMs ?? ctx.settings.commandTimeoutMs,
     maxOutputBytes: ctx.settings.maxOutputBytes,
     sudo: options.sudo ?? false,
+    ...(ctx.handBack ? { signal: ctx.handBack } : {}),
+  });
+  if (handedBack(ctx)) throw new HandBack();
+  return r;
+}
+
+/** Runs a command with an effect (install, rollback) as job `job`: never interrupted. */
+async function effect(ctx: RunContext, spec: CommandSpec, job: string): Promise<ExecResult> {
+  const ex = await executor(ctx);
+  return runJob(ex, { ...spec, sudo: ctx.sudo }, job, {
+    timeoutMs: ctx.settings.installTimeoutMs,
+    maxOutputBytes: ctx.settings.maxOutputBytes,
+    ...(ctx.handBack ? { signal: ctx.handBack } : {}),
   });
 }
 
-function describeResult(spec: CommandSpec, r: ExecResult): string {
+/** Forgets a job whose result is stored (a leftover record is harmless: names are not reused). */
+async function forget(ctx: RunContext, job: string | null): Promise<void> {
+  if (job === null) return;
+  try {
+    await forgetJob(await executor(ctx), job, ctx.settings.commandTimeoutMs);
+  } catch (err) {
+    ctx.deps.logger.warn({ err, host: ctx.run.hostName, job }, 'could not remove a job record on the host');
+  }
+}
+
+/** The name of the n-th job of `kind` for this host run (stored before it is sent). */
+function jobName(ctx: RunContext, kind: 'install' | 'rollback', n: number): string {
+  return `pb-${ctx.run.id}-${kind}-${n}`;
+}
+
+function jobNumber(job: string | null): number {
+  const m = /-(\d+)$/.exec(job ?? '');
+  return m ? Number(m[1]) : 0;
+}
+
+function describeResult(
+  spec: CommandSpec,
+  r: Pick<ExecResult, 'exitCode' | 'stdout' | 'stderr' | 'timedOut' | 'signal'>,
+): string {
   const how = r.timedOut ? `timed out` : r.signal ? `was killed (${r.signal})` : `exited with ${r.exitCode}`;
   const out = firstLines(r.stderr.trim() !== '' ? r.stderr : r.stdout);
-  return `${spec.command === 'env' ? (spec.args[1] ?? 'env') : spec.command} ${how}${out ? `: ${out}` : ''}`;
+  return `${spec.command} ${how}${out ? `: ${out}` : ''}`;
 }
 
 async function queryInstalled(ctx: RunContext, names: readonly string[]): Promise<Baseline> {
@@ -200,20 +279,50 @@ function step(ctx: RunContext, event: HostRunEvent, data: HostRunData = {}): voi
   ctx.events.push(event);
 }
 
+/** Statuses in which a run is done (the outbox reports them). */
+const FINAL = new Set(['succeeded', 'failed', 'skipped', 'rolled_back', 'rollback_failed']);
+
 /** Stores the steps taken since the last write, with `data`; throws LeaseLost when not held. */
-async function save(ctx: RunContext, data: HostRunData = {}): Promise<void> {
+async function save(ctx: RunContext, data: HostRunData = {}, extra: OutboxEntry[] = []): Promise<void> {
   if (ctx.events.length === 0 && Object.keys(ctx.unsaved).length === 0 && Object.keys(data).length === 0) {
     return;
   }
-  const next = await ctx.deps.deployments.saveProgress(ctx.saved, ctx.workerId, ctx.events, {
-    ...ctx.unsaved,
-    ...data,
-  });
-  if (!next) throw new LeaseLost();
-  ctx.run = next;
-  ctx.saved = next;
+  const next = { ...ctx.run, ...data };
+  const outbox = [...extra, ...(FINAL.has(next.status) && ctx.report ? ctx.report(next) : [])];
+  const stored = await ctx.deps.deployments.saveProgress(
+    ctx.saved,
+    ctx.workerId,
+    ctx.events,
+    { ...ctx.unsaved, ...data },
+    outbox,
+  );
+  if (!stored) throw new LeaseLost();
+  ctx.run = stored;
+  ctx.saved = stored;
   ctx.events = [];
   ctx.unsaved = {};
+}
+
+/**
+ * The result of the host's install or rollback is unknown for now: stored (the host keeps its
+ * concurrency slot), the host handed back, and looked at again in `recheckMs` by any worker.
+ */
+async function park(ctx: RunContext, reason: string): Promise<never> {
+  const first = ctx.run.status === 'installing' || ctx.run.status === 'rollback_installing';
+  if (first) step(ctx, { type: 'result_unknown' });
+  keep(ctx, { output: reason });
+  await save(ctx, {}, first && ctx.reportUnknown ? ctx.reportUnknown(ctx.run, reason) : []);
+  await ctx.deps.deployments.release(ctx.run.id, ctx.workerId, {
+    notBefore: new Date(Date.now() + (ctx.settings.recheckMs ?? ctx.timing.recheckMs)),
+  });
+  throw new Parked(reason);
+}
+
+/** How long after the install was sent an unreachable host is given before it counts as failed. */
+function unknownLimit(ctx: RunContext, sentAt: Date | null): number {
+  return (
+    (sentAt ?? ctx.deps.now()).getTime() + ctx.settings.installTimeoutMs + ctx.settings.reboot.waitLimitMs
+  );
 }
 
 /** Polls `check` until it returns a value or `limitMs` passes (real time). */
@@ -260,52 +369,155 @@ async function preBaseline(ctx: RunContext): Promise<void> {
 }
 
 async function install(ctx: RunContext): Promise<void> {
-  const spec = ctx.driver.install(ctx.run.targets);
-  const names = uniqueNames(ctx.run.targets);
   if (ctx.run.installSentAt === null) {
-    await save(ctx, { installSentAt: ctx.deps.now() });
-    let result: ExecResult | undefined;
-    let lost: unknown;
-    try {
-      result = await exec(ctx, spec, { timeoutMs: ctx.settings.installTimeoutMs, sudo: ctx.sudo });
-    } catch (err) {
-      lost = err;
-    }
-    if (result && result.exitCode === 0 && !result.timedOut) {
-      step(ctx, { type: 'install_done' }, { output: result.stdout.slice(-4000) });
-      return;
-    }
-    if (result && !result.timedOut) throw new StepFailed(`install failed: ${describeResult(spec, result)}`);
-    // Timed out or the connection dropped: the install may have happened. Look, never send it again.
-    const installed = await waitFor(ctx, ctx.timing.recoverWaitMs, 2_000, async () => {
-      const now = await queryInstalled(ctx, names);
-      return missingTargets(ctx, ctx.run.targets, now).length === 0 ? now : undefined;
-    });
-    if (installed) {
-      step(
+    await sendInstall(ctx, 1);
+    return;
+  }
+  // Taken over from a worker that stopped after sending the install: the host says what became of it.
+  await resolveInstall(ctx);
+}
+
+/** Sends the install as job number `n` (the job is stored first) and takes its result. */
+async function sendInstall(ctx: RunContext, n: number): Promise<void> {
+  const spec = ctx.driver.install(ctx.run.targets);
+  const job = jobName(ctx, 'install', n);
+  await save(ctx, { installSentAt: ctx.deps.now(), remoteJob: job });
+  let result: ExecResult;
+  try {
+    result = await effect(ctx, spec, job);
+  } catch (err) {
+    if (err instanceof PatchbotError && err.transient && !isTransientDbError(err)) {
+      if (handedBack(ctx)) throw new HandBack();
+      await park(
         ctx,
-        { type: 'install_done' },
-        {
-          output: `install ended without a result (${userMessageOf(lost ?? 'timeout')}); the host shows the target versions`,
-        },
+        `the connection to the host was lost while the install ran (${userMessageOf(err)}); it was not interrupted`,
       );
-      return;
     }
-    throw new StepFailed(
-      `install did not finish (${lost ? userMessageOf(lost) : 'timed out'}) and the target versions are not installed; not sent again`,
+    throw err;
+  }
+  if (handedBack(ctx)) throw new HandBack();
+  if (result.timedOut) {
+    await park(
+      ctx,
+      `the install did not finish within ${Math.round(ctx.settings.installTimeoutMs / 1000)} s; it was not interrupted, and the host is looked at again`,
     );
   }
-  // Resumed after the install was sent by a worker that stopped: check the host instead.
-  const installed = await waitFor(ctx, ctx.timing.recoverWaitMs, 2_000, async () => {
-    const now = await queryInstalled(ctx, names);
-    return missingTargets(ctx, ctx.run.targets, now).length === 0 ? now : undefined;
-  });
-  if (!installed) {
+  if (result.exitCode === JOB_REFUSED_EXIT && /already ran on this host/.test(result.stderr)) {
+    await resolveInstall(ctx);
+    return;
+  }
+  await installFinished(ctx, spec, { ...result, exitCode: result.exitCode ?? -1 });
+  await forget(ctx, job);
+}
+
+/** An install job ended with `result`: done, or failed with what the host says. */
+async function installFinished(
+  ctx: RunContext,
+  spec: CommandSpec,
+  result: { exitCode: number; stdout: string; stderr: string },
+): Promise<void> {
+  if (result.exitCode === 0) {
+    step(ctx, { type: 'install_done' }, { output: result.stdout.slice(-4000) });
+    return;
+  }
+  const described = describeResult(spec, { ...result, timedOut: false, signal: null });
+  const state = await hostPackageState(ctx);
+  if (state.installed) {
+    step(ctx, { type: 'install_done' }, { output: `${described}\nthe host shows the target versions` });
+    return;
+  }
+  if (state.broken) {
     throw new StepFailed(
-      'the install was sent by a worker that stopped, and the target versions are not installed; not sent again',
+      `install failed: ${described}\nthe package database is broken:\n${firstLines(state.broken, 12, 1500)}`,
     );
   }
-  step(ctx, { type: 'install_done' }, { output: 'resumed: the install sent earlier completed' });
+  throw new StepFailed(`install failed: ${described}`);
+}
+
+/** The host's targets installed or not, and what its package database check found broken. */
+async function hostPackageState(
+  ctx: RunContext,
+): Promise<{ installed: boolean; broken?: string; missing: string[] }> {
+  const names = uniqueNames(ctx.run.targets);
+  const now = await queryInstalled(ctx, names);
+  const missing = missingTargets(ctx, ctx.run.targets, now);
+  const audit = ctx.driver.audit(names);
+  let broken: string | undefined;
+  if (audit) {
+    const r = await withRetry(ctx, () => exec(ctx, audit));
+    const finding = ctx.driver.interpretAudit(r, names);
+    if (finding?.broken) broken = finding.evidence;
+  }
+  return {
+    installed: missing.length === 0 && broken === undefined,
+    missing,
+    ...(broken !== undefined ? { broken } : {}),
+  };
+}
+
+/**
+ * An install whose result was not seen: its job record, then the host's package state, decide.
+ * Still running -> looked at again later; finished -> its exit status; lost or never started ->
+ * installed: verify; broken: fail with the evidence; not installed: sent once more (at most twice).
+ */
+async function resolveInstall(ctx: RunContext): Promise<void> {
+  const job = ctx.run.remoteJob;
+  let status: JobStatus;
+  try {
+    status =
+      job === null
+        ? { state: 'absent' }
+        : await withRetry(ctx, async () =>
+            jobStatus(await executor(ctx), job, {
+              maxOutputBytes: ctx.settings.maxOutputBytes,
+              timeoutMs: ctx.settings.commandTimeoutMs,
+            }),
+          );
+  } catch (err) {
+    if (!(err instanceof PatchbotError && err.transient) || isTransientDbError(err)) throw err;
+    if (ctx.deps.now().getTime() > unknownLimit(ctx, ctx.run.installSentAt)) {
+      throw new StepFailed(
+        `the host has not answered since the install was sent at ${ctx.run.installSentAt?.toISOString() ?? 'an unknown time'} (${userMessageOf(err)}); its state is unknown`,
+      );
+    }
+    return park(ctx, `the host cannot be reached to learn the install's result (${userMessageOf(err)})`);
+  }
+  if (status.state === 'running') {
+    return park(
+      ctx,
+      'the install is still running on the host; it is not interrupted, and the host is looked at again',
+    );
+  }
+  const spec = ctx.driver.install(ctx.run.targets);
+  if (status.state === 'finished') {
+    await installFinished(ctx, spec, status);
+    await forget(ctx, job);
+    return;
+  }
+  const state = await hostPackageState(ctx);
+  const lost =
+    status.state === 'lost'
+      ? `the install was lost on the host (it rebooted or the process was killed): ${firstLines(status.stderr || status.stdout, 5, 600) || 'no output'}`
+      : 'the install never started on the host';
+  if (state.installed) {
+    step(ctx, { type: 'install_done' }, { output: `${lost}; the host shows the target versions` });
+    await forget(ctx, job);
+    return;
+  }
+  if (state.broken !== undefined) {
+    throw new StepFailed(
+      `${lost}, and the package database is broken:\n${firstLines(state.broken, 12, 1500)}`,
+    );
+  }
+  const sent = jobNumber(job);
+  if (sent >= MAX_INSTALL_SENDS) {
+    throw new StepFailed(
+      `${lost}; the install was sent ${sent} times and the target versions are not installed (${state.missing.join('; ')}); not sent again`,
+    );
+  }
+  await forget(ctx, job);
+  if (ctx.run.status === 'install_unknown') step(ctx, { type: 'resend' });
+  await sendInstall(ctx, sent + 1);
 }
 
 async function postBaseline(ctx: RunContext): Promise<void> {
@@ -317,18 +529,37 @@ async function verify(ctx: RunContext): Promise<void> {
   const missing = missingTargets(ctx, ctx.run.targets, ctx.run.postBaseline ?? {});
   if (missing.length > 0) throw new StepFailed(`verification failed: expected ${missing.join('; ')}`);
   const policy = ctx.settings.reboot.policy;
-  let needed = false;
+  // apk has no check command: a changed kernel package is what needs the reboot
   const check = ctx.driver.rebootCheck();
+  let result: { exitCode: number | null; stdout: string } | undefined;
   if (check) {
     const r = await withRetry(ctx, () => exec(ctx, check));
-    needed =
-      ctx.driver.interpretRebootCheck(
-        { exitCode: r.exitCode, stdout: r.stdout },
-        uniqueNames(ctx.run.targets),
-      ) === true;
+    result = { exitCode: r.exitCode, stdout: r.stdout };
   }
-  const reboot = policy === 'always' || (policy === 'if-required' && needed);
-  step(ctx, { type: 'verified', rebootNeeded: reboot }, { rebootNeeded: needed || reboot });
+  const needed = ctx.driver.interpretRebootCheck(result, uniqueNames(ctx.run.targets)) === true;
+  const wanted = policy === 'always' || (policy === 'if-required' && needed);
+  // A reboot happens inside the host's maintenance window only (the install may have outlasted it).
+  const closed = wanted && !windowOpen(ctx);
+  const reboot = wanted && !closed;
+  step(
+    ctx,
+    { type: 'verified', rebootNeeded: reboot },
+    {
+      rebootNeeded: needed || wanted,
+      ...(closed
+        ? { output: 'the host needs a reboot; not rebooted because its maintenance window had closed' }
+        : {}),
+    },
+  );
+}
+
+/** Whether the host's maintenance window is open now (hosts without one, and the emergency lane: yes). */
+function windowOpen(ctx: RunContext): boolean {
+  const name = ctx.settings.hosts[ctx.run.hostName]?.window;
+  if (ctx.settings.skipWindows || name === undefined) return true;
+  const window = ctx.settings.windows.find((w) => w.name === name);
+  if (!window) return true;
+  return isInWindow(window, ctx.deps.now(), { blackoutDates: ctx.settings.blackoutDates });
 }
 
 async function readBootId(ctx: RunContext): Promise<string> {
@@ -420,7 +651,11 @@ async function healthCheck(ctx: RunContext): Promise<void> {
 async function rollbackInstall(ctx: RunContext): Promise<void> {
   const names = uniqueNames(ctx.run.targets);
   const pre = ctx.run.preBaseline ?? {};
-  if (ctx.run.rollbackSentAt === null) {
+  if (ctx.run.rollbackSentAt !== null) {
+    await resolveRollback(ctx);
+    return;
+  }
+  {
     const now = await queryInstalled(ctx, names);
     const report: RollbackReportEntry[] = [];
     const revert: PackageTargetRecord[] = [];
@@ -471,22 +706,75 @@ async function rollbackInstall(ctx: RunContext): Promise<void> {
         else revert.push({ name, version: baseline });
       }
     }
+    const previous = ctx.run.remoteJob?.includes('-rollback-') === true ? jobNumber(ctx.run.remoteJob) : 0;
+    const job = jobName(ctx, 'rollback', previous + 1);
     await save(ctx, {
       rollbackReport: report,
-      ...(revert.length > 0 ? { rollbackSentAt: ctx.deps.now() } : {}),
+      ...(revert.length > 0 ? { rollbackSentAt: ctx.deps.now(), remoteJob: job } : {}),
     });
     if (revert.length > 0) {
       const spec = ctx.driver.rollback(revert);
-      let result: ExecResult | undefined;
+      let result: ExecResult;
       try {
-        result = await exec(ctx, spec, { timeoutMs: ctx.settings.installTimeoutMs, sudo: ctx.sudo });
+        result = await effect(ctx, spec, job);
       } catch (err) {
-        if (!(err instanceof PatchbotError && err.transient)) throw err;
+        if (err instanceof PatchbotError && err.transient && !isTransientDbError(err)) {
+          if (handedBack(ctx)) throw new HandBack();
+          await park(
+            ctx,
+            `the connection to the host was lost while the rollback ran (${userMessageOf(err)}); it was not interrupted`,
+          );
+        }
+        throw err;
       }
-      if (result && !result.timedOut && result.exitCode !== 0) {
+      if (handedBack(ctx)) throw new HandBack();
+      if (result.timedOut) {
+        await park(
+          ctx,
+          `the rollback did not finish within ${Math.round(ctx.settings.installTimeoutMs / 1000)} s; it was not interrupted, and the host is looked at again`,
+        );
+      }
+      if (result.exitCode !== 0) {
         keep(ctx, { output: firstLines(result.stderr || result.stdout, 20, 4000) });
       }
+      await forget(ctx, job);
     }
+  }
+  step(ctx, { type: 'rollback_installed' });
+}
+
+/** A rollback whose result was not seen: wait while it runs; then the installed versions decide. */
+async function resolveRollback(ctx: RunContext): Promise<void> {
+  const job = ctx.run.remoteJob?.includes('-rollback-') === true ? ctx.run.remoteJob : null;
+  if (job !== null) {
+    let status: JobStatus;
+    try {
+      status = await withRetry(ctx, async () =>
+        jobStatus(await executor(ctx), job, {
+          maxOutputBytes: ctx.settings.maxOutputBytes,
+          timeoutMs: ctx.settings.commandTimeoutMs,
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof PatchbotError && err.transient) || isTransientDbError(err)) throw err;
+      if (ctx.deps.now().getTime() > unknownLimit(ctx, ctx.run.rollbackSentAt)) {
+        throw new StepFailed(
+          `the host has not answered since the rollback was sent (${userMessageOf(err)}); its state is unknown`,
+        );
+      }
+      await park(ctx, `the host cannot be reached to learn the rollback's result (${userMessageOf(err)})`);
+      return;
+    }
+    if (status.state === 'running') {
+      await park(
+        ctx,
+        'the rollback is still running on the host; it is not interrupted, and the host is looked at again',
+      );
+    }
+    if (status.state === 'finished' && status.exitCode !== 0) {
+      keep(ctx, { output: firstLines(status.stderr || status.stdout, 20, 4000) });
+    }
+    await forget(ctx, job);
   }
   step(ctx, { type: 'rollback_installed' });
 }
@@ -498,25 +786,22 @@ async function rollbackVerify(ctx: RunContext): Promise<void> {
     report
       .filter((e) => e.possible && e.to !== null)
       .every((e) => (now[e.name] ?? []).some((v) => sameVersion(ctx.driver, v, e.to as string)));
-  const now =
-    (await waitFor(ctx, ctx.run.rollbackSentAt ? ctx.timing.recoverWaitMs : 0, 2_000, async () => {
-      const q = await queryInstalled(ctx, names);
-      return restored(q) ? q : undefined;
-    })) ?? (await queryInstalled(ctx, names));
-  const updated = report.map((e) => ({
-    ...e,
-    from: e.from,
-    possible: e.possible,
-  }));
-  const notRestored = updated.filter(
+  // the rollback job has ended (rollbackInstall saw it end): the versions now are the result
+  const now = await queryInstalled(ctx, names);
+  const notRestored = report.filter(
     (e) =>
       e.possible &&
       e.to !== null &&
       !(now[e.name] ?? []).some((v) => sameVersion(ctx.driver, v, e.to as string)),
   );
-  const impossible = updated.filter((e) => !e.possible);
-  if (notRestored.length === 0 && impossible.length === 0) {
-    step(ctx, { type: 'rollback_verified' }, { postBaseline: now, finishedAt: ctx.deps.now(), error: null });
+  const impossible = report.filter((e) => !e.possible);
+  if (notRestored.length === 0 && impossible.length === 0 && restored(now)) {
+    // the deployment's own error (why the host failed) stays on record
+    step(
+      ctx,
+      { type: 'rollback_verified' },
+      { postBaseline: now, finishedAt: ctx.deps.now(), rollbackError: null },
+    );
     return;
   }
   const problems = [
@@ -531,7 +816,7 @@ async function rollbackVerify(ctx: RunContext): Promise<void> {
     { type: 'fail', error: problems.join('; ') },
     {
       postBaseline: now,
-      error: problems.join('\n'),
+      rollbackError: problems.join('\n'),
       finishedAt: ctx.deps.now(),
     },
   );
@@ -541,13 +826,23 @@ async function rollbackVerify(ctx: RunContext): Promise<void> {
 
 export interface HostRunOutcome {
   run: HostRunRecord;
-  /** False when the lease was lost (another worker continues the host). */
+  /** False when the lease was lost or handed back (another worker continues the host). */
   held: boolean;
+  /** Set when the host's result is unknown for now (it is looked at again later): why. */
+  parked?: string;
+}
+
+export interface HostRunOptions {
+  /** Outbox messages that go with the run's final state (written in the same statement). */
+  report?: (run: HostRunRecord) => OutboxEntry[];
+  /** Outbox messages for a host whose result just became unknown. */
+  reportUnknown?: (run: HostRunRecord, reason: string) => OutboxEntry[];
 }
 
 /**
  * Runs a claimed host run from its stored step to a final status (succeeded, failed, skipped) or,
- * for a rollback, to rolled_back / rollback_failed. Heartbeats keep the lease while it works.
+ * for a rollback, to rolled_back / rollback_failed, or until its result is unknown for now
+ * (`parked`). Heartbeats keep the lease while it works, however long a command runs.
  */
 export async function runHostRun(
   deps: EngineDeps,
@@ -555,6 +850,7 @@ export async function runHostRun(
   run: HostRunRecord,
   workerId: string,
   mode: 'deploy' | 'rollback',
+  options: HostRunOptions = {},
 ): Promise<HostRunOutcome> {
   const timing = timingOf(deps);
   let driver: PackageManagerDriver;
@@ -581,6 +877,9 @@ export async function runHostRun(
     driver,
     tool: driver.tool,
     sudo: settings.hosts[run.hostName]?.sudo ?? false,
+    ...(options.report ? { report: options.report } : {}),
+    ...(options.reportUnknown ? { reportUnknown: options.reportUnknown } : {}),
+    ...(deps.shutdown ? { handBack: deps.shutdown.handBack } : {}),
   };
   let leaseLost = false;
   const beat = setInterval(() => {
@@ -592,21 +891,32 @@ export async function runHostRun(
     );
   }, timing.heartbeatMs);
   beat.unref();
+  const handBack = async (): Promise<HostRunOutcome> => {
+    await deps.deployments.release(ctx.run.id, workerId).catch(() => undefined);
+    return { run: ctx.run, held: false };
+  };
   try {
-    if (
-      mode === 'rollback' &&
-      (ctx.run.status === 'succeeded' || ctx.run.status === 'failed' || ctx.run.status === 'rollback_failed')
-    ) {
-      step(ctx, { type: 'rollback_begin' }, { error: null });
+    if (mode === 'rollback') {
+      if (ctx.run.status === 'install_unknown' && (await installRunning(ctx))) {
+        await park(ctx, 'the install is still running on the host; the rollback waits for it to end');
+      }
+      if (['succeeded', 'failed', 'rollback_failed', 'install_unknown'].includes(ctx.run.status)) {
+        // the host's own error (why it failed) stays on record
+        step(ctx, { type: 'rollback_begin' });
+      }
     }
     for (;;) {
       if (leaseLost) throw new LeaseLost();
+      if (handedBack(ctx)) throw new HandBack();
       switch (ctx.run.status) {
         case 'pre_baseline':
           await preBaseline(ctx);
           break;
         case 'installing':
           await install(ctx);
+          break;
+        case 'install_unknown':
+          await resolveInstall(ctx);
           break;
         case 'post_baseline':
           await postBaseline(ctx);
@@ -623,6 +933,9 @@ export async function runHostRun(
         case 'rollback_installing':
           await rollbackInstall(ctx);
           break;
+        case 'rollback_unknown':
+          await resolveRollback(ctx);
+          break;
         case 'rollback_verifying':
           await rollbackVerify(ctx);
           break;
@@ -633,20 +946,54 @@ export async function runHostRun(
     }
   } catch (err) {
     if (err instanceof LeaseLost) return { run: ctx.run, held: false };
+    if (err instanceof Parked) return { run: ctx.run, held: true, parked: err.message };
+    if (err instanceof HandBack) return handBack();
+    // PostgreSQL or Redis out of reach: nothing is wrong with the host; another try resumes it.
+    if (isTransientDbError(err) || (err instanceof PatchbotError && err.code === 'TRANSIENT')) {
+      deps.logger.warn(
+        { err, host: ctx.run.hostName },
+        'infrastructure failure during a host step; handing the host back',
+      );
+      return handBack();
+    }
+    const unreachable =
+      ctx.run.status === 'pre_baseline' &&
+      err instanceof PatchbotError &&
+      err.transient &&
+      ctx.run.installSentAt === null;
     const message = err instanceof StepFailed ? err.message : userMessageOf(err);
-    if (!(err instanceof StepFailed) && !(err instanceof PatchbotError)) {
+    if (!unreachable && !(err instanceof StepFailed) && !(err instanceof PatchbotError)) {
       deps.logger.error({ err, host: ctx.run.hostName }, 'unexpected error in a host step');
     }
-    step(ctx, { type: 'fail', error: message }, { error: message, finishedAt: deps.now() });
+    if (unreachable) {
+      const reason = `not changed: the host could not be reached (${message}) after ${settings.retry.attempts + 1} attempt(s)`;
+      step(ctx, { type: 'skip', reason }, { error: reason, finishedAt: deps.now() });
+    } else {
+      step(ctx, { type: 'fail', error: message }, { error: message, finishedAt: deps.now() });
+    }
     try {
       await save(ctx);
     } catch (lost) {
       if (lost instanceof LeaseLost) return { run: ctx.run, held: false };
+      if (isTransientDbError(lost)) return handBack();
       throw lost;
     }
     return { run: ctx.run, held: true };
   } finally {
     clearInterval(beat);
     await closeExecutor(ctx);
+  }
+}
+
+/** Whether the install job of an install_unknown host is still running (unreachable: assume so). */
+async function installRunning(ctx: RunContext): Promise<boolean> {
+  const job = ctx.run.remoteJob;
+  if (job === null) return false;
+  try {
+    const status = await jobStatus(await executor(ctx), job, { timeoutMs: ctx.settings.commandTimeoutMs });
+    return status.state === 'running';
+  } catch (err) {
+    if (err instanceof PatchbotError && err.transient && !isTransientDbError(err)) return true;
+    throw err;
   }
 }

@@ -259,6 +259,7 @@ export function planChange(input: {
   const policyHost = new Map(policy.hosts.map((h) => [h.name, h]));
   const settings: DeploymentSettings = {
     installTimeoutMs: policy.deployments.installTimeout,
+    recheckMs: policy.deployments.recheckInterval,
     commandTimeoutMs: policy.ssh.commandTimeout,
     maxOutputBytes: policy.ssh.maxOutputBytes,
     reboot: { policy: policy.deployments.reboot.policy, waitLimitMs: policy.deployments.reboot.waitLimit },

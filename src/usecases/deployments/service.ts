@@ -11,9 +11,9 @@ import type {
 } from '../../db/repositories/deployment-repository.js';
 import type { HostRepository } from '../../db/repositories/host-repository.js';
 import { matchesSelector } from '../hosts.js';
-import { audit, beginRollback, emit, startRing } from './engine.js';
+import { audit, beginRollback, notify, outboxOf, progressEvent, startRing } from './engine.js';
 import { planChange, type ChangePlan, type PlanPolicy, type PlannedHostTargets } from './plan.js';
-import { SYSTEM_ACTOR, type Actor, type EngineDeps } from './types.js';
+import { SYSTEM_ACTOR, type Actor, type DeploymentProgressEvent, type EngineDeps } from './types.js';
 
 export interface ServiceDeps extends EngineDeps {
   hosts: Pick<HostRepository, 'list'>;
@@ -166,9 +166,19 @@ export async function scheduleDeployment(deps: ServiceDeps, input: ScheduleInput
     plan: planned.stored,
     rings: planned.rings,
   });
-  const scheduled = await deps.deployments.transition(created.id, { type: 'schedule' }, now);
-  if (!scheduled.ok) throw new PatchbotError('CONFLICT', scheduled.error);
   const hostCount = planned.rings.reduce((n, r) => n + r.hosts.length, 0);
+  let event: DeploymentProgressEvent | undefined;
+  const scheduled = await deps.deployments.transition(created.id, { type: 'schedule' }, now, [], (record) => {
+    event = progressEvent(deps, record, {
+      type: 'scheduled',
+      emergency,
+      rings: planned.rings.length,
+      hosts: hostCount,
+      firstStart: planned.plan.rings[0]?.start ?? null,
+    });
+    return [outboxOf(event)];
+  });
+  if (!scheduled.ok) throw new PatchbotError('CONFLICT', scheduled.error);
   await audit(
     deps,
     created,
@@ -181,13 +191,7 @@ export async function scheduleDeployment(deps: ServiceDeps, input: ScheduleInput
     },
     actor,
   );
-  await emit(deps, scheduled.record, {
-    type: 'scheduled',
-    emergency,
-    rings: planned.rings.length,
-    hosts: hostCount,
-    firstStart: planned.plan.rings[0]?.start ?? null,
-  });
+  if (event) await notify(deps, event);
   await startRing(deps, scheduled.record, 0);
   return {
     change,
@@ -209,9 +213,22 @@ export async function deploymentControl(deps: EngineDeps, input: ControlInput): 
   }
   const dep = await deps.deployments.get(input.deploymentId);
   const from = dep.state.status;
+  const actorName = input.actor.display ?? input.actor.id;
+  let event: DeploymentProgressEvent | undefined;
+  // the thread hears of it with the change itself (the outbox row is in the same transaction)
+  const report = (record: DeploymentRecord) => {
+    event = progressEvent(deps, record, {
+      type: 'state_changed',
+      action: input.action,
+      from,
+      to: record.state.status,
+      actor: actorName,
+    });
+    return [outboxOf(event)];
+  };
   let record: DeploymentRecord;
   if (input.action === 'rollback') {
-    const r = await beginRollback(deps, dep, 'all', input.actor);
+    const r = await beginRollback(deps, dep, 'all', input.actor, report);
     if (!r.ok) throw new PatchbotError('CONFLICT', `deployment #${dep.number}: ${r.error}`);
     record = r.record;
   } else {
@@ -232,6 +249,7 @@ export async function deploymentControl(deps: EngineDeps, input: ControlInput): 
             },
           ]
         : [],
+      report,
     );
     if (!moved.ok) throw new PatchbotError('CONFLICT', `deployment #${dep.number}: ${moved.error}`);
     record = moved.record;
@@ -247,13 +265,7 @@ export async function deploymentControl(deps: EngineDeps, input: ControlInput): 
     }
   }
   const to = record.state.status;
-  await emit(deps, record, {
-    type: 'state_changed',
-    action: input.action,
-    from,
-    to,
-    actor: input.actor.display ?? input.actor.id,
-  });
+  if (event) await notify(deps, event);
   const messages: Record<ControlAction, string> = {
     pause: `Deployment #${record.number} paused: hosts already running finish their step, no new host starts.`,
     resume: `Deployment #${record.number} resumed (${to.replaceAll('_', ' ')}).`,

@@ -35,6 +35,8 @@ export type StoredHost = z.infer<typeof StoredHost>;
 
 export const DeploymentSettings = z.object({
   installTimeoutMs: z.number().int().positive(),
+  /** How often a host whose result is unknown is looked at again (engine timing when missing). */
+  recheckMs: z.number().int().positive().optional(),
   commandTimeoutMs: z.number().int().positive(),
   maxOutputBytes: z.number().int().positive(),
   reboot: z.object({
@@ -98,6 +100,13 @@ export type DeploymentProgressEvent = EventBase &
         step: string;
         /** The first lines of the error, safe to show. */
         error: string;
+      }
+    | {
+        /** An install or rollback was sent and its result not seen: the host is looked at again. */
+        type: 'host_unknown';
+        ring: RingRef;
+        host: string;
+        reason: string;
       }
     | {
         type: 'ring_passed';
@@ -168,7 +177,10 @@ export interface ExecutorTarget {
 export type ExecutorFactory = (target: ExecutorTarget) => Promise<Executor>;
 
 export interface EngineTiming {
-  /** A host whose worker has not written a heartbeat for this long may be taken over. */
+  /**
+   * A host whose worker has not written a heartbeat for this long may be taken over: a few missed
+   * heartbeats, however long the host's own command runs (a worker that died costs seconds).
+   */
   leaseMs: number;
   heartbeatMs: number;
   /** Longest a job sleeps before it looks at the clock again (windows, soak). */
@@ -177,15 +189,28 @@ export interface EngineTiming {
   recoverWaitMs: number;
   /** How often a rebooting host is asked whether it is back. */
   rebootPollMs: number;
+  /** How often a host whose install or rollback result is unknown is looked at again. */
+  recheckMs: number;
 }
 
 export const DEFAULT_TIMING: EngineTiming = {
-  leaseMs: 60_000,
-  heartbeatMs: 10_000,
+  leaseMs: 15_000,
+  heartbeatMs: 5_000,
   maxDelayMs: 15 * 60_000,
   recoverWaitMs: 60_000,
   rebootPollMs: 5_000,
+  recheckMs: 30_000,
 };
+
+/**
+ * A process shutting down (SIGTERM): `draining` while no new host may be claimed; `handBack` aborts
+ * once the grace period is over, and hosts still working are handed back to another worker (the
+ * commands running on them go on; the next worker reads their result).
+ */
+export interface ShutdownSignal {
+  draining(): boolean;
+  handBack: AbortSignal;
+}
 
 export interface Actor {
   id: string;
@@ -209,6 +234,7 @@ export interface EngineDeps {
   sleep?: (ms: number) => Promise<void>;
   /** HTTP health probes. */
   fetch?: typeof fetch;
+  shutdown?: ShutdownSignal;
 }
 
 export function timingOf(deps: Pick<EngineDeps, 'timing'>): EngineTiming {

@@ -118,7 +118,7 @@ const failingRingPolicy = () =>
   testPolicy(fleet, {
     rings: [{ name: 'all', concurrency: 1, failureBudget: 0 }],
     deployments: {
-      sudo: false,
+      sudo: true,
       reboot: { policy: 'never' },
       retry: { attempts: 0, backoff: '1s' },
       onFailure: 'rollback',

@@ -155,11 +155,12 @@ forEachBackend('deployment claims', (db) => {
     );
   });
 
-  it("reads a lane's deployment and ring in one statement, as the record readers do", async () => {
+  it("reads a lane's deployment, ring and the ring's size in one statement, as the record readers do", async () => {
     const { repo, deploymentId } = await seed(db(), { count: 2, concurrency: 1 });
     expect(await repo.laneContext(deploymentId, 0)).toEqual({
       deployment: await repo.get(deploymentId),
       ring: await repo.ring(deploymentId, 0),
+      ringSize: 2,
     });
     expect(await repo.laneContext(deploymentId, 1)).toBeUndefined();
   });

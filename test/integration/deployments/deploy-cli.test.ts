@@ -2,6 +2,7 @@
  * `patchbot deploy` through the real CLI: plan (with the core planner's times), start (refused for a
  * change that is not approved), status, and the control commands, audited as the CLI user.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +48,8 @@ writeFileSync(
 
 let pg: TempPostgres;
 let env: NodeJS.ProcessEnv;
+/** The CLI's jobs go under the configured prefix, where this installation's workers look. */
+const prefix = `pbtest-${randomBytes(4).toString('hex')}`;
 let db: Database;
 let repos: Repositories;
 const cli = (...args: string[]) => runCli(args, env, dir);
@@ -54,7 +57,13 @@ const started: string[] = [];
 
 beforeAll(async () => {
   pg = await createTempPostgres('deploy_cli');
-  env = { DATABASE_URL: pg.url, PATCHBOT_CONFIG: policyPath, REDIS_URL, LOG_LEVEL: 'warn' };
+  env = {
+    DATABASE_URL: pg.url,
+    PATCHBOT_CONFIG: policyPath,
+    REDIS_URL,
+    LOG_LEVEL: 'warn',
+    PATCHBOT_QUEUE_PREFIX: prefix,
+  };
   expect((await cli('db', 'migrate')).code).toBe(0);
   db = await openDatabase({ url: pg.url, dataDir: '/nonexistent' });
   repos = createRepositories(db);
@@ -76,15 +85,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // the CLI enqueues under the default prefix: remove this test's jobs
+  // remove this test's keys (the CLI enqueued under its prefix; nothing under the default one)
   const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  const queue = new Queue('deployments', { connection, prefix: 'patchbot' });
-  for (const job of await queue.getJobs(['waiting', 'delayed', 'waiting-children', 'prioritized'], 0, -1)) {
-    if (started.includes((job.data as { deploymentId?: string }).deploymentId ?? '')) {
-      await job.remove({ removeChildren: true }).catch(() => undefined);
-    }
-  }
-  await queue.close();
+  const keys = await connection.keys(`${prefix}:*`);
+  if (keys.length > 0) await connection.del(...keys);
   connection.disconnect();
   await db?.close();
   await pg?.drop();
@@ -157,6 +161,21 @@ describe('patchbot deploy', () => {
     const number = m?.[1] ?? '';
     const dep = await db.prisma.deployment.findUniqueOrThrow({ where: { number: Number(number) } });
     started.push(dep.id);
+    // its ring's jobs are where the workers of this installation (PATCHBOT_QUEUE_PREFIX) look
+    const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    for (const [p, expected] of [
+      [prefix, true],
+      ['patchbot', false],
+    ] as const) {
+      const queue = new Queue('deployments', { connection, prefix: p });
+      const jobs = await queue.getJobs(['waiting', 'delayed', 'waiting-children', 'prioritized'], 0, -1);
+      expect(
+        jobs.some((j) => (j.data as { deploymentId?: string }).deploymentId === dep.id),
+        `jobs under ${p}`,
+      ).toBe(expected);
+      await queue.close();
+    }
+    connection.disconnect();
 
     const again = await cli('deploy', 'start', String(change.number));
     expect(again.code).not.toBe(0);
@@ -191,4 +210,28 @@ describe('patchbot deploy', () => {
       'deployment.abort',
     ]);
   });
+
+  it('12 concurrent `deploy start` of one change create one deployment; the others say which (3 rounds)', async () => {
+    for (let round = 0; round < 3; round += 1) {
+      const change = await seedChange(db, {
+        hosts,
+        packageName: 'openssl',
+        installedVersion: OLD,
+        fixedVersion: `3.0.13-1~deb12u${round + 2}`,
+      });
+      const runs = await Promise.all(
+        Array.from({ length: 12 }, () => cli('deploy', 'start', String(change.number))),
+      );
+      const ok = runs.filter((r) => r.code === 0);
+      expect(ok, runs.map((r) => r.stderr).join('\n')).toHaveLength(1);
+      const number = /deployment #(\d+) scheduled/.exec(ok[0]?.stdout ?? '')?.[1];
+      for (const r of runs.filter((x) => x.code !== 0)) {
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(new RegExp(`already has deployment #${number}`));
+      }
+      expect(await db.prisma.deployment.count({ where: { changeRequestId: change.id } })).toBe(1);
+      const dep = await db.prisma.deployment.findFirstOrThrow({ where: { changeRequestId: change.id } });
+      expect((await cli('deploy', 'abort', String(dep.number))).code).toBe(0);
+    }
+  }, 120_000);
 });

@@ -5,13 +5,14 @@
 import { createServer } from 'node:net';
 import type { Worker } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { statusLines } from '../../../src/cli/commands/deploy.js';
 import { PatchbotError } from '../../../src/core/errors.js';
 import { reconcile, startRing } from '../../../src/usecases/deployments/engine.js';
 import { planChange } from '../../../src/usecases/deployments/plan.js';
 import { deploymentControl, scheduleDeployment } from '../../../src/usecases/deployments/service.js';
 import type { ExecutorFactory } from '../../../src/usecases/deployments/types.js';
 import { openTestDatabase, type TestDatabase } from '../../support/db.js';
-import { startFleet, type Fleet } from '../../support/fleet-hosts.js';
+import { allRunsEnded, startFleet, type Fleet } from '../../support/fleet-hosts.js';
 import { sshdAvailable } from '../../support/sshd.js';
 import {
   createHarness,
@@ -68,6 +69,9 @@ afterEach(async () => {
   workers = [];
   await harness?.close();
   harness = undefined;
+  // no package manager was ever interrupted or signalled
+  await allRunsEnded(fleet);
+  for (const h of fleet.hosts) expect(await h.signals(), h.name).toEqual([]);
   await fleet.reset();
 });
 
@@ -168,7 +172,7 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('staged deployments 
     const policy = testPolicy(fleet, {
       rings: [{ name: 'all', concurrency: 1, failureBudget: 0 }],
       deployments: {
-        sudo: false,
+        sudo: true,
         reboot: { policy: 'never' },
         retry: { attempts: 0, backoff: '1s' },
         onFailure: 'rollback',
@@ -218,6 +222,15 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('staged deployments 
     expect(finished).toMatchObject({ ok: true });
     const change2 = await test.db.prisma.changeRequest.findUniqueOrThrow({ where: { id: change.id } });
     expect(change2.status).toBe('rolled_back');
+    // the story survives the rollback: why it halted, and why the host failed
+    expect(detail.state.haltReason).toMatch(
+      /ring all: 1 of 3 host\(s\) failed, over the failure budget of 0/,
+    );
+    expect(runs.get(failing)?.error).toMatch(/health check failed: svc/);
+    const status = statusLines(detail).join('\n');
+    expect(status).toMatch(/: rolled back, ring 1\/1/);
+    expect(status).toMatch(/halted: ring all: 1 of 3 host\(s\) failed/);
+    expect(status).toMatch(new RegExp(`${failing} +rolled back[^\\n]*\\n +health check failed: svc`));
   }, 90_000);
 
   it('reports plainly a package it cannot roll back because the old version is gone', async () => {
@@ -225,7 +238,7 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('staged deployments 
     const policy = testPolicy(fleet, {
       rings: [{ name: 'all', concurrency: 1, failureBudget: 0 }],
       deployments: {
-        sudo: false,
+        sudo: true,
         reboot: { policy: 'never' },
         retry: { attempts: 0, backoff: '1s' },
         onFailure: 'rollback',
@@ -255,19 +268,21 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('staged deployments 
     );
     const run = (await repos.deployments.detail(id)).rings[0]?.hosts[0];
     expect(run?.status).toBe('rollback_failed');
-    expect(run?.error).toMatch(/cannot restore openssl: .*no longer offered/);
+    // why the host failed stays on record; why it could not be rolled back is beside it
+    expect(run?.error).toMatch(/health check failed: svc/);
+    expect(run?.rollbackError).toMatch(/cannot restore openssl: .*no longer offered/);
     expect((await host.installed()).get('openssl')).toBe(NEW);
     await eventSeen('rollback_finished');
     const finished = harness.events.find((e) => e.type === 'rollback_finished');
     expect(finished).toMatchObject({ ok: false, hosts: [{ host: 'db-1', result: 'rollback_failed' }] });
   }, 90_000);
 
-  it('fails an unreachable host after retrying, and the rest of the ring goes on within budget', async () => {
+  it('skips a host unreachable before anything was sent (after retrying): not changed, not counted against the budget', async () => {
     const clock = new TestClock(new Date());
     const policy = testPolicy(fleet, {
-      rings: [{ name: 'all', concurrency: 2, failureBudget: 1 }],
+      rings: [{ name: 'all', concurrency: 2, failureBudget: 0 }],
       deployments: {
-        sudo: false,
+        sudo: true,
         reboot: { policy: 'never' },
         retry: { attempts: 2, backoff: '1s' },
         onFailure: 'rollback',
@@ -307,12 +322,13 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('staged deployments 
     const runs = new Map((await repos.deployments.detail(id)).rings[0]?.hosts.map((h) => [h.hostName, h]));
     expect(runs.get('web-1')?.status).toBe('succeeded');
     const g = runs.get('ghost-1');
-    expect(g?.status).toBe('failed');
-    expect(g?.step).toBe('pre_baseline');
-    expect(g?.error).toMatch(/connection refused/);
+    expect(g?.status).toBe('skipped');
+    expect(g?.error).toMatch(
+      /not changed: the host could not be reached .*connection refused.* after 3 attempt/,
+    );
     expect(g?.installSentAt).toBeNull();
-    const failed = harness.events.find((e) => e.type === 'host_failed');
-    expect(failed).toMatchObject({ host: 'ghost-1', step: 'pre_baseline' });
+    expect(harness.events.find((e) => e.type === 'host_failed')).toBeUndefined();
+    expect(harness.events.find((e) => e.type === 'host_skipped')).toMatchObject({ host: 'ghost-1' });
   }, 90_000);
 
   it('refuses a host whose key changed before any command, and records no install', async () => {

@@ -84,7 +84,7 @@ function policy(fleet: Fleet): Policy {
       },
     ],
     deployments: {
-      sudo: false,
+      sudo: true,
       reboot: { policy: 'never' },
       retry: { attempts: 0, backoff: '1s' },
       onFailure: 'rollback',

@@ -13,6 +13,7 @@ import { AuditRepository } from '../../../src/db/repositories/audit-repository.j
 import { DeploymentRepository } from '../../../src/db/repositories/deployment-repository.js';
 import { HostRepository } from '../../../src/db/repositories/host-repository.js';
 import { InventoryRepository } from '../../../src/db/repositories/inventory-repository.js';
+import { OutboxRepository } from '../../../src/db/repositories/outbox-repository.js';
 import {
   createDeploymentJobHandlers,
   type DeploymentJobRegistration,
@@ -26,7 +27,8 @@ import type {
   EngineTiming,
   ExecutorFactory,
 } from '../../../src/usecases/deployments/types.js';
-import type { Fleet, FleetHost } from '../../support/fleet-hosts.js';
+import type { OsInfo } from '../../../src/core/model.js';
+import type { Fleet, FleetHost, Flavor } from '../../support/fleet-hosts.js';
 
 export const REDIS_URL = process.env.PATCHBOT_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -48,6 +50,7 @@ export interface Repos {
   inventory: InventoryRepository;
   audit: AuditRepository;
   deployments: DeploymentRepository;
+  outbox: OutboxRepository;
 }
 
 export function reposOf(db: Database): Repos {
@@ -56,6 +59,7 @@ export function reposOf(db: Database): Repos {
     inventory: new InventoryRepository(db.prisma),
     audit: new AuditRepository(db.prisma),
     deployments: new DeploymentRepository(db.prisma, db.sql),
+    outbox: new OutboxRepository(db.prisma, db.sql),
   };
 }
 
@@ -68,7 +72,8 @@ export function testPolicy(fleet: Fleet, input: Partial<PolicyInput> = {}): Poli
       commandTimeout: '30s',
     },
     deployments: {
-      sudo: false,
+      // the test user is not root: installs go through sudo under docs/patchbot.sudoers
+      sudo: true,
       reboot: { policy: 'never' },
       retry: { attempts: 1, backoff: '1s' },
       onFailure: 'rollback',
@@ -77,6 +82,42 @@ export function testPolicy(fleet: Fleet, input: Partial<PolicyInput> = {}): Poli
     ...input,
   });
 }
+
+/** The inventory a fleet host's flavor stands for: OS, package database, ecosystem of its changes. */
+export const FLAVOR_OS: Record<
+  Flavor,
+  {
+    os: OsInfo;
+    packageManager: 'dpkg' | 'rpm' | 'apk';
+    ecosystem: string;
+  }
+> = {
+  apt: {
+    os: { id: 'debian', family: 'debian', versionId: '12', codename: 'bookworm' },
+    packageManager: 'dpkg',
+    ecosystem: 'Debian:12',
+  },
+  dnf: {
+    os: { id: 'rocky', family: 'rocky', versionId: '9.4' },
+    packageManager: 'rpm',
+    ecosystem: 'Rocky Linux:9',
+  },
+  yum: {
+    os: { id: 'centos', family: 'rhel', versionId: '7' },
+    packageManager: 'rpm',
+    ecosystem: 'Red Hat:7',
+  },
+  zypper: {
+    os: { id: 'sles', family: 'suse', versionId: '15.6' },
+    packageManager: 'rpm',
+    ecosystem: 'SUSE:15.6',
+  },
+  apk: {
+    os: { id: 'alpine', family: 'alpine', versionId: '3.20.3' },
+    packageManager: 'apk',
+    ecosystem: 'Alpine:v3.20',
+  },
+};
 
 /** Stores the fleet hosts (pinned host keys) with a Debian snapshot of their packages. */
 export async function registerFleet(
@@ -106,10 +147,11 @@ export async function registerFleet(
           return [f[0] ?? '', f[3] ?? ''] as const;
         }),
     );
+    const flavor = FLAVOR_OS[h.flavor];
     await repos.inventory.save(h.name, {
-      os: { id: 'debian', family: 'debian', versionId: '12', codename: 'bookworm' },
+      os: flavor.os,
       kernel: '6.1.0-test',
-      packageManager: 'dpkg',
+      packageManager: flavor.packageManager,
       packages: [...installed].map(([name, version]) => ({
         name,
         version,
@@ -135,19 +177,22 @@ export async function seedChange(
     fixedVersion: string;
     status?: 'approved' | 'pending' | 'rejected';
     kev?: boolean;
+    ecosystem?: string;
   },
 ): Promise<{ id: string; number: number }> {
+  const ecosystem = input.ecosystem ?? 'Debian:12';
   const advisoryId = `DSA-${randomUUID().slice(0, 8)}`;
   await db.prisma.advisory.create({
     data: { id: advisoryId, source: 'osv', modified: new Date(), contentHash: randomUUID(), summary: 'test' },
   });
+  // findings join while the change is pending: an approved change's hosts are fixed (a trigger)
   const change = await db.prisma.changeRequest.create({
     data: {
-      ecosystem: 'Debian:12',
+      ecosystem,
       packageName: input.packageName,
       sourcePackage: input.sourcePackage ?? input.packageName,
       fixedVersion: input.fixedVersion,
-      status: input.status ?? 'approved',
+      status: 'pending',
       requestedBy: 'patchbot',
       policySnapshot: {},
       kev: input.kev ?? false,
@@ -164,7 +209,7 @@ export async function seedChange(
         packageName: input.packageName,
         sourcePackage: input.sourcePackage ?? input.packageName,
         advisoryId,
-        ecosystem: 'Debian:12',
+        ecosystem,
         installedVersion: input.installedVersion,
         fixedVersion: input.fixedVersion,
       },
@@ -172,6 +217,13 @@ export async function seedChange(
     });
     await db.prisma.changeRequestFinding.create({
       data: { changeRequestId: change.id, findingId: finding.id },
+    });
+  }
+  const status = input.status ?? 'approved';
+  if (status !== 'pending') {
+    await db.prisma.changeRequest.update({
+      where: { id: change.id },
+      data: { status, ...(status === 'approved' ? { approvedAt: new Date() } : {}) },
     });
   }
   return { id: change.id, number: change.number };
@@ -215,7 +267,15 @@ export async function createHarness(options: {
     now: options.clock.now,
     logger: silentLogger,
     progress: { emit: (e) => void events.push(e) },
-    timing: { leaseMs: 3_000, heartbeatMs: 500, maxDelayMs: 300, recoverWaitMs: 5_000, ...options.timing },
+    timing: {
+      leaseMs: 3_000,
+      heartbeatMs: 500,
+      maxDelayMs: 300,
+      recoverWaitMs: 5_000,
+      rebootPollMs: 500,
+      recheckMs: 500,
+      ...options.timing,
+    },
     sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 200))),
   });
   const deps: ServiceDeps = { ...registration.engine, hosts: options.repos.hosts, policy: options.policy };

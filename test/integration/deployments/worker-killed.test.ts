@@ -66,7 +66,7 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('a worker killed mid
     await registerFleet(repos, fleet);
     const policyInput = {
       ssh: { user: fleet.hosts[0]?.ssh.user, identityFile: fleet.clientKeyPath, connectTimeout: '3s' },
-      deployments: { sudo: false, reboot: { policy: 'never' }, retry: { attempts: 1, backoff: '1s' } },
+      deployments: { sudo: true, reboot: { policy: 'never' }, retry: { attempts: 1, backoff: '1s' } },
       rings: [{ name: 'all', concurrency: 2, failureBudget: 0 }],
     };
     const policy = testPolicy(fleet, policyInput as never);

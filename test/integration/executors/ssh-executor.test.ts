@@ -24,6 +24,15 @@ async function rejection(p: Promise<unknown>): Promise<PatchbotError> {
   throw new Error('expected a rejection');
 }
 
+async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+const waitForFile = (file: string): Promise<void> => waitFor(() => existsSync(file));
+
 let host: TestSshHost;
 const targetOf = (h: TestSshHost, extra: Partial<SshTargetInput> = {}): SshTargetInput => ({
   host: `test-${h.address}`,
@@ -89,45 +98,48 @@ describe('SshExecutor against a real sshd', () => {
     }
   });
 
-  it('kills the remote command and its children on timeout', async () => {
+  it('stops waiting on timeout without signalling the remote command', async () => {
     const ex = new SshExecutor(targetOf(host));
+    const done = join(tmpdir(), `patchbot-finished-${randomUUID()}`);
     try {
       const started = Date.now();
+      // a command that traps every catchable signal and records it, then finishes by itself
       const r = await ex.exec({
         command: 'sh',
-        args: ['-c', 'sleep 5711 & sleep 5712; wait'],
-        timeoutMs: 1000,
+        args: [
+          '-c',
+          'for s in HUP INT TERM PIPE; do trap "echo $s >> $1.signals" $s; done; sleep 2 & wait $!; touch "$1"',
+          'sh',
+          done,
+        ],
+        timeoutMs: 500,
       });
       expect(r.timedOut).toBe(true);
-      expect(Date.now() - started).toBeLessThan(5000);
-      await new Promise((res) => setTimeout(res, 1500));
-      expect(pgrep('sleep 571[12]')).toBe('');
+      expect(Date.now() - started).toBeLessThan(2000);
       // The connection is still usable after a timeout.
       expect((await ex.exec({ command: 'true', args: [] })).exitCode).toBe(0);
+      await waitForFile(done);
+      expect(existsSync(`${done}.signals`)).toBe(false);
     } finally {
       await ex.close();
     }
   });
 
-  it('still stops the remote command when stdin was closed (remote timeout)', async () => {
+  it('stops waiting when the caller aborts, leaving the command alone', async () => {
     const ex = new SshExecutor(targetOf(host));
+    const done = join(tmpdir(), `patchbot-finished-${randomUUID()}`);
     try {
-      const r = await ex.exec({ command: 'sh', args: ['-c', 'sleep 5721'], stdin: 'x', timeoutMs: 1000 });
+      const abort = new AbortController();
+      const pending = ex.exec({
+        command: 'sh',
+        args: ['-c', 'sleep 1; touch "$1"', 'sh', done],
+        signal: abort.signal,
+      });
+      setTimeout(() => abort.abort(), 200);
+      const r = await pending;
       expect(r.timedOut).toBe(true);
-      await new Promise((res) => setTimeout(res, 1500));
-      expect(pgrep('sleep 5721')).toBe('');
-    } finally {
-      await ex.close();
-    }
-  });
-
-  it('kills directly when remote timeout wrapping is off', async () => {
-    const ex = new SshExecutor(targetOf(host, { remoteTimeout: false }));
-    try {
-      const r = await ex.exec({ command: 'sleep', args: ['5731'], timeoutMs: 800 });
-      expect(r.timedOut).toBe(true);
-      await new Promise((res) => setTimeout(res, 1000));
-      expect(pgrep('sleep 5731')).toBe('');
+      expect(existsSync(done)).toBe(false);
+      await waitForFile(done);
     } finally {
       await ex.close();
     }
@@ -149,7 +161,7 @@ describe('SshExecutor against a real sshd', () => {
     }
   });
 
-  it('stops an endless remote writer at the limit when asked', async () => {
+  it('stops reading an endless remote writer at the limit when asked (the writer ends on its closed pipe)', async () => {
     const ex = new SshExecutor(targetOf(host));
     try {
       const started = Date.now();
@@ -160,11 +172,9 @@ describe('SshExecutor against a real sshd', () => {
         stopOnOverflow: true,
       });
       expect(r.truncated).toBe(true);
-      expect(r.timedOut).toBe(false);
       expect(r.stdout).toHaveLength(10_000);
       expect(Date.now() - started).toBeLessThan(4000);
-      await new Promise((res) => setTimeout(res, 1200));
-      expect(pgrep('yes flood5741')).toBe('');
+      await waitFor(() => pgrep('yes flood5741') === '');
     } finally {
       await ex.close();
     }

@@ -280,7 +280,8 @@ export async function seedHistory(db: Database, now: Date = NOW): Promise<Seeded
         teamId,
         requestedBy: 'test',
         policySnapshot: {},
-        status: 'completed',
+        // its hosts join before approval; it is marked completed once they are in
+        status: 'pending',
       },
     });
   const crPay = await change(payments.id, 'libc6');
@@ -288,15 +289,20 @@ export async function seedHistory(db: Database, now: Date = NOW): Promise<Seeded
   await p.changeRequestFinding.create({
     data: { changeRequestId: crWeb.id, findingId: findingIds.F9 ?? '' },
   });
-  const ring = async (changeId: string) => {
+  await p.changeRequest.updateMany({
+    where: { id: { in: [crPay.id, crWeb.id] } },
+    data: { status: 'completed' },
+  });
+  // one active deployment per change: the first of the payments change finished before the second
+  const ring = async (changeId: string, state: 'completed' | 'running') => {
     const dep = await p.deployment.create({
-      data: { changeRequestId: changeId, plan: {}, createdBy: 'test' },
+      data: { changeRequestId: changeId, plan: {}, createdBy: 'test', state },
     });
     return p.deploymentRing.create({ data: { deploymentId: dep.id, index: 0, name: 'broad' } });
   };
-  const r1 = await ring(crPay.id);
-  const r2 = await ring(crPay.id);
-  const r3 = await ring(crWeb.id);
+  const r1 = await ring(crPay.id, 'completed');
+  const r2 = await ring(crPay.id, 'running');
+  const r3 = await ring(crWeb.id, 'completed');
   const run = (
     ringId: string,
     host: string,

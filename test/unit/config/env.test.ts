@@ -20,9 +20,18 @@ describe('loadEnv', () => {
       policyPathExplicit: false,
       logLevel: 'info',
       sshAuthSock: undefined,
+      shutdownGraceMs: 600_000,
       slack: undefined,
       msteams: undefined,
     });
+  });
+
+  it('reads the shutdown grace period as a duration and names a bad one', () => {
+    expect(loadEnv({ PATCHBOT_SHUTDOWN_GRACE: '90s' }).shutdownGraceMs).toBe(90_000);
+    expect(loadEnv({ PATCHBOT_SHUTDOWN_GRACE: '1h30m' }).shutdownGraceMs).toBe(5_400_000);
+    expect(() => loadEnv({ PATCHBOT_SHUTDOWN_GRACE: 'soon' })).toThrow(
+      /PATCHBOT_SHUTDOWN_GRACE: expected a duration such as 10m or 90s, got "soon"/,
+    );
   });
 
   it('treats empty variables as unset', () => {

@@ -52,7 +52,9 @@ function host(
     rebootSentAt: null,
     rollbackSentAt: null,
     bootId: null,
+    remoteJob: null,
     rollbackReport: null,
+    rollbackError: null,
     startedAt: started ? earlier : null,
     finishedAt: null,
   };

@@ -114,7 +114,17 @@ describe('deployment state machine', () => {
       reason: '2 of 5 hosts failed',
     });
     expect(halted.haltReason).toBe('2 of 5 hosts failed');
-    expect(mustTransitionDeployment(halted, { type: 'rollback' }).haltReason).toBe('2 of 5 hosts failed');
+    const rolling = mustTransitionDeployment(halted, { type: 'rollback' });
+    expect(rolling.haltReason).toBe('2 of 5 hosts failed');
+    // and once the rollback ends, either way (the record says why it stopped)
+    expect(mustTransitionDeployment(rolling, { type: 'rollback_done' })).toMatchObject({
+      status: 'rolled_back',
+      haltReason: '2 of 5 hosts failed',
+    });
+    const failed = mustTransitionDeployment(rolling, { type: 'rollback_failed' });
+    expect(failed.haltReason).toBe('2 of 5 hosts failed');
+    expect(mustTransitionDeployment(failed, { type: 'rollback' }).haltReason).toBe('2 of 5 hosts failed');
+    expect(mustTransitionDeployment(halted, { type: 'abort' }).haltReason).toBe('2 of 5 hosts failed');
   });
 });
 
@@ -155,6 +165,17 @@ const LEGAL_HOST: [HostRunStatus, HostRunEvent, HostRunStatus][] = [
   ['rollback_verifying', { type: 'rollback_verified' }, 'rolled_back'],
   ['rollback_installing', { type: 'fail', error: 'x' }, 'rollback_failed'],
   ['rollback_verifying', { type: 'fail', error: 'x' }, 'rollback_failed'],
+  // unreachable before anything was sent: skipped, not failed
+  ['pre_baseline', { type: 'skip', reason: 'unreachable' }, 'skipped'],
+  // a result not seen: the host's state decides later
+  ['installing', { type: 'result_unknown' }, 'install_unknown'],
+  ['install_unknown', { type: 'install_done' }, 'post_baseline'],
+  ['install_unknown', { type: 'resend' }, 'installing'],
+  ['install_unknown', { type: 'fail', error: 'x' }, 'failed'],
+  ['install_unknown', { type: 'rollback_begin' }, 'rollback_installing'],
+  ['rollback_installing', { type: 'result_unknown' }, 'rollback_unknown'],
+  ['rollback_unknown', { type: 'rollback_installed' }, 'rollback_verifying'],
+  ['rollback_unknown', { type: 'fail', error: 'x' }, 'rollback_failed'],
 ];
 
 describe('host run state machine', () => {

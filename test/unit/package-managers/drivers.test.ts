@@ -22,6 +22,12 @@ const VALID: Record<string, PackageTarget> = {
   apk: { name: 'openssl', version: '3.1.7-r1' },
 };
 
+/** What the install and rollback commands need in their environment (kept by the sudoers file). */
+const ENV: Record<string, Record<string, string> | undefined> = {
+  apt: { DEBIAN_FRONTEND: 'noninteractive' },
+  zypper: { ZYPP_LOCK_TIMEOUT: '600' },
+};
+
 describe('install and rollback argument lists', () => {
   it.each<[PackageManagerDriver, PackageTarget[], string, string[], string[]]>([
     [
@@ -30,27 +36,27 @@ describe('install and rollback argument lists', () => {
         { name: 'openssl', version: '3.0.15-1~deb12u1' },
         { name: 'libssl3', version: '3.0.15-1~deb12u1', arch: 'amd64' },
       ],
-      'env',
+      'apt-get',
       [
-        'DEBIAN_FRONTEND=noninteractive',
-        'apt-get',
         'install',
         '-y',
         '--no-install-recommends',
         '-o',
         'Dpkg::Options::=--force-confold',
+        '-o',
+        'DPkg::Lock::Timeout=600',
         '--',
         'openssl=3.0.15-1~deb12u1',
         'libssl3:amd64=3.0.15-1~deb12u1',
       ],
       [
-        'DEBIAN_FRONTEND=noninteractive',
-        'apt-get',
         'install',
         '-y',
         '--no-install-recommends',
         '-o',
         'Dpkg::Options::=--force-confold',
+        '-o',
+        'DPkg::Lock::Timeout=600',
         '--allow-downgrades',
         '--',
         'openssl=3.0.15-1~deb12u1',
@@ -63,27 +69,27 @@ describe('install and rollback argument lists', () => {
         { name: 'libc6', version: '2.36-9+deb12u9' },
         { name: 'libstdc++6', version: '12.2.0-14+deb12u1' },
       ],
-      'env',
+      'apt-get',
       [
-        'DEBIAN_FRONTEND=noninteractive',
-        'apt-get',
         'install',
         '-y',
         '--no-install-recommends',
         '-o',
         'Dpkg::Options::=--force-confold',
+        '-o',
+        'DPkg::Lock::Timeout=600',
         '--',
         'libc6=2.36-9+deb12u9',
         'libstdc++6=12.2.0-14+deb12u1',
       ],
       [
-        'DEBIAN_FRONTEND=noninteractive',
-        'apt-get',
         'install',
         '-y',
         '--no-install-recommends',
         '-o',
         'Dpkg::Options::=--force-confold',
+        '-o',
+        'DPkg::Lock::Timeout=600',
         '--allow-downgrades',
         '--',
         'libc6=2.36-9+deb12u9',
@@ -127,12 +133,13 @@ describe('install and rollback argument lists', () => {
         { name: 'libcrypto3', version: '3.1.7-r1', arch: 'x86_64' },
       ],
       'apk',
-      ['add', '--no-interactive', 'openssl=3.1.7-r1', 'libcrypto3=3.1.7-r1'],
-      ['add', '--no-interactive', 'openssl=3.1.7-r1', 'libcrypto3=3.1.7-r1'],
+      ['add', '--no-interactive', '--wait', '600', 'openssl=3.1.7-r1', 'libcrypto3=3.1.7-r1'],
+      ['add', '--no-interactive', '--wait', '600', 'openssl=3.1.7-r1', 'libcrypto3=3.1.7-r1'],
     ],
   ])('%s', (driver, targets, command, install, rollback) => {
-    expect(driver.install(targets)).toEqual({ command, args: install });
-    expect(driver.rollback(targets)).toEqual({ command, args: rollback });
+    const env = ENV[driver.tool];
+    expect(driver.install(targets)).toEqual({ command, args: install, ...(env ? { env } : {}) });
+    expect(driver.rollback(targets)).toEqual({ command, args: rollback, ...(env ? { env } : {}) });
   });
 });
 
@@ -433,5 +440,54 @@ describe('reboot checks', () => {
     expect(
       apkDriver.interpretRebootCheck(undefined, ['openssl', 'linux-firmware-intel', 'linux-headers']),
     ).toBe(false);
+  });
+});
+
+describe('package database check after an unknown result', () => {
+  it('apt: dpkg --audit output (as dpkg 1.21 prints it) means broken; silence means clean', () => {
+    expect(aptDriver.audit(['openssl'])).toEqual({ command: 'dpkg', args: ['--audit'] });
+    const printed =
+      'The following packages are only half configured, probably due to problems\n' +
+      'configuring them the first time.  The configuration should be retried using\n' +
+      'dpkg --configure <package> or the configure menu option in dselect:\n' +
+      ' openssl              Secure Sockets Layer toolkit - cryptographic utility\n';
+    expect(aptDriver.interpretAudit({ exitCode: 0, stdout: printed, stderr: '' }, ['openssl'])).toEqual({
+      broken: true,
+      evidence: printed.trim(),
+    });
+    expect(aptDriver.interpretAudit({ exitCode: 0, stdout: '', stderr: '' }, ['openssl'])).toEqual({
+      broken: false,
+      evidence: '',
+    });
+    expect(aptDriver.interpretAudit({ exitCode: 127, stdout: '', stderr: 'not found' }, [])).toBeUndefined();
+  });
+
+  it('rpm: a package registered twice for one architecture is broken; kernels side by side are not', () => {
+    expect(dnfDriver.audit(['openssl', 'kernel-core'])).toEqual({
+      command: 'rpm',
+      args: [
+        '-q',
+        '--qf',
+        '%{NAME}.%{ARCH} %{EPOCH}:%{VERSION}-%{RELEASE}\\n',
+        '--',
+        'openssl',
+        'kernel-core',
+      ],
+    });
+    const clean =
+      'openssl.x86_64 1:3.0.7-27.el9\nkernel-core.x86_64 (none):5.14.0-427.el9\nkernel-core.x86_64 (none):5.14.0-503.el9\n';
+    expect(dnfDriver.interpretAudit({ exitCode: 0, stdout: clean, stderr: '' }, [])?.broken).toBe(false);
+    const twice =
+      'openssl.x86_64 1:3.0.7-25.el9\nopenssl.x86_64 1:3.0.7-27.el9\nopenssl.i686 1:3.0.7-27.el9\n';
+    expect(zypperDriver.interpretAudit({ exitCode: 0, stdout: twice, stderr: '' }, [])).toEqual({
+      broken: true,
+      evidence: 'openssl.x86_64 is registered 2 times: 1:3.0.7-25.el9, 1:3.0.7-27.el9',
+    });
+    const missing = 'package foo is not installed\n';
+    expect(yumDriver.interpretAudit({ exitCode: 1, stdout: missing, stderr: '' }, [])?.broken).toBe(false);
+  });
+
+  it('apk: nothing to check (the installed versions decide)', () => {
+    expect(apkDriver.audit(['openssl'])).toBeUndefined();
   });
 });
