@@ -119,7 +119,7 @@ export function executorFor(
     throw new PatchbotError(
       'NOT_FOUND',
       `host ${host.name} was retired on ${host.retiredAt.toISOString()}; not connecting (add it again to manage it)`,
-      { details: { host: host.name } },
+      { details: { host: host.name, retiredAt: host.retiredAt.toISOString() } },
     );
   }
   if (host.hostKeys.length === 0) {

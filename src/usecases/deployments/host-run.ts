@@ -961,11 +961,21 @@ export async function runHostRun(
       err instanceof PatchbotError &&
       err.transient &&
       ctx.run.installSentAt === null;
+    // retired while the deployment ran (`hosts remove`, or taken out of the policy file): not touched
+    const retiredAt =
+      ctx.run.installSentAt === null &&
+      err instanceof PatchbotError &&
+      typeof err.details.retiredAt === 'string'
+        ? err.details.retiredAt
+        : undefined;
     const message = err instanceof StepFailed ? err.message : userMessageOf(err);
     if (!unreachable && !(err instanceof StepFailed) && !(err instanceof PatchbotError)) {
       deps.logger.error({ err, host: ctx.run.hostName }, 'unexpected error in a host step');
     }
-    if (unreachable) {
+    if (retiredAt !== undefined) {
+      const reason = `not changed: the host was retired on ${retiredAt} and is no longer managed`;
+      step(ctx, { type: 'skip', reason }, { error: reason, finishedAt: deps.now() });
+    } else if (unreachable) {
       const reason = `not changed: the host could not be reached (${message}) after ${settings.retry.attempts + 1} attempt(s)`;
       step(ctx, { type: 'skip', reason }, { error: reason, finishedAt: deps.now() });
     } else {

@@ -331,6 +331,42 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('staged deployments 
     expect(harness.events.find((e) => e.type === 'host_skipped')).toMatchObject({ host: 'ghost-1' });
   }, 90_000);
 
+  it('skips a host retired after the deployment was planned: not connected to, not counted against the budget', async () => {
+    const clock = new TestClock(new Date());
+    const policy = testPolicy(fleet, {
+      rings: [{ name: 'all', concurrency: 2, failureBudget: 0 }],
+      deployments: { sudo: true, reboot: { policy: 'never' }, onFailure: 'rollback' },
+    });
+    harness = await createHarness({ db: test.db, repos, policy, clock });
+    const change = await seedChange(test.db, {
+      hosts: [fleet.host('web-1'), fleet.host('web-2')],
+      packageName: 'openssl',
+      installedVersion: OLD,
+      fixedVersion: NEW,
+    });
+    const scheduled = await scheduleDeployment(harness.deps, { changeId: change.id });
+    const id = scheduled.deployment.id;
+    const retired = await repos.hosts.retire('web-2');
+    expect(retired?.retiredAt).toBeInstanceOf(Date);
+    const before = await fleet.host('web-2').installed();
+    workers.push(startWorker(harness));
+    await waitFor(
+      'completed',
+      async () => (await repos.deployments.get(id)).state.status === 'completed',
+      60_000,
+    );
+    const runs = new Map((await repos.deployments.detail(id)).rings[0]?.hosts.map((h) => [h.hostName, h]));
+    expect(runs.get('web-1')?.status).toBe('succeeded');
+    const r = runs.get('web-2');
+    expect(r?.status).toBe('skipped');
+    expect(r?.error).toMatch(
+      /not changed: the host was retired on \d{4}-\d\d-\d\dT.* and is no longer managed/,
+    );
+    expect(r?.installSentAt).toBeNull();
+    expect(await fleet.host('web-2').installed()).toEqual(before);
+    expect(harness.events.find((e) => e.type === 'host_failed')).toBeUndefined();
+  }, 90_000);
+
   it('refuses a host whose key changed before any command, and records no install', async () => {
     const clock = new TestClock(new Date());
     const policy = testPolicy(fleet, { rings: [{ name: 'all', concurrency: 2, failureBudget: 1 }] });
