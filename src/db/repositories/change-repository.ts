@@ -439,7 +439,11 @@ export function ledgerEvents(change: Pick<ChangeDetail, 'id' | 'status'>, write:
   const d = write.decision;
   const actor = d
     ? { actor: d.actorId, actorDisplay: d.actorDisplay ?? null, surface: d.surface }
-    : { actor: write.audit.actor, actorDisplay: write.audit.actorDisplay ?? null, surface: write.audit.surface };
+    : {
+        actor: write.audit.actor,
+        actorDisplay: write.audit.actorDisplay ?? null,
+        surface: write.audit.surface,
+      };
   const events: EventDraft[] = [];
   const add = (type: EventDraft['type'], data: Record<string, unknown>) =>
     events.push({ type, changeId: change.id, data: { ...actor, ...data } });
@@ -448,9 +452,11 @@ export function ledgerEvents(change: Pick<ChangeDetail, 'id' | 'status'>, write:
   const status = write.change?.status;
   if (status !== undefined && status !== change.status) {
     const reason = d?.reason ?? null;
-    if (status === 'approved') add('change.approved', { emergency: write.change?.emergency ?? d?.emergency ?? false });
+    if (status === 'approved')
+      add('change.approved', { emergency: write.change?.emergency ?? d?.emergency ?? false });
     if (status === 'rejected') add('change.rejected', { reason });
-    if (status === 'deferred') add('change.deferred', { reason, until: d?.deferUntil?.toISOString() ?? null });
+    if (status === 'deferred')
+      add('change.deferred', { reason, until: d?.deferUntil?.toISOString() ?? null });
     if (status === 'accepted_risk')
       add('change.risk_accepted', {
         reason: write.riskAcceptance?.reason ?? reason,
@@ -467,7 +473,12 @@ function escalatedEvents(changeId: string, input: CampaignUpsert): EventDraft[] 
     {
       type: 'change.escalated',
       changeId,
-      data: { reason: input.escalation, riskScore: input.riskScore, severity: input.severity, kev: input.kev },
+      data: {
+        reason: input.escalation,
+        riskScore: input.riskScore,
+        severity: input.severity,
+        kev: input.kev,
+      },
     },
   ];
 }
@@ -630,28 +641,25 @@ export class ChangeRepository {
               },
             },
           });
-          await insertEvents(
-            tx,
-            [
-              {
-                type: 'change.opened',
-                changeId: created.id,
-                data: {
-                  ecosystem: input.ecosystem,
-                  package: input.packageName,
-                  sourcePackage: input.sourcePackage,
-                  fixedVersion: input.fixedVersion,
-                  findings: findingIds.length,
-                  hosts: [...new Set(toDetail(created).findings.map((f) => f.hostName))].sort(),
-                  riskScore: input.riskScore,
-                  severity: input.severity,
-                  kev: input.kev,
-                  approvalsRequired: policy.approvalsRequired,
-                  ...(input.escalation === undefined ? {} : { escalation: input.escalation }),
-                },
+          await insertEvents(tx, [
+            {
+              type: 'change.opened',
+              changeId: created.id,
+              data: {
+                ecosystem: input.ecosystem,
+                package: input.packageName,
+                sourcePackage: input.sourcePackage,
+                fixedVersion: input.fixedVersion,
+                findings: findingIds.length,
+                hosts: [...new Set(toDetail(created).findings.map((f) => f.hostName))].sort(),
+                riskScore: input.riskScore,
+                severity: input.severity,
+                kev: input.kev,
+                approvalsRequired: policy.approvalsRequired,
+                ...(input.escalation === undefined ? {} : { escalation: input.escalation }),
               },
-            ],
-          );
+            },
+          ]);
           return { id: created.id, number: created.number, created: true };
         });
       } catch (err) {

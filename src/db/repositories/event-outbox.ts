@@ -13,7 +13,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { PATCHBOT_EVENT_TYPES, type PatchbotEventType } from '../../core/events/event.js';
-import type { OutboxEntry } from './deployment-repository.js';
 
 export const EVENT_OUTBOX_KIND = 'event';
 export const SINK_KIND_PREFIX = 'sink:';
@@ -23,6 +22,14 @@ export const sinkKind = (sink: string): string => `${SINK_KIND_PREFIX}${sink}`;
 export const sinkOrderKey = (sink: string, changeId: string): string =>
   `${sinkKind(sink)}|change:${changeId}`;
 export const deliveryKey = (eventId: string, sink: string): string => `${eventId}|${sink}`;
+
+/** An outbox row to write (the shape of DeploymentRepository's OutboxEntry). */
+export interface EventOutboxEntry {
+  kind: string;
+  destination: string;
+  orderKey: string;
+  payload: StoredEvent;
+}
 
 /** What the writer of an event knows. */
 export interface EventDraft {
@@ -43,7 +50,7 @@ export const StoredEvent = z.object({
 export type StoredEvent = z.infer<typeof StoredEvent>;
 
 /** The outbox row of a new event (its id is given here, once, and never changes). */
-export function eventEntry(draft: EventDraft): OutboxEntry {
+export function eventEntry(draft: EventDraft): EventOutboxEntry {
   const payload: StoredEvent = {
     id: randomUUID(),
     type: draft.type,

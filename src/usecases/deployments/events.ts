@@ -26,7 +26,13 @@ export function eventDraftOf(e: DeploymentProgressEvent): EventDraft | undefined
       return {
         ...base,
         type: 'deployment.planned',
-        data: { ...dep, emergency: e.emergency, rings: e.rings, hosts: e.hosts, firstStart: iso(e.firstStart) },
+        data: {
+          ...dep,
+          emergency: e.emergency,
+          rings: e.rings,
+          hosts: e.hosts,
+          firstStart: iso(e.firstStart),
+        },
       };
     case 'ring_started':
       return e.ring.index === 0
