@@ -238,10 +238,10 @@ describe('signed webhooks through an outage', () => {
 
     // retry one by id, then the rest
     await flaky.setMode('ok');
-    const one = await runCli(['webhooks', 'retry', listed[0]!.id], env, dir.dir);
+    const one = await runCli(['webhooks', 'retry', listed[0].id], env, dir.dir);
     expect(one.code, one.stderr).toBe(0);
     await waitFor('the retried delivery arrives', () =>
-      Promise.resolve(flaky.accepted().some((r) => r.id === listed[0]!.eventId)),
+      Promise.resolve(flaky.accepted().some((r) => r.id === listed[0].eventId)),
     );
     const all = await runCli(['webhooks', 'retry', '--all', '--format', 'json'], env, dir.dir);
     expect(all.code, all.stderr).toBe(0);
@@ -255,7 +255,7 @@ describe('signed webhooks through an outage', () => {
     expect(flaky.received.every((r) => r.verified)).toBe(true);
     const none = await runCli(['webhooks', 'failed'], env, dir.dir);
     expect(none.stdout).toContain('no failed deliveries');
-    const again = await runCli(['webhooks', 'retry', listed[0]!.id], env, dir.dir);
+    const again = await runCli(['webhooks', 'retry', listed[0].id], env, dir.dir);
     expect(again.code).toBe(1);
 
     const list = await runCli(['webhooks', 'list', '--format', 'json'], env, dir.dir);
