@@ -61,6 +61,13 @@ module.exports = {
       },
     },
     {
+      name: 'integrations-are-edges',
+      severity: 'error',
+      comment: 'Event sinks get what they need passed in: they import only core, config and logging.',
+      from: { path: '^src/integrations/' },
+      to: { path: '^src/(db|jobs|usecases|bot|cli|executors|inventory|feeds|http)/' },
+    },
+    {
       name: 'not-to-cli',
       severity: 'error',
       comment: 'The CLI is an entry point; nothing else imports it.',
