@@ -61,6 +61,13 @@ module.exports = {
       },
     },
     {
+      name: 'integrations-are-edges',
+      severity: 'error',
+      comment: 'Event sinks are called by the jobs; they do not reach back into jobs, chat or the CLI.',
+      from: { path: '^src/integrations/' },
+      to: { path: '^src/(jobs|bot|cli|http)/' },
+    },
+    {
       name: 'not-to-cli',
       severity: 'error',
       comment: 'The CLI is an entry point; nothing else imports it.',

@@ -43,6 +43,8 @@ import { createJobHandlers, scheduleRecurring } from './jobs/handlers.js';
 import { createJobQueue, type JobQueue } from './jobs/queue.js';
 import { startJobRunner, type JobRunner } from './jobs/worker.js';
 import { deploymentServices, type DeploymentServices } from './jobs/deployments/wiring.js';
+import { createEventDispatcher } from './jobs/events/dispatcher.js';
+import { buildEventSinks } from './integrations/sinks.js';
 import type { ShutdownSignal } from './usecases/deployments/types.js';
 import { createApprovals, type Approvals } from './usecases/approvals/index.js';
 import { approverMentions } from './usecases/deployments/chat.js';
@@ -126,6 +128,18 @@ async function drainRunner(
 }
 
 /** Things to close, last opened first. */
+/**
+ * Outbound events (webhooks and the other sinks of the policy): fanned out and delivered by this
+ * process until it stops. A sink whose configuration is incomplete (a secret not set) refuses the start.
+ */
+function startEvents(config: Config, logger: Logger, repos: Repositories, closer: Closer): void {
+  const sinks = buildEventSinks(config.policy, config.secret, { logger });
+  const dispatcher = createEventDispatcher({ outbox: repos.outbox, events: repos.events, sinks, logger });
+  dispatcher.start();
+  closer.add('events', () => dispatcher.stop());
+  logger.info({ sinks: dispatcher.sinks }, 'event sinks ready');
+}
+
 class Closer {
   private readonly steps: { name: string; fn: () => Promise<void> }[] = [];
   private closing?: Promise<void>;
@@ -581,6 +595,7 @@ export async function startServe(
       closer.add('slack', () => slack.edge.stop());
     }
     if (options.worker !== false) {
+      startEvents(config, logger, core.repos, closer);
       const jobHandlers = deployments.register(svc.jobHandlers);
       const runner = startRunner(config, logger, core.redis, jobHandlers, metrics, deployments.concurrency);
       closer.add('workers', () => drainRunner(runner, shutdown, config.env.shutdownGraceMs, logger));
@@ -632,6 +647,7 @@ export async function startWorker(
       createChatHandlers({ approvals: approvals.handlers, status: svc.statusDeps }),
       closer,
     );
+    startEvents(config, logger, core.repos, closer);
     const jobHandlers = deployments.register(svc.jobHandlers);
     const runner = startRunner(config, logger, core.redis, jobHandlers, metrics, deployments.concurrency);
     closer.add('workers', () => drainRunner(runner, shutdown, config.env.shutdownGraceMs, logger));

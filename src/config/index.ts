@@ -14,6 +14,11 @@ export interface Config {
   policySource: 'file' | 'defaults';
   /** Things that are allowed but probably not meant (the app logs them at start). */
   policyWarnings: PolicyIssue[];
+  /**
+   * Reads a secret from the environment by the name the policy file gives it (webhooks'
+   * `secretEnv`); undefined when unset or empty. Secrets are never in the policy file.
+   */
+  secret: (name: string) => string | undefined;
 }
 
 /**
@@ -32,5 +37,9 @@ export async function loadConfig(
     policyPath: loaded.path,
     policySource: loaded.source,
     policyWarnings: loaded.warnings,
+    secret: (name) => {
+      const v = env[name];
+      return v === undefined || v === '' ? undefined : v;
+    },
   };
 }

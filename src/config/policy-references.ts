@@ -54,6 +54,7 @@ export function checkReferences(policy: Policy): ReferenceIssue[] {
   unique('maintenanceWindows', policy.maintenanceWindows);
   unique('rules', policy.approval.rules, ['approval', 'rules']);
   unique('healthChecks', policy.deployments.healthChecks, ['deployments', 'healthChecks']);
+  unique('webhooks', policy.webhooks);
 
   const ref = (kind: string, known: Set<string>, path: (string | number)[], name: string, extra = '') => {
     if (known.has(name)) return;
@@ -154,6 +155,9 @@ export function checkReferences(policy: Policy): ReferenceIssue[] {
 
   policy.groups.forEach((g, i) => selector(['groups', i, 'match'], g.match));
 
+  policy.webhooks.forEach((w, i) =>
+    (w.teams ?? []).forEach((t, k) => ref('team', teams, ['webhooks', i, 'teams', k], t)),
+  );
   if (policy.routing.defaultTeam !== undefined) {
     ref('team', teams, ['routing', 'defaultTeam'], policy.routing.defaultTeam);
   } else if (policy.teams.length > 0) {

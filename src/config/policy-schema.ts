@@ -23,6 +23,7 @@ import {
   intIn,
   positiveInt,
 } from './values.js';
+import { Webhooks } from './policy-webhooks.js';
 
 /**
  * The policy file (patchbot.yaml): everything an operator decides, validated once at start-up.
@@ -595,6 +596,8 @@ export const PolicyFile = z.strictObject({
   notifications: Notifications.prefault({}),
   reporting: Reporting.prefault({}),
   roles: Roles.prefault({}),
+  /** Signed CloudEvents for other systems (policy-webhooks.ts, docs/integrations.md). */
+  webhooks: Webhooks,
 });
 
 /** The validated policy: hosts carry their resolved address, port and user. */

@@ -5,6 +5,7 @@ import type { Database } from './client.js';
 import { readMigrations } from './migrate.js';
 import { AdvisoryRepository } from './repositories/advisory-repository.js';
 import { AuditRepository } from './repositories/audit-repository.js';
+import { EventRepository } from './repositories/event-repository.js';
 import { DeploymentRepository } from './repositories/deployment-repository.js';
 import { ChangeRepository } from './repositories/change-repository.js';
 import { FindingRepository } from './repositories/finding-repository.js';
@@ -32,6 +33,7 @@ export interface Repositories {
   teams: TeamRepository;
   notifications: NotificationQueries;
   outbox: OutboxRepository;
+  events: EventRepository;
   status: StatusQueries;
   metrics: MetricsQueries;
 }
@@ -49,6 +51,7 @@ export function createRepositories(db: Database): Repositories {
     teams: new TeamRepository(db.prisma),
     notifications: new NotificationQueries(db.prisma, db.kind),
     outbox: new OutboxRepository(db.prisma, db.sql),
+    events: new EventRepository(db.prisma, db.sql),
     status: new StatusQueries(db.prisma),
     metrics: new MetricsQueries(db.prisma),
   };

@@ -23,6 +23,11 @@ export interface OutboxRelayOptions {
   maxAttempts?: number;
   /** Wait before the next try after `attempts` failed deliveries. */
   backoffMs?: (attempts: number) => number;
+  /**
+   * Decides what a failed delivery leads to (default: retried after `backoffMs` until
+   * `maxAttempts`): a permanent failure is given up on at once, a receiver may say when to come back.
+   */
+  onFailure?: (err: unknown, message: OutboxMessage) => { giveUp: boolean; retryInMs: number };
 }
 
 export interface OutboxRelay {
@@ -59,8 +64,9 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       await handler(m);
       await options.outbox.delivered(m.id, workerId);
     } catch (err) {
-      const giveUp = m.attempts >= maxAttempts;
-      const wait = backoff(m.attempts);
+      const { giveUp, retryInMs: wait } = options.onFailure
+        ? options.onFailure(err, m)
+        : { giveUp: m.attempts >= maxAttempts, retryInMs: backoff(m.attempts) };
       (giveUp ? log.error.bind(log) : log.warn.bind(log))(
         { err, id: m.id, kind: m.kind, attempt: m.attempts },
         giveUp ? 'outbox message given up on after its last attempt' : 'outbox delivery failed; will retry',

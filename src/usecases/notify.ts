@@ -46,6 +46,8 @@ export interface CampaignInput {
   severity: Severity;
   kev: boolean;
   environment?: string;
+  /** Why the campaign is announced again (its risk rose since it was announced). */
+  escalation?: string;
 }
 
 export interface CampaignStore {
@@ -319,6 +321,8 @@ async function notifyTeam(
   }[] = [];
   for (const c of campaigns) {
     const environments = [...new Set(c.findings.map((f) => f.environment))];
+    const escalations = [...new Set(c.findings.flatMap((f) => (f.kind === 'escalated' ? [f.reason] : [])))];
+    const escalation = escalations.length > 0 ? `Escalated: ${escalations.join('; ')}` : undefined;
     const { changeId, created } = await deps.campaigns.upsertCampaign(
       {
         team,
@@ -331,18 +335,18 @@ async function notifyTeam(
         severity: c.fix.risk.severity,
         kev: c.fix.kev,
         ...(environments.length === 1 ? { environment: environments[0] } : {}),
+        ...(escalation === undefined ? {} : { escalation }),
       },
       now,
     );
     const existing = created ? [] : await deps.campaigns.messages(changeId);
-    const escalations = [...new Set(c.findings.flatMap((f) => (f.kind === 'escalated' ? [f.reason] : [])))];
     const newHosts = [...new Set(c.findings.filter((f) => f.kind === 'new').map((f) => f.hostName))].sort();
     planned.push({
       campaign: c,
       changeId,
       created,
       existing: existing.filter((m) => m.platform === platform.platform),
-      ...(escalations.length > 0 ? { escalation: `Escalated: ${escalations.join('; ')}` } : {}),
+      ...(escalation === undefined ? {} : { escalation }),
       newHosts,
     });
     if (created) result.campaignsCreated++;

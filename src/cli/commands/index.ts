@@ -12,6 +12,7 @@ import { registerReport } from './report.js';
 import { registerScan } from './scan.js';
 import { registerServe } from './serve.js';
 import { registerVercmp } from './vercmp.js';
+import { registerWebhooks } from './webhooks.js';
 import { registerWorker } from './worker.js';
 
 /** A subcommand registers itself on the root program. One file per subcommand in this folder. */
@@ -30,6 +31,7 @@ export const commands: RegisterCommand[] = [
   registerDeploy,
   registerReport,
   registerDigest,
+  registerWebhooks,
   registerServe,
   registerWorker,
 ];

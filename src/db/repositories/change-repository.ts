@@ -14,6 +14,7 @@ import type { Severity } from '../../core/model.js';
 import type { DbClient } from '../client.js';
 import type { Prisma } from '../generated/client.js';
 import type { Surface } from '../types.js';
+import { eventEntry, type EventDraft } from './event-outbox.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -169,6 +170,8 @@ export interface CampaignUpsert {
    * it needs, from the change as created (its findings); stored and audited with it.
    */
   policyFor: (change: ChangeDetail) => { snapshot: Record<string, unknown>; approvalsRequired: number };
+  /** Why the campaign is announced again (its risk rose): a change.escalated event goes with the write. */
+  escalation?: string;
 }
 
 export interface StoredMessage {
@@ -428,6 +431,72 @@ async function applyWrite(tx: Tx, change: ChangeDetail, write: LedgerWrite, now:
       details: { number: change.number, ...write.audit.details },
     },
   });
+  await insertEvents(tx, ledgerEvents(change, write), now);
+}
+
+/** The outbound events of a ledger write (in the order they happened). */
+export function ledgerEvents(change: Pick<ChangeDetail, 'id' | 'status'>, write: LedgerWrite): EventDraft[] {
+  const d = write.decision;
+  const actor = d
+    ? { actor: d.actorId, actorDisplay: d.actorDisplay ?? null, surface: d.surface }
+    : {
+        actor: write.audit.actor,
+        actorDisplay: write.audit.actorDisplay ?? null,
+        surface: write.audit.surface,
+      };
+  const events: EventDraft[] = [];
+  const add = (type: EventDraft['type'], data: Record<string, unknown>) =>
+    events.push({ type, changeId: change.id, data: { ...actor, ...data } });
+  if (d?.kind === 'request')
+    add('change.requested', { emergency: d.emergency ?? false, reason: d.reason ?? null, round: d.round });
+  const status = write.change?.status;
+  if (status !== undefined && status !== change.status) {
+    const reason = d?.reason ?? null;
+    if (status === 'approved')
+      add('change.approved', { emergency: write.change?.emergency ?? d?.emergency ?? false });
+    if (status === 'rejected') add('change.rejected', { reason });
+    if (status === 'deferred')
+      add('change.deferred', { reason, until: d?.deferUntil?.toISOString() ?? null });
+    if (status === 'accepted_risk')
+      add('change.risk_accepted', {
+        reason: write.riskAcceptance?.reason ?? reason,
+        owner: write.riskAcceptance?.owner ?? null,
+        expiresAt: write.riskAcceptance?.expiresAt.toISOString() ?? null,
+      });
+  }
+  return events;
+}
+
+function escalatedEvents(changeId: string, input: CampaignUpsert): EventDraft[] {
+  if (input.escalation === undefined) return [];
+  return [
+    {
+      type: 'change.escalated',
+      changeId,
+      data: {
+        reason: input.escalation,
+        riskScore: input.riskScore,
+        severity: input.severity,
+        kev: input.kev,
+      },
+    },
+  ];
+}
+
+/** Writes events; their time is `at` (the ledger's database clock) or the transaction's `now()`. */
+async function insertEvents(tx: Tx, drafts: readonly EventDraft[], at?: Date): Promise<void> {
+  for (const draft of drafts) {
+    const e = eventEntry(draft);
+    await tx.outbox.create({
+      data: {
+        kind: e.kind,
+        destination: e.destination,
+        orderKey: e.orderKey,
+        payload: e.payload as Prisma.InputJsonObject,
+        ...(at === undefined ? {} : { createdAt: at }),
+      },
+    });
+  }
 }
 
 /** The database refused a host or version change of an approved change (its triggers). */
@@ -489,7 +558,10 @@ export class ChangeRepository {
                 },
                 select: { id: true, number: true },
               }));
-            if (holder) return { id: holder.id, number: holder.number, created: false };
+            if (holder) {
+              await insertEvents(tx, escalatedEvents(holder.id, input));
+              return { id: holder.id, number: holder.number, created: false };
+            }
           }
           if (existing && (CLOSED_CHANGE_STATUSES.includes(existing.status) || frozen)) {
             // A closed campaign, or an approved one that new hosts may not join, gives its key up:
@@ -513,6 +585,7 @@ export class ChangeRepository {
                 updatedAt: now,
               },
             });
+            await insertEvents(tx, escalatedEvents(existing.id, input));
             return { id: existing.id, number: existing.number, created: false };
           }
           const team = await tx.team.findUnique({ where: { name: input.team }, select: { id: true } });
@@ -568,6 +641,25 @@ export class ChangeRepository {
               },
             },
           });
+          await insertEvents(tx, [
+            {
+              type: 'change.opened',
+              changeId: created.id,
+              data: {
+                ecosystem: input.ecosystem,
+                package: input.packageName,
+                sourcePackage: input.sourcePackage,
+                fixedVersion: input.fixedVersion,
+                findings: findingIds.length,
+                hosts: [...new Set(toDetail(created).findings.map((f) => f.hostName))].sort(),
+                riskScore: input.riskScore,
+                severity: input.severity,
+                kev: input.kev,
+                approvalsRequired: policy.approvalsRequired,
+                ...(input.escalation === undefined ? {} : { escalation: input.escalation }),
+              },
+            },
+          ]);
           return { id: created.id, number: created.number, created: true };
         });
       } catch (err) {

@@ -22,6 +22,7 @@ export function createCampaignStore(ctx: ApprovalsContext): CampaignStore {
           riskScore: input.riskScore,
           severity: input.severity,
           kev: input.kev,
+          ...(input.escalation === undefined ? {} : { escalation: input.escalation }),
           policyFor: (change) => {
             const resolved = ruleFor(ctx.policy, change);
             return { snapshot: policySnapshot(resolved), approvalsRequired: resolved.rule.quorum };

@@ -34,6 +34,8 @@ import type {
   OutboxEntry,
   RingRecord,
 } from '../../db/repositories/deployment-repository.js';
+import { eventEntry } from '../../db/repositories/event-outbox.js';
+import { eventDraftOf } from './events.js';
 import { firstLines, runHostRun } from './host-run.js';
 import {
   StoredPlan,
@@ -95,6 +97,15 @@ export function outboxOf(event: DeploymentProgressEvent): OutboxEntry {
     orderKey: `change:${event.changeRequestId}`,
     payload: event,
   };
+}
+
+/**
+ * The outbox rows of `event`: the chat thread's message and, for progress other systems hear of,
+ * the outbound event (events.ts). Written together, in the transaction of the state change.
+ */
+export function outboxesOf(event: DeploymentProgressEvent): OutboxEntry[] {
+  const draft = eventDraftOf(event);
+  return draft ? [outboxOf(event), eventEntry(draft)] : [outboxOf(event)];
 }
 
 /** Tells the in-process progress listener (after the change is stored); its failures are logged. */
@@ -254,7 +265,7 @@ export async function runLane(
           ['pending', 'waiting_window'],
           'running',
           { startedAt: deps.now() },
-          [outboxOf(started)],
+          outboxesOf(started),
         )
       ) {
         await notify(deps, started);
@@ -264,7 +275,7 @@ export async function runLane(
     const dep = current;
     const outcome = await runHostRun(deps, settings, claim.run, workerId, 'deploy', {
       report: (run) =>
-        run.status === 'failed' ? [outboxOf(progressEvent(deps, dep, hostFailedBody(ref, run)))] : [],
+        run.status === 'failed' ? outboxesOf(progressEvent(deps, dep, hostFailedBody(ref, run))) : [],
       reportUnknown: (run, reason) => [
         outboxOf(progressEvent(deps, dep, { type: 'host_unknown', ring: ref, host: run.hostName, reason })),
       ],
@@ -380,7 +391,7 @@ export async function haltRing(
         failed,
         rollingBack,
       });
-      return [outboxOf(event)];
+      return outboxesOf(event);
     },
   );
   if (!halted.ok) return; // already halted (another lane) or stopped by a person
@@ -520,7 +531,7 @@ export async function finishRing(
         }),
       );
       if (totals) events.push(progressEvent(deps, record, { type: 'completed', ...totals }));
-      return events.map(outboxOf);
+      return events.flatMap(outboxesOf);
     },
   );
   if (!passed.ok) return;
@@ -659,7 +670,7 @@ export async function runRollback(
       : [],
     (record) => {
       event = progressEvent(deps, record, { type: 'rollback_finished', ok, hosts });
-      return [outboxOf(event)];
+      return outboxesOf(event);
     },
   );
   if (!moved.ok) return { kind: 'done' };

@@ -11,7 +11,7 @@ import type {
 } from '../../db/repositories/deployment-repository.js';
 import type { HostRepository } from '../../db/repositories/host-repository.js';
 import { matchesSelector } from '../hosts.js';
-import { audit, beginRollback, notify, outboxOf, progressEvent, startRing } from './engine.js';
+import { audit, beginRollback, notify, outboxesOf, progressEvent, startRing } from './engine.js';
 import { planChange, type ChangePlan, type PlanPolicy, type PlannedHostTargets } from './plan.js';
 import { SYSTEM_ACTOR, type Actor, type DeploymentProgressEvent, type EngineDeps } from './types.js';
 
@@ -176,7 +176,7 @@ export async function scheduleDeployment(deps: ServiceDeps, input: ScheduleInput
       hosts: hostCount,
       firstStart: planned.plan.rings[0]?.start ?? null,
     });
-    return [outboxOf(event)];
+    return outboxesOf(event);
   });
   if (!scheduled.ok) throw new PatchbotError('CONFLICT', scheduled.error);
   await audit(
@@ -224,7 +224,7 @@ export async function deploymentControl(deps: EngineDeps, input: ControlInput): 
       to: record.state.status,
       actor: actorName,
     });
-    return [outboxOf(event)];
+    return outboxesOf(event);
   };
   let record: DeploymentRecord;
   if (input.action === 'rollback') {

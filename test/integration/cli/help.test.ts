@@ -23,6 +23,7 @@ const CONTRACT = new Set([
   'config',
   'vercmp',
   'changes',
+  'webhooks',
 ]);
 
 function listedCommands(help: string): string[] {

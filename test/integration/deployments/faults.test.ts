@@ -219,7 +219,9 @@ async function assertCompleted(id: string, hosts: readonly FleetHost[]): Promise
   }
   for (const h of hosts) expect((await h.installed()).get('openssl'), h.name).toBe(NEW);
   // the thread's story is complete in the outbox, in order
-  const types = (await db.prisma.outbox.findMany({ orderBy: { id: 'asc' } }))
+  const types = (
+    await db.prisma.outbox.findMany({ where: { kind: 'chat.deployment' }, orderBy: { id: 'asc' } })
+  )
     .map((o) => o.payload as { type: string; deploymentId: string })
     .filter((e) => e.deploymentId === id)
     .map((e) => e.type);

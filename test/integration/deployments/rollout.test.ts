@@ -86,6 +86,15 @@ const installedOf = async (name: string) => fleet.host(name).installed();
 const eventSeen = (type: string) =>
   waitFor(`${type} reported`, () => Promise.resolve(harness?.events.some((e) => e.type === type) ?? false));
 
+/** The types of the outbound events of a change (outbox rows of kind event), in the order written. */
+async function outboundEvents(changeId: string): Promise<string[]> {
+  const rows = await test.db.prisma.outbox.findMany({
+    where: { kind: 'event', orderKey: `events:change:${changeId}` },
+    orderBy: { id: 'asc' },
+  });
+  return rows.map((r) => (r.payload as { type: string }).type);
+}
+
 describe.runIf(sshdAvailable() && process.getuid?.() === 0)('staged deployments over SSH', () => {
   it('rolls out across three rings with soak time, ring by ring, installing each host once', async () => {
     const clock = new TestClock(new Date());
@@ -162,6 +171,15 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('staged deployments 
     ]);
     const change2 = await test.db.prisma.changeRequest.findUniqueOrThrow({ where: { id: change.id } });
     expect(change2.status).toBe('completed');
+    // what other systems hear of, written with each state change, in order
+    expect(await outboundEvents(change.id)).toEqual([
+      'deployment.planned',
+      'deployment.started',
+      'deployment.ring_completed',
+      'deployment.ring_completed',
+      'deployment.ring_completed',
+      'deployment.completed',
+    ]);
     const audit = await repos.audit.list({ subjectType: 'deployment', subjectId: id });
     expect(audit.map((a) => a.action)).toContain('deployment.scheduled');
     expect(audit.find((a) => a.action === 'deployment.scheduled')?.actor).toBe('U_ALICE');
@@ -222,6 +240,13 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('staged deployments 
     expect(finished).toMatchObject({ ok: true });
     const change2 = await test.db.prisma.changeRequest.findUniqueOrThrow({ where: { id: change.id } });
     expect(change2.status).toBe('rolled_back');
+    expect(await outboundEvents(change.id)).toEqual([
+      'deployment.planned',
+      'deployment.started',
+      'host.failed',
+      'deployment.halted',
+      'deployment.rolled_back',
+    ]);
     // the story survives the rollback: why it halted, and why the host failed
     expect(detail.state.haltReason).toMatch(
       /ring all: 1 of 3 host\(s\) failed, over the failure budget of 0/,
