@@ -124,12 +124,11 @@ export class ItsmLinkRepository {
     await this.prisma.itsmLink.update({ where: { id }, data: { state } });
   }
 
-  /** Starts the CAB gate on a change record (approval requested, first read at `nextPollAt`). */
-  async requestApproval(id: string, nextPollAt: Date): Promise<void> {
-    await this.prisma.itsmLink.updateMany({
-      where: { id, approval: null },
-      data: { approval: 'requested', nextPollAt, pollAttempts: 0 },
-    });
+  /** Starts the CAB gate on a change record: approval requested, first read at once. */
+  async requestApproval(id: string): Promise<void> {
+    await this.prisma.$executeRaw`
+      UPDATE "ItsmLink" SET approval = 'requested', "nextPollAt" = now(), "pollAttempts" = 0, "updatedAt" = now()
+      WHERE id = ${id}::uuid AND approval IS NULL`;
   }
 
   /** Change records whose CAB approval is still awaited and due to be read (by the database's clock). */
@@ -148,21 +147,25 @@ export class ItsmLinkRepository {
   }
 
   /**
-   * Records one reading of the CAB approval: still requested (read again at `nextPollAt`), or
-   * decided. Only a link still waiting changes (two workers reading at once decide once); returns
-   * whether this call made the decision.
+   * Records one reading of the CAB approval: still requested (read again `delayMs` from now, by the
+   * database's clock), or decided. Only a link still waiting changes, so of two workers reading at
+   * once one records the decision; returns whether this call did.
    */
-  async recordApproval(id: string, reading: { approval: ItsmApproval; nextPollAt?: Date }): Promise<boolean> {
-    const updated = await this.prisma.itsmLink.updateMany({
-      where: { id, approval: 'requested' },
-      data: {
-        approval: reading.approval,
-        nextPollAt: reading.approval === 'requested' ? (reading.nextPollAt ?? null) : null,
-        pollAttempts: { increment: 1 },
-        approvalCheckedAt: new Date(),
-      },
-    });
-    return updated.count === 1;
+  async recordApproval(
+    id: string,
+    reading: { approval: 'requested'; delayMs: number } | { approval: 'approved' | 'rejected' },
+  ): Promise<boolean> {
+    const delay = reading.approval === 'requested' ? Math.max(0, Math.round(reading.delayMs)) : 0;
+    const next = reading.approval === 'requested';
+    const count = await this.prisma.$executeRaw`
+      UPDATE "ItsmLink" SET
+        approval = ${reading.approval},
+        "nextPollAt" = CASE WHEN ${next} THEN now() + make_interval(secs => ${delay / 1000}) ELSE NULL END,
+        "pollAttempts" = "pollAttempts" + 1,
+        "approvalCheckedAt" = now(),
+        "updatedAt" = now()
+      WHERE id = ${id}::uuid AND approval = 'requested'`;
+    return count === 1;
   }
 
   /** Whether `system` has delivered the event already. */

@@ -24,8 +24,6 @@ export interface ItsmDeps {
   threadUrl?: (changeId: string) => Promise<string | undefined>;
   /** Default: global fetch. */
   fetch?: FetchFn;
-  /** Default: the system clock (CAB polling backoff). */
-  now?: () => Date;
 }
 
 export async function loadContext(deps: ItsmDeps, event: PatchbotEvent): Promise<ChangeContext> {

@@ -17,7 +17,7 @@ import { createServiceNowSink } from './servicenow/sink.js';
 export type { ItsmDeps } from './deps.js';
 export { chatThreadLinks, type ThreadLinkDeps } from './thread-links.js';
 export type { CabGate, CabPollResult } from './servicenow/cab.js';
-export { CAB_ACTOR } from './servicenow/cab.js';
+export { CAB_ACTOR, createCabHold } from './servicenow/cab.js';
 
 /** Environment variables, as read once at start-up (the same object `loadConfig` read). */
 export type ItsmEnv = Readonly<Record<string, string | undefined>>;

@@ -10,7 +10,7 @@
 import { CLOSED_CHANGE_STATUSES } from '../../../db/repositories/change-repository.js';
 import type { ServiceNowIntegration } from '../../../config/policy-schema.js';
 import { PatchbotError, userMessageOf } from '../../../core/errors.js';
-import type { ItsmLinkRecord } from '../../../db/repositories/itsm-link-repository.js';
+import type { ItsmLinkRecord, ItsmLinkRepository } from '../../../db/repositories/itsm-link-repository.js';
 import type { DeploymentGate } from '../../../usecases/approvals/ports.js';
 import type { ItsmDeps } from '../deps.js';
 import type { ServiceNowClient } from './client.js';
@@ -44,6 +44,29 @@ export interface CabGateOptions {
   rejected?: (changeId: string, record: { number: string; url: string }) => Promise<void>;
 }
 
+const recordOf = (l: ItsmLinkRecord) => ({ number: l.number, url: l.url });
+
+/**
+ * The gate's answer alone (reads only PostgreSQL, needs no credentials): what the deployment
+ * scheduler asks, in every process that schedules deployments (`serve`, `worker`, `deploy start`).
+ */
+export function createCabHold(links: Pick<ItsmLinkRepository, 'find' | 'requestApproval'>): DeploymentGate {
+  return {
+    async holds(changeId) {
+      const link = await links.find(changeId, 'servicenow');
+      if (!link) {
+        return { summary: 'Waiting for CAB approval in ServiceNow (its change request is being created)' };
+      }
+      if (link.approval === 'approved') return undefined;
+      if (link.approval === 'rejected') {
+        return { summary: `The CAB rejected ${link.number} in ServiceNow`, record: recordOf(link) };
+      }
+      if (link.approval === null) await links.requestApproval(link.id);
+      return { summary: `Waiting for CAB approval in ServiceNow ${link.number}`, record: recordOf(link) };
+    },
+  };
+}
+
 /** How long until the next reading after `attempts` readings without a decision. */
 export function nextPollDelay(attempts: number, initialMs: number, maxMs: number): number {
   return Math.min(maxMs, initialMs * 2 ** Math.min(attempts, 30));
@@ -52,9 +75,8 @@ export function nextPollDelay(attempts: number, initialMs: number, maxMs: number
 export function createCabGate(options: CabGateOptions): CabGate {
   const { config, client, deps } = options;
   const links = deps.links;
-  const now = deps.now ?? (() => new Date());
   const log = deps.logger.child({ name: 'cab' });
-  const recordOf = (l: ItsmLinkRecord) => ({ number: l.number, url: l.url });
+  const hold = createCabHold(links);
 
   async function reject(link: ItsmLinkRecord): Promise<void> {
     const reason = `rejected by the CAB in ServiceNow ${link.number}`;
@@ -85,18 +107,7 @@ export function createCabGate(options: CabGateOptions): CabGate {
   }
 
   return {
-    async holds(changeId) {
-      const link = await links.find(changeId, 'servicenow');
-      if (!link) {
-        return { summary: 'Waiting for CAB approval in ServiceNow (its change request is being created)' };
-      }
-      if (link.approval === 'approved') return undefined;
-      if (link.approval === 'rejected') {
-        return { summary: `The CAB rejected ${link.number} in ServiceNow`, record: recordOf(link) };
-      }
-      if (link.approval === null) await links.requestApproval(link.id, now());
-      return { summary: `Waiting for CAB approval in ServiceNow ${link.number}`, record: recordOf(link) };
-    },
+    holds: (changeId) => hold.holds(changeId),
 
     async poll(signal = new AbortController().signal) {
       const result: CabPollResult = { read: 0, approved: [], rejected: [], waiting: 0, failed: 0 };
@@ -112,10 +123,7 @@ export function createCabGate(options: CabGateOptions): CabGate {
               ? err.details.retryAfterMs
               : nextPollDelay(link.pollAttempts, config.approvalPoll.initial, config.approvalPoll.max);
           log.warn({ record: link.number, err: userMessageOf(err) }, 'could not read the CAB approval');
-          await links.recordApproval(link.id, {
-            approval: 'requested',
-            nextPollAt: new Date(now().getTime() + wait),
-          });
+          await links.recordApproval(link.id, { approval: 'requested', delayMs: wait });
           continue;
         }
         if (approval === 'approved') {
@@ -142,10 +150,7 @@ export function createCabGate(options: CabGateOptions): CabGate {
           result.waiting += 1;
           await links.recordApproval(link.id, {
             approval: 'requested',
-            nextPollAt: new Date(
-              now().getTime() +
-                nextPollDelay(link.pollAttempts, config.approvalPoll.initial, config.approvalPoll.max),
-            ),
+            delayMs: nextPollDelay(link.pollAttempts, config.approvalPoll.initial, config.approvalPoll.max),
           });
         }
       }

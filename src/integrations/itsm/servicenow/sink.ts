@@ -102,7 +102,6 @@ export interface ServiceNowSinkOptions {
 export function createServiceNowSink(options: ServiceNowSinkOptions): EventSink {
   const { config, policy, client, deps } = options;
   const links = deps.links;
-  const now = deps.now ?? (() => new Date());
   const log = deps.logger.child({ sink: SERVICENOW_SINK });
   const cabGate = policy.approval.itsm === 'required';
 
@@ -261,7 +260,7 @@ export function createServiceNowSink(options: ServiceNowSinkOptions): EventSink 
       case 'change.approved': {
         const link = await ensureChange(ctx, signal);
         await move(link, 'assess', { work_notes: `Approved in chat (patchbot #${c.number}).` }, signal);
-        if (cabGate) await links.requestApproval(link.id, now());
+        if (cabGate) await links.requestApproval(link.id);
         return;
       }
       case 'change.rejected': {
