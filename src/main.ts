@@ -4,6 +4,7 @@
  * the recurring schedules). config -> logger -> database -> Redis + queues -> chat platform ->
  * handlers -> HTTP server -> workers; `stop()` takes them down in the reverse order.
  */
+import { buildCabGate, createCabHold } from './integrations/itsm/index.js';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -342,7 +343,11 @@ function deploymentsFor(
   closer: Closer,
   shutdown: ShutdownSignal,
 ): DeploymentServices {
+  // approval.itsm: required: an approved change also waits for the CAB in ServiceNow
+  const gate =
+    config.policy.approval.itsm === 'required' ? { gate: createCabHold(core.repos.itsmLinks) } : {};
   const deployments = deploymentServices({
+    ...gate,
     config,
     repos: core.repos,
     connection: core.producer,
@@ -367,6 +372,22 @@ function services(
   chat: ChatPlatforms,
 ) {
   const statusDeps = { repos: core.repos, policy: config.policy, now: core.now, logger };
+  // the CAB gate's poller (approval.itsm: required); its decisions reach the change's thread
+  const cab = buildCabGate(
+    config.policy,
+    config.itsmEnv ?? {},
+    {
+      changes: core.repos.changes,
+      deployments: core.repos.deployments,
+      links: core.repos.itsmLinks,
+      audit: core.repos.audit,
+      logger,
+    },
+    {
+      release: (changeId, record) => approvals.cabApproved(changeId, record),
+      rejected: (changeId, record) => approvals.cabRejected(changeId, record),
+    },
+  );
   const notify = async (): Promise<NotifyResult> => {
     await approvals.sweep();
     const results: NotifyResult[] = [];
@@ -400,6 +421,7 @@ function services(
       now: core.now,
       logger,
     }),
+    ...(cab ? { cab: () => cab.poll() } : {}),
     answerCommand: (text) => answerQueuedCommand(statusDeps, text),
     respondVia: (url) => respondVia(url, apiUrl === undefined ? {} : { apiUrl }),
   });

@@ -14,6 +14,24 @@ export interface Config {
   policySource: 'file' | 'defaults';
   /** Things that are allowed but probably not meant (the app logs them at start). */
   policyWarnings: PolicyIssue[];
+  /**
+   * The credentials of the ITSM integrations: only the environment variables the policy names
+   * (itsm.servicenow.auth, itsm.jira), read here with the rest of the environment.
+   */
+  itsmEnv?: Readonly<Record<string, string | undefined>>;
+}
+
+/** The environment variables the policy's ITSM integrations read their credentials from. */
+export function itsmEnvNames(policy: Policy): string[] {
+  const names: string[] = [];
+  const sn = policy.itsm.servicenow;
+  if (sn?.enabled) {
+    if (sn.auth.kind === 'basic') names.push(sn.auth.usernameEnv, sn.auth.passwordEnv);
+    else names.push(sn.auth.clientIdEnv, sn.auth.clientSecretEnv);
+  }
+  const jira = policy.itsm.jira;
+  if (jira?.enabled) names.push(jira.emailEnv, jira.apiTokenEnv);
+  return names;
 }
 
 /**
@@ -32,5 +50,6 @@ export async function loadConfig(
     policyPath: loaded.path,
     policySource: loaded.source,
     policyWarnings: loaded.warnings,
+    itsmEnv: Object.fromEntries(itsmEnvNames(loaded.policy).map((n) => [n, env[n]])),
   };
 }
