@@ -22,6 +22,11 @@ export interface ItsmDeps {
    * undefined when the change has no message. See `chatThreadLinks`.
    */
   threadUrl?: (changeId: string) => Promise<string | undefined>;
+  /**
+   * Re-renders the change's chat messages (the approval use case's messenger) once a record is
+   * created, so the message shows it; its failures are logged, never fail a delivery.
+   */
+  refresh?: (changeId: string) => Promise<void>;
   /** Default: global fetch. */
   fetch?: FetchFn;
 }
@@ -41,4 +46,17 @@ export async function loadContext(deps: ItsmDeps, event: PatchbotEvent): Promise
     deps.logger.warn({ err, change: change.number }, 'could not read the chat thread link');
   }
   return { change, deployment, threadUrl };
+}
+
+/** Tells the chat messages a record was created (logged when that fails). */
+export async function refreshChat(deps: ItsmDeps, changeId: string): Promise<void> {
+  if (!deps.refresh) return;
+  try {
+    await deps.refresh(changeId);
+  } catch (err) {
+    deps.logger.warn(
+      { err, changeId },
+      'could not refresh the chat message after an ITSM record was created',
+    );
+  }
 }

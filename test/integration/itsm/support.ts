@@ -46,6 +46,7 @@ export interface World {
   change(options?: {
     emergency?: boolean;
     riskScore?: number | null;
+    status?: 'approved' | 'pending';
   }): Promise<{ id: string; number: number }>;
   /** Plans and schedules the change's deployment with the real deployment service. */
   deploy(changeId: string): Promise<{ id: string; number: number }>;
@@ -166,10 +167,12 @@ export async function createWorld(label: string, policy: Policy = itsmPolicy()):
           data: { changeRequestId: change.id, findingId: finding.id },
         });
       }
-      await db.prisma.changeRequest.update({
-        where: { id: change.id },
-        data: { status: 'approved', approvedAt: new Date() },
-      });
+      if (options.status !== 'pending') {
+        await db.prisma.changeRequest.update({
+          where: { id: change.id },
+          data: { status: 'approved', approvedAt: new Date() },
+        });
+      }
       return { id: change.id, number: change.number };
     },
     async deploy(changeId) {

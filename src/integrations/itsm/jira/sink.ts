@@ -25,7 +25,7 @@ import {
   testPlan,
   type ChangeContext,
 } from '../content.js';
-import { loadContext, type ItsmDeps } from '../deps.js';
+import { loadContext, refreshChat, type ItsmDeps } from '../deps.js';
 import { adf as adfOf, type JiraClient } from './client.js';
 
 export const JIRA_SINK = 'jira';
@@ -94,7 +94,7 @@ export function createJiraSink(options: JiraSinkOptions): EventSink {
         await client.remoteLink(issue.key, ctx.threadUrl, `patchbot #${c.number} chat thread`, signal);
       }
     }
-    return links.create({
+    const link = await links.create({
       changeRequestId: c.id,
       system: 'jira',
       kind: 'change',
@@ -103,6 +103,8 @@ export function createJiraSink(options: JiraSinkOptions): EventSink {
       url: client.issueUrl(issue.key),
       state: 'open',
     });
+    await refreshChat(deps, c.id);
+    return link;
   }
 
   /** Moves the issue to `step` (never back along scheduled → implement → review → completed). */
@@ -166,6 +168,7 @@ export function createJiraSink(options: JiraSinkOptions): EventSink {
       url: client.issueUrl(issue.key),
       state: 'open',
     });
+    await refreshChat(deps, ctx.change.id);
     await client.comment(change.number, `Incident ${issue.key} opened: ${reason}`, signal);
   }
 

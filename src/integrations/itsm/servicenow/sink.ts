@@ -28,7 +28,7 @@ import {
   testPlan,
   type ChangeContext,
 } from '../content.js';
-import { loadContext, type ItsmDeps } from '../deps.js';
+import { loadContext, refreshChat, type ItsmDeps } from '../deps.js';
 import { CHANGE_STATE, type ChangeStateName, type ServiceNowClient } from './client.js';
 
 export const SERVICENOW_SINK = 'servicenow';
@@ -137,7 +137,7 @@ export function createServiceNowSink(options: ServiceNowSinkOptions): EventSink 
       record = await client.create('change_request', fields, signal);
       log.info({ change: c.number, record: record.number }, 'ServiceNow change_request created');
     }
-    return links.create({
+    const link = await links.create({
       changeRequestId: c.id,
       system: 'servicenow',
       kind: 'change',
@@ -146,6 +146,8 @@ export function createServiceNowSink(options: ServiceNowSinkOptions): EventSink 
       url: client.recordUrl('change_request', record.sys_id),
       state: 'new',
     });
+    await refreshChat(deps, c.id);
+    return link;
   }
 
   async function move(
@@ -225,6 +227,7 @@ export function createServiceNowSink(options: ServiceNowSinkOptions): EventSink 
       url: client.recordUrl('incident', record.sys_id),
       state: 'new',
     });
+    await refreshChat(deps, ctx.change.id);
     await note(change, `Incident ${record.number} opened: ${reason}`, signal);
   }
 
