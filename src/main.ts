@@ -4,7 +4,7 @@
  * the recurring schedules). config -> logger -> database -> Redis + queues -> chat platform ->
  * handlers -> HTTP server -> workers; `stop()` takes them down in the reverse order.
  */
-import { buildCabGate, createCabHold } from './integrations/itsm/index.js';
+import { buildCabGate, chatThreadLinks, createCabHold, type ItsmDeps } from './integrations/itsm/index.js';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -362,6 +362,38 @@ function deploymentsFor(
   return deployments;
 }
 
+/**
+ * What the ITSM sinks and the CAB gate work with: the change, its deployment, its ITSM records,
+ * the link to its chat thread (the Slack permalink, else the Teams deep link) and the campaign
+ * message to refresh once a record exists. The event dispatcher's sinks:
+ * `buildItsmSinks(config.policy, config.itsmEnv ?? {}, itsm)`.
+ */
+function itsmDepsFor(
+  config: Config,
+  logger: Logger,
+  core: { repos: Repositories },
+  approvals: Approvals,
+  chat: ChatPlatforms,
+): ItsmDeps {
+  const tenantId = config.env.msteams?.tenantId;
+  return {
+    changes: core.repos.changes,
+    deployments: core.repos.deployments,
+    links: core.repos.itsmLinks,
+    audit: core.repos.audit,
+    logger: logger.child({ name: 'itsm' }),
+    threadUrl: (changeId) => {
+      const slack = chat.list.find((p): p is SlackPoster => p instanceof SlackPoster);
+      return chatThreadLinks({
+        changes: core.repos.changes,
+        ...(slack ? { slackPermalink: (ref) => slack.permalink(ref) } : {}),
+        ...(tenantId ? { teamsTenantId: tenantId } : {}),
+      })(changeId);
+    },
+    refresh: (changeId) => approvals.messenger.refresh(changeId),
+  };
+}
+
 /** The use cases the jobs and handlers share, over one process's connections. */
 function services(
   config: Config,
@@ -372,22 +404,12 @@ function services(
   chat: ChatPlatforms,
 ) {
   const statusDeps = { repos: core.repos, policy: config.policy, now: core.now, logger };
+  const itsm = itsmDepsFor(config, logger, core, approvals, chat);
   // the CAB gate's poller (approval.itsm: required); its decisions reach the change's thread
-  const cab = buildCabGate(
-    config.policy,
-    config.itsmEnv ?? {},
-    {
-      changes: core.repos.changes,
-      deployments: core.repos.deployments,
-      links: core.repos.itsmLinks,
-      audit: core.repos.audit,
-      logger,
-    },
-    {
-      release: (changeId, record) => approvals.cabApproved(changeId, record),
-      rejected: (changeId, record) => approvals.cabRejected(changeId, record),
-    },
-  );
+  const cab = buildCabGate(config.policy, config.itsmEnv ?? {}, itsm, {
+    release: (changeId, record) => approvals.cabApproved(changeId, record),
+    rejected: (changeId, record) => approvals.cabRejected(changeId, record),
+  });
   const notify = async (): Promise<NotifyResult> => {
     await approvals.sweep();
     const results: NotifyResult[] = [];
@@ -425,7 +447,7 @@ function services(
     answerCommand: (text) => answerQueuedCommand(statusDeps, text),
     respondVia: (url) => respondVia(url, apiUrl === undefined ? {} : { apiUrl }),
   });
-  return { statusDeps, notify, jobHandlers };
+  return { statusDeps, notify, jobHandlers, itsm };
 }
 
 /** One result for a notification run over several platforms. */
