@@ -7,7 +7,12 @@
  * audit row. Readings without a decision back off; failed readings honour Retry-After.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadEnv } from '../../../src/config/env.js';
 import { PatchbotError } from '../../../src/core/errors.js';
+import { Jobs } from '../../../src/jobs/definitions.js';
+import { createJobHandlers } from '../../../src/jobs/handlers.js';
+import { createJobQueue } from '../../../src/jobs/queue.js';
+import { startJobRunner } from '../../../src/jobs/worker.js';
 import type { EventSink, PatchbotEvent } from '../../../src/core/events/event.js';
 import {
   buildCabGate,
@@ -188,6 +193,44 @@ describe('CAB gate', () => {
     const [{ wait }] = await w.db.prisma.$queryRaw<{ wait: number }[]>`
       SELECT EXTRACT(EPOCH FROM ("nextPollAt" - "approvalCheckedAt"))::float AS wait FROM "ItsmLink" WHERE id = ${link?.id}::uuid`;
     expect(wait).toBeCloseTo(3, 0);
+  });
+
+  it('the worker job reads the approval: a change the CAB approves is deployed without anyone polling by hand', async () => {
+    const c = await w.change();
+    await deliver(w.event('change.requested', c), w.event('change.approved', c));
+    const number = (await w.repos.itsmLinks.find(c.id, 'servicenow'))?.number ?? '';
+    // the handlers `serve` and `worker` register, and the recurring job they schedule
+    const handlers = createJobHandlers({
+      config: { policy: w.policy, policyPath: '/nonexistent/patchbot.yaml', env: loadEnv({}) },
+      repos: w.repos,
+      logger,
+      notify: () => Promise.reject(new Error('not part of this test')),
+      answerCommand: () => Promise.reject(new Error('not part of this test')),
+      respondVia: () => () => Promise.reject(new Error('not part of this test')),
+      cab: () => gate.poll(),
+    });
+    expect(handlers.get(Jobs.itsmCab.name)).toBeDefined();
+    const queue = createJobQueue(w.harness.connection, { prefix: w.harness.prefix });
+    const runner = startJobRunner({
+      connection: w.harness.connection,
+      handlers,
+      logger,
+      prefix: w.harness.prefix,
+    });
+    try {
+      await queue.repeat('itsm-cab', Jobs.itsmCab, {}, 300);
+      sn.setApproval(number, 'approved');
+      const until = Date.now() + 30_000;
+      while ((await deploymentsOf(c.id)) === 0) {
+        if (Date.now() > until) throw new Error('the itsm.cab job did not deploy the approved change');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect((await w.repos.itsmLinks.find(c.id, 'servicenow'))?.approval).toBe('approved');
+    } finally {
+      await queue.queue('maintenance').removeJobScheduler('itsm-cab');
+      await runner.close();
+      await queue.close();
+    }
   });
 
   it('backs off: doubling from the initial delay up to the maximum', () => {
