@@ -4,6 +4,7 @@
  * the recurring schedules). config -> logger -> database -> Redis + queues -> chat platform ->
  * handlers -> HTTP server -> workers; `stop()` takes them down in the reverse order.
  */
+import { buildCabGate, chatThreadLinks, createCabHold, type ItsmDeps } from './integrations/itsm/index.js';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -132,8 +133,17 @@ async function drainRunner(
  * Outbound events (webhooks and the other sinks of the policy): fanned out and delivered by this
  * process until it stops. A sink whose configuration is incomplete (a secret not set) refuses the start.
  */
-function startEvents(config: Config, logger: Logger, repos: Repositories, closer: Closer): void {
-  const sinks = buildEventSinks(config.policy, config.secret, { logger });
+function startEvents(
+  config: Config,
+  logger: Logger,
+  repos: Repositories,
+  itsm: ItsmDeps,
+  closer: Closer,
+): void {
+  const sinks = buildEventSinks(config.policy, config.secret, {
+    logger,
+    itsm: { deps: itsm, env: config.itsmEnv ?? {} },
+  });
   const dispatcher = createEventDispatcher({ outbox: repos.outbox, events: repos.events, sinks, logger });
   dispatcher.start();
   closer.add('events', () => dispatcher.stop());
@@ -356,7 +366,11 @@ function deploymentsFor(
   closer: Closer,
   shutdown: ShutdownSignal,
 ): DeploymentServices {
+  // approval.itsm: required: an approved change also waits for the CAB in ServiceNow
+  const gate =
+    config.policy.approval.itsm === 'required' ? { gate: createCabHold(core.repos.itsmLinks) } : {};
   const deployments = deploymentServices({
+    ...gate,
     config,
     repos: core.repos,
     connection: core.producer,
@@ -371,6 +385,37 @@ function deploymentsFor(
   return deployments;
 }
 
+/**
+ * What the ITSM sinks and the CAB gate work with: the change, its deployment, its ITSM records,
+ * the link to its chat thread (the Slack permalink, else the Teams deep link) and the campaign
+ * message to refresh once a record exists. startEvents hands them to the event sinks.
+ */
+function itsmDepsFor(
+  config: Config,
+  logger: Logger,
+  core: { repos: Repositories },
+  approvals: Approvals,
+  chat: ChatPlatforms,
+): ItsmDeps {
+  const tenantId = config.env.msteams?.tenantId;
+  return {
+    changes: core.repos.changes,
+    deployments: core.repos.deployments,
+    links: core.repos.itsmLinks,
+    audit: core.repos.audit,
+    logger: logger.child({ name: 'itsm' }),
+    threadUrl: (changeId) => {
+      const slack = chat.list.find((p): p is SlackPoster => p instanceof SlackPoster);
+      return chatThreadLinks({
+        changes: core.repos.changes,
+        ...(slack ? { slackPermalink: (ref) => slack.permalink(ref) } : {}),
+        ...(tenantId ? { teamsTenantId: tenantId } : {}),
+      })(changeId);
+    },
+    refresh: (changeId) => approvals.messenger.refresh(changeId),
+  };
+}
+
 /** The use cases the jobs and handlers share, over one process's connections. */
 function services(
   config: Config,
@@ -381,6 +426,12 @@ function services(
   chat: ChatPlatforms,
 ) {
   const statusDeps = { repos: core.repos, policy: config.policy, now: core.now, logger };
+  const itsm = itsmDepsFor(config, logger, core, approvals, chat);
+  // the CAB gate's poller (approval.itsm: required); its decisions reach the change's thread
+  const cab = buildCabGate(config.policy, config.itsmEnv ?? {}, itsm, {
+    release: (changeId, record) => approvals.cabApproved(changeId, record),
+    rejected: (changeId, record) => approvals.cabRejected(changeId, record),
+  });
   const notify = async (): Promise<NotifyResult> => {
     await approvals.sweep();
     const results: NotifyResult[] = [];
@@ -414,10 +465,11 @@ function services(
       now: core.now,
       logger,
     }),
+    ...(cab ? { cab: () => cab.poll() } : {}),
     answerCommand: (text) => answerQueuedCommand(statusDeps, text),
     respondVia: (url) => respondVia(url, apiUrl === undefined ? {} : { apiUrl }),
   });
-  return { statusDeps, notify, jobHandlers };
+  return { statusDeps, notify, jobHandlers, itsm };
 }
 
 /** One result for a notification run over several platforms. */
@@ -595,7 +647,7 @@ export async function startServe(
       closer.add('slack', () => slack.edge.stop());
     }
     if (options.worker !== false) {
-      startEvents(config, logger, core.repos, closer);
+      startEvents(config, logger, core.repos, svc.itsm, closer);
       const jobHandlers = deployments.register(svc.jobHandlers);
       const runner = startRunner(config, logger, core.redis, jobHandlers, metrics, deployments.concurrency);
       closer.add('workers', () => drainRunner(runner, shutdown, config.env.shutdownGraceMs, logger));
@@ -647,7 +699,7 @@ export async function startWorker(
       createChatHandlers({ approvals: approvals.handlers, status: svc.statusDeps }),
       closer,
     );
-    startEvents(config, logger, core.repos, closer);
+    startEvents(config, logger, core.repos, svc.itsm, closer);
     const jobHandlers = deployments.register(svc.jobHandlers);
     const runner = startRunner(config, logger, core.redis, jobHandlers, metrics, deployments.concurrency);
     closer.add('workers', () => drainRunner(runner, shutdown, config.env.shutdownGraceMs, logger));

@@ -19,6 +19,24 @@ export interface Config {
    * `secretEnv`); undefined when unset or empty. Secrets are never in the policy file.
    */
   secret: (name: string) => string | undefined;
+  /**
+   * The credentials of the ITSM integrations: only the environment variables the policy names
+   * (itsm.servicenow.auth, itsm.jira), read here with the rest of the environment.
+   */
+  itsmEnv?: Readonly<Record<string, string | undefined>>;
+}
+
+/** The environment variables the policy's ITSM integrations read their credentials from. */
+export function itsmEnvNames(policy: Policy): string[] {
+  const names: string[] = [];
+  const sn = policy.itsm.servicenow;
+  if (sn?.enabled) {
+    if (sn.auth.kind === 'basic') names.push(sn.auth.usernameEnv, sn.auth.passwordEnv);
+    else names.push(sn.auth.clientIdEnv, sn.auth.clientSecretEnv);
+  }
+  const jira = policy.itsm.jira;
+  if (jira?.enabled) names.push(jira.emailEnv, jira.apiTokenEnv);
+  return names;
 }
 
 /**
@@ -41,5 +59,6 @@ export async function loadConfig(
       const v = env[name];
       return v === undefined || v === '' ? undefined : v;
     },
+    itsmEnv: Object.fromEntries(itsmEnvNames(loaded.policy).map((n) => [n, env[n]])),
   };
 }

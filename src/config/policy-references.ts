@@ -210,6 +210,17 @@ export function checkReferences(policy: Policy): ReferenceIssue[] {
     );
   }
 
+  if (policy.approval.itsm === 'required' && policy.itsm.servicenow?.enabled !== true) {
+    error(
+      ['approval', 'itsm'],
+      'expected itsm.servicenow (enabled) when approval.itsm is "required": the CAB approves change requests in ServiceNow',
+      policy.approval.itsm,
+    );
+  }
+  for (const system of ['servicenow', 'jira'] as const) {
+    (policy.itsm[system]?.teams ?? []).forEach((t, i) => ref('team', teams, ['itsm', system, 'teams', i], t));
+  }
+
   const ra = policy.riskAcceptance;
   if (ra.defaultExpiryDays > ra.maxExpiryDays) {
     error(

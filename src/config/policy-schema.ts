@@ -319,6 +319,12 @@ export const Approval = z.strictObject({
   /** The most specific matching rule wins (the one naming the most conditions); ties go to the stricter rule, then to the first listed. */
   rules: z.array(ApprovalRule).default([]),
   emergency: EmergencyLane.prefault({}),
+  /**
+   * The change advisory board in ServiceNow (docs/integrations.md): "required" holds an approved
+   * change's deployment until its change_request's approval is "approved" (a rejection there
+   * rejects the change); "off" deploys on chat approvals alone.
+   */
+  itsm: z.enum(['off', 'required']).default('off'),
 });
 export type Approval = z.infer<typeof Approval>;
 
@@ -539,6 +545,110 @@ export const Reporting = z.strictObject({
 export type Reporting = z.infer<typeof Reporting>;
 
 // ---------------------------------------------------------------------------------------------
+// ITSM: change records in ServiceNow and Jira Service Management (docs/integrations.md)
+
+/** The name of an environment variable that holds a credential (the policy never holds one). */
+const EnvVarName = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]{0,127}$/, { error: 'expected the name of an environment variable (A-Z, 0-9, _)' });
+
+/** An https URL without credentials, query or fragment (http only for loopback, with allowHttp). */
+const ServiceUrl = z
+  .string()
+  .refine(
+    (s) => {
+      try {
+        const u = new URL(s);
+        return (u.protocol === 'https:' || u.protocol === 'http:') && !u.username && !u.password && !u.search;
+      } catch {
+        return false;
+      }
+    },
+    { error: 'expected an https URL such as https://example.service-now.com (no credentials, no query)' },
+  )
+  .transform((s) => s.replace(/\/+$/, ''));
+
+const ItsmCommon = {
+  enabled: z.boolean().default(true),
+  /** Only changes of these teams get records (all teams when left out). */
+  teams: names(Name).optional(),
+  /** Each request gives up after this long (then it is retried as a transient failure). */
+  timeout: Duration.prefault('15s'),
+  /** Plain http to a loopback address (a local stand-in); never for a real instance. */
+  allowHttpLoopback: z.boolean().default(false),
+};
+
+export const ServiceNowAuth = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('basic'),
+    usernameEnv: EnvVarName.default('SERVICENOW_USERNAME'),
+    passwordEnv: EnvVarName.default('SERVICENOW_PASSWORD'),
+  }),
+  z.strictObject({
+    /** OAuth 2.0 client credentials grant (POST /oauth_token.do). */
+    kind: z.literal('oauth'),
+    clientIdEnv: EnvVarName.default('SERVICENOW_CLIENT_ID'),
+    clientSecretEnv: EnvVarName.default('SERVICENOW_CLIENT_SECRET'),
+  }),
+]);
+export type ServiceNowAuth = z.infer<typeof ServiceNowAuth>;
+
+export const ServiceNowIntegration = z.strictObject({
+  ...ItsmCommon,
+  /** The instance, e.g. https://example.service-now.com */
+  instanceUrl: ServiceUrl,
+  auth: ServiceNowAuth.prefault({ kind: 'basic' }),
+  /** change_request.assignment_group and incident.assignment_group (a sys_id or a group name). */
+  assignmentGroup: z.string().min(1).optional(),
+  /** change_request.category (ServiceNow's default choices include "Software"). */
+  category: z.string().min(1).default('Software'),
+  /** Open an incident caused by the change when a deployment halts or fails. */
+  incidents: z.boolean().default(true),
+  /**
+   * The CAB gate (approval.itsm: required): how soon the change_request's approval is read again
+   * after a reading that found no decision; doubles after each reading up to `max`.
+   */
+  approvalPoll: z
+    .strictObject({ initial: Duration.prefault('30s'), max: Duration.prefault('15m') })
+    .prefault({}),
+});
+export type ServiceNowIntegration = z.infer<typeof ServiceNowIntegration>;
+
+export const JiraIntegration = z.strictObject({
+  ...ItsmCommon,
+  /** The site, e.g. https://example.atlassian.net */
+  baseUrl: ServiceUrl,
+  emailEnv: EnvVarName.default('JIRA_EMAIL'),
+  apiTokenEnv: EnvVarName.default('JIRA_API_TOKEN'),
+  /** The project key changes are filed in ("OPS"). */
+  project: z.string().regex(/^[A-Z][A-Z0-9_]{0,254}$/, { error: 'expected a Jira project key such as OPS' }),
+  issueType: z.string().min(1).default('Change'),
+  incidentIssueType: z.string().min(1).default('Incident'),
+  /** Open a linked incident issue when a deployment halts or fails. */
+  incidents: z.boolean().default(true),
+  /** The issue link type between the incident and the change ("Relates", "Blocks", "Problem/Incident"...). */
+  linkType: z.string().min(1).default('Relates'),
+  /** Transition names (as the project's workflow calls them) per rollout step; a step left out is not transitioned. */
+  transitions: z
+    .strictObject({
+      scheduled: z.string().min(1).optional(),
+      implement: z.string().min(1).default('Implementing'),
+      review: z.string().min(1).optional(),
+      completed: z.string().min(1).default('Completed'),
+      failed: z.string().min(1).default('Failed'),
+      rejected: z.string().min(1).default('Declined'),
+    })
+    .prefault({}),
+});
+export type JiraIntegration = z.infer<typeof JiraIntegration>;
+
+export const Itsm = z.strictObject({
+  servicenow: ServiceNowIntegration.optional(),
+  jira: JiraIntegration.optional(),
+});
+export type Itsm = z.infer<typeof Itsm>;
+
+// ---------------------------------------------------------------------------------------------
 // roles: who may run which chat command and press which button (core/policy/roles.ts)
 
 /** Who holds a role: everyone, or these people and the members of these groups. */
@@ -598,6 +708,7 @@ export const PolicyFile = z.strictObject({
   roles: Roles.prefault({}),
   /** Signed CloudEvents for other systems (policy-webhooks.ts, docs/integrations.md). */
   webhooks: Webhooks,
+  itsm: Itsm.prefault({}),
 });
 
 /** The validated policy: hosts carry their resolved address, port and user. */

@@ -11,6 +11,7 @@ import { ChangeRepository } from './repositories/change-repository.js';
 import { FindingRepository } from './repositories/finding-repository.js';
 import { HostRepository } from './repositories/host-repository.js';
 import { InventoryRepository } from './repositories/inventory-repository.js';
+import { ItsmLinkRepository } from './repositories/itsm-link-repository.js';
 import { MetricsQueries } from './repositories/metrics-queries.js';
 import { NotificationQueries } from './repositories/notification-queries.js';
 import { OutboxRepository } from './repositories/outbox-repository.js';
@@ -36,6 +37,7 @@ export interface Repositories {
   events: EventRepository;
   status: StatusQueries;
   metrics: MetricsQueries;
+  itsmLinks: ItsmLinkRepository;
 }
 
 export function createRepositories(db: Database): Repositories {
@@ -54,6 +56,7 @@ export function createRepositories(db: Database): Repositories {
     events: new EventRepository(db.prisma, db.sql),
     status: new StatusQueries(db.prisma),
     metrics: new MetricsQueries(db.prisma),
+    itsmLinks: new ItsmLinkRepository(db.prisma),
   };
 }
 

@@ -9,6 +9,7 @@ import type { Policy } from '../config/index.js';
 import { MIN_WEBHOOK_SECRET } from '../config/policy-webhooks.js';
 import type { SinkRegistration } from '../core/events/registration.js';
 import { ConfigError } from '../core/errors.js';
+import { buildItsmSinks, type ItsmDeps, type ItsmEnv } from './itsm/index.js';
 import { WebhookSink } from './webhook-sink.js';
 
 /** Reads a secret from the environment by name (Config.secret). */
@@ -17,7 +18,12 @@ export type SecretLookup = (name: string) => string | undefined;
 export interface EventSinkDeps {
   logger: Logger;
   fetch?: typeof fetch;
+  /** What the ITSM sinks read and write (changes, deployments, their records, thread links). */
+  itsm?: { deps: ItsmDeps; env: ItsmEnv };
 }
+
+/** ServiceNow and Jira: a delivery may take a lookup, a create and an update, each with its timeout. */
+const ITSM_DELIVERY_TIMEOUT_MS = 120_000;
 
 /** The webhooks of the policy as sinks; throws ConfigError naming every missing or short secret. */
 export function buildWebhookSinks(
@@ -56,12 +62,19 @@ export function buildWebhookSinks(
 }
 
 /**
- * Every event sink of the policy. Add other kinds of sinks by appending their registrations here.
+ * Every event sink of the policy: its webhooks, then the ITSM tools it enables (itsm.servicenow,
+ * itsm.jira; only when `deps.itsm` is given). Throws ConfigError naming a missing credential.
  */
 export function buildEventSinks(
   policy: Policy,
   secret: SecretLookup,
   deps: EventSinkDeps,
 ): SinkRegistration[] {
-  return [...buildWebhookSinks(policy, secret, deps)];
+  const itsm = deps.itsm
+    ? buildItsmSinks(policy, deps.itsm.env, {
+        ...deps.itsm.deps,
+        ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      }).map((sink) => ({ sink, deliveryTimeoutMs: ITSM_DELIVERY_TIMEOUT_MS }))
+    : [];
+  return [...buildWebhookSinks(policy, secret, deps), ...itsm];
 }

@@ -67,6 +67,16 @@ export const Jobs = {
     attempts: 3,
   }),
   /**
+   * The CAB gate (approval.itsm: required): read the ServiceNow approvals that are due; an approval
+   * hands its change to the deployment scheduler, a rejection rejects it. Recurring.
+   */
+  itsmCab: define({
+    name: 'itsm.cab',
+    queue: 'maintenance',
+    schema: z.strictObject({}),
+    attempts: 1,
+  }),
+  /**
    * A slash command whose answer may take a while, answered through Slack's response_url (checked
    * against Slack's hosts before anything is sent). The command text is parsed again by the worker.
    */

@@ -25,6 +25,8 @@ export interface JobHandlerDeps {
   notify: () => Promise<NotifyResult>;
   /** Runs a team's weekly digest (src/jobs/digest.ts createDigestJob); without it the job is not handled. */
   digest?: (data: JobData<typeof Jobs.digest>) => Promise<unknown>;
+  /** Reads the CAB approvals that are due (CabGate.poll); without it the job is not handled. */
+  cab?: () => Promise<unknown>;
   /** The answer to a queued slash command. */
   answerCommand: (text: string) => Promise<MessageContent>;
   /** A Respond that POSTs to a response_url (which it checks first). */
@@ -40,6 +42,8 @@ export function createJobHandlers(deps: JobHandlerDeps): JobHandlers {
   const handlers = new JobHandlers();
   const digest = deps.digest;
   if (digest) handlers.on(Jobs.digest, (data) => digest(data));
+  const cab = deps.cab;
+  if (cab) handlers.on(Jobs.itsmCab, () => cab());
   return handlers
     .on(Jobs.feedsSync, async (data, { logger }) => {
       const started = now();
@@ -105,4 +109,14 @@ export function createJobHandlers(deps: JobHandlerDeps): JobHandlers {
 export async function scheduleRecurring(queue: JobQueue, policy: Config['policy']): Promise<void> {
   await queue.repeat('feeds-sync', Jobs.feedsSync, {}, policy.feeds.syncInterval);
   await queue.repeat('inventory-collect', Jobs.inventoryCollect, {}, policy.inventory.collectInterval);
+  const sn = policy.itsm.servicenow;
+  if (policy.approval.itsm === 'required' && sn?.enabled) {
+    // each record keeps its own backoff (nextPollAt); the job only looks for the ones that are due
+    await queue.repeat(
+      'itsm-cab',
+      Jobs.itsmCab,
+      {},
+      Math.max(5_000, Math.min(sn.approvalPoll.initial, 60_000)),
+    );
+  }
 }

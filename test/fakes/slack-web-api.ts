@@ -341,6 +341,20 @@ export class FakeSlackWebApi {
         msg.updates++;
         return { ok: true, channel, ts, text: msg.text ?? '' };
       }
+      case 'chat.getPermalink': {
+        // https://api.slack.com/methods/chat.getPermalink
+        const channel = str('channel');
+        const ts = str('message_ts');
+        const msg = this.messages.find((m) => m.channel === channel && m.ts === ts);
+        if (!msg) return { ok: false, error: 'message_not_found' };
+        const root = msg.threadTs ?? msg.ts;
+        const link = `https://fake.slack.test/archives/${channel}/p${ts?.replace('.', '') ?? ''}`;
+        return {
+          ok: true,
+          channel,
+          permalink: msg.threadTs ? `${link}?thread_ts=${root}&cid=${channel}` : link,
+        };
+      }
       case 'chat.postEphemeral': {
         const channel = str('channel');
         const user = str('user');

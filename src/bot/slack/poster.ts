@@ -86,6 +86,17 @@ export class SlackPoster implements ChatPlatform {
     return { ...this.ref(res, ref.channel), threadId: threadTs };
   }
 
+  /** The message's permalink (chat.getPermalink), for links back from other tools. */
+  async permalink(ref: Pick<MessageRef, 'channel' | 'id'>): Promise<string> {
+    const res = (await this.withRetry(`chat.getPermalink in ${ref.channel}`, () =>
+      this.client.chat.getPermalink({ channel: ref.channel, message_ts: ref.id }),
+    )) as { permalink?: string };
+    if (typeof res.permalink !== 'string') {
+      throw toPatchbotError(new Error('chat.getPermalink answered without a permalink'), 'chat.getPermalink');
+    }
+    return res.permalink;
+  }
+
   async postEphemeral(to: Destination, userId: string, content: MessageContent): Promise<void> {
     const { text, blocks } = renderMessage(content);
     // Ephemeral messages are not channel posts: they do not count against the channel's pace.

@@ -275,6 +275,16 @@ export function renderCampaign(view: CampaignView): SlackMessage {
         ).text
       }`,
     );
+  if (view.itsm && view.itsm.length > 0)
+    fields.push(
+      `*ITSM*\n${view.itsm
+        .slice(0, 5)
+        .map(
+          (r) =>
+            `${link(r.url, `${r.system}${r.kind === 'incident' ? ' incident' : ''} ${r.number}`)}${r.note ? ` (${esc(r.note)})` : ''}`,
+        )
+        .join('\n')}`,
+    );
   blocks.push(section(intro.join('\n'), fields));
 
   if (view.risk.topFactors.length > 0) {

@@ -364,6 +364,18 @@ export function campaignBody(view: CampaignView, scale: number, mentions: Mentio
       ).join(' → '),
     });
   body.push(facts(factList));
+  if (view.itsm && view.itsm.length > 0)
+    body.push(
+      rich(
+        view.itsm
+          .slice(0, 5)
+          .flatMap((r, i) => [
+            ...(i > 0 ? [' · '] : [{ text: 'ITSM: ', bold: true }]),
+            { text: `${r.system}${r.kind === 'incident' ? ' incident' : ''} ${r.number}`, url: r.url },
+            ...(r.note ? [` (${r.note})`] : []),
+          ]),
+      ),
+    );
 
   if (view.risk.topFactors.length > 0) {
     const factors = view.risk.topFactors

@@ -102,6 +102,21 @@ export interface RiskSummary {
   topFactors: { label: string; contribution: number }[];
 }
 
+/** A record in an ITSM tool: "ServiceNow CHG0031234", with its page and what it waits for. */
+export interface ItsmRecordView {
+  system: 'ServiceNow' | 'Jira';
+  kind: 'change' | 'incident';
+  number: string;
+  url: string;
+  /** "waiting for CAB approval", "CAB approved", "CAB rejected". */
+  note?: string;
+}
+
+/** "ServiceNow CHG0031234 (waiting for CAB approval)" */
+export function itsmRecordText(r: ItsmRecordView): string {
+  return `${r.system}${r.kind === 'incident' ? ' incident' : ''} ${r.number}${r.note ? ` (${r.note})` : ''}`;
+}
+
 export interface CampaignView {
   type: 'campaign';
   /** Change request id: the value every button carries. */
@@ -133,6 +148,8 @@ export interface CampaignView {
   actions: CampaignActionKind[];
   /** Set on a re-post: why the campaign is posted again at the top ("became KEV", "risk rose to 91"). */
   escalationReason?: string;
+  /** The change's records in the team's ITSM tool (change record first, then incidents). */
+  itsm?: ItsmRecordView[];
   /** When the view was built: "overdue" and "due in" are relative to it. */
   asOf: Date;
 }

@@ -8,6 +8,8 @@
  *
  * Exit status: 0 when recorded (or already recorded), 1 when refused or on error.
  */
+import { itsmRecordText } from '../../bot/views/index.js';
+import { itsmRecordViews } from '../../usecases/approvals/view.js';
 import os from 'node:os';
 import { Option, type Command } from 'commander';
 import type { ChatPlatform } from '../../bot/chat-platform.js';
@@ -351,8 +353,9 @@ export function registerChanges(program: Command, io: CliIo): void {
       await withApp(io, {}, async (app) => {
         const c = await app.repos.changes.get(ref);
         const now = new Date();
+        const records = itsmRecordViews(await app.repos.itsmLinks.forChange(c.id), c);
         if (o.format === 'json') {
-          writeLine(io.stdout, JSON.stringify(changeJson(app, c, now), null, 2));
+          writeLine(io.stdout, JSON.stringify({ ...changeJson(app, c, now), itsm: records }, null, 2));
           return;
         }
         const s = standing(app, c, now);
@@ -376,6 +379,7 @@ export function registerChanges(program: Command, io: CliIo): void {
             `  ${iso(d.createdAt)}  ${words(d.kind).padEnd(11)} ${d.actorDisplay ?? d.actorId} (${d.surface}, round ${d.round})` +
               `${d.emergency ? ' emergency' : ''}${d.deferUntil ? ` until ${iso(d.deferUntil)}` : ''}${d.reason ? `: ${d.reason}` : ''}`,
           );
+        for (const r of records) out(`itsm       ${itsmRecordText(r)} ${r.url}`);
         const hosts = c.findings.filter((f) => f.status !== 'fixed');
         out(`hosts (${new Set(hosts.map((f) => f.hostName)).size})`);
         for (const f of hosts)

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { TZDate } from '@date-fns/tz';
 import { Option, type Command } from 'commander';
 import { checkEnv, formatEnvIssue, type Env, type EnvIssue } from '../../config/env.js';
+import { itsmEnvNames } from '../../config/index.js';
 import {
   DEFAULT_POLICY,
   DEFAULT_POLICY_PATH,
@@ -106,6 +107,15 @@ export async function runConfigCheck(
     policy = check.policy;
   }
   if (policy) report.policy.summary = summarizePolicy(policy, now);
+  // the credentials the policy's ITSM integrations read (docs/integrations.md)
+  for (const name of policy ? itsmEnvNames(policy) : []) {
+    if ((io.env[name] ?? '') === '') {
+      report.env.errors.push({
+        variable: name,
+        message: "expected a value: the policy's itsm section reads its credentials from it",
+      });
+    }
+  }
   if (envCheck.env) report.env.summary = summarizeEnv(envCheck.env);
   report.ok = report.policy.errors.length === 0 && report.env.errors.length === 0;
   return report;

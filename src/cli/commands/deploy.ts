@@ -4,6 +4,7 @@
  * `start` schedules an approved change (its jobs run in `patchbot worker`); the control commands act
  * on a deployment as the chat buttons do. Every change is audited with the CLI user.
  */
+import { createCabHold } from '../../integrations/itsm/index.js';
 import { Option, type Command } from 'commander';
 import type { DeploymentPlan } from '../../core/deployments/plan.js';
 import type { DeploymentDetail } from '../../db/repositories/deployment-repository.js';
@@ -149,6 +150,9 @@ async function withEngine<T>(
       now: () => new Date(),
       logger: app.logger,
     };
+    // approval.itsm: required: a change waits for the CAB in ServiceNow here too
+    const gate =
+      app.config.policy.approval.itsm === 'required' ? { gate: createCabHold(app.repos.itsmLinks) } : {};
     if (!options.redis) {
       const offline: ServiceDeps = {
         ...base,
@@ -160,6 +164,7 @@ async function withEngine<T>(
         },
         hosts: app.repos.hosts,
         policy: app.config.policy,
+        ...gate,
       };
       return fn(offline, app);
     }
@@ -170,7 +175,10 @@ async function withEngine<T>(
       prefix: app.config.env.queuePrefix,
     });
     try {
-      return await fn({ ...registration.engine, hosts: app.repos.hosts, policy: app.config.policy }, app);
+      return await fn(
+        { ...registration.engine, hosts: app.repos.hosts, policy: app.config.policy, ...gate },
+        app,
+      );
     } finally {
       await registration.close();
       connection.disconnect();

@@ -11,6 +11,8 @@ import type { Webhook } from '../../config/policy-webhooks.js';
 import { pingCloudEvent } from '../../core/events/cloudevent.js';
 import { NotFoundError, UsageError, userMessageOf } from '../../core/errors.js';
 import type { DeadLetter, SinkStats } from '../../db/repositories/event-repository.js';
+import { JIRA_SINK } from '../../integrations/itsm/jira/sink.js';
+import { SERVICENOW_SINK } from '../../integrations/itsm/servicenow/sink.js';
 import { buildWebhookSinks } from '../../integrations/sinks.js';
 import { WEBHOOK_SINK_PREFIX, type WebhookSink } from '../../integrations/webhook-sink.js';
 import { redactUrl } from '../../logging/redact.js';
@@ -31,6 +33,14 @@ function secretState(config: Config, w: Webhook): 'set' | 'not set' | 'too short
   const v = config.secret(w.secretEnv);
   if (v === undefined) return 'not set';
   return v.length < 16 ? 'too short' : 'set';
+}
+
+const ITSM_SINKS: ReadonlySet<string> = new Set([SERVICENOW_SINK, JIRA_SINK]);
+
+/** A sink as `--sink` names it: an ITSM tool, "webhook:NAME", or a webhook's bare name. */
+function sinkNamed(name: string | undefined): string | undefined {
+  if (name === undefined || name.includes(':') || ITSM_SINKS.has(name)) return name;
+  return `${WEBHOOK_SINK_PREFIX}${name}`;
 }
 
 function figures(s: SinkStats | undefined): Omit<SinkStats, 'sink'> {
@@ -136,10 +146,10 @@ export function registerWebhooks(program: Command, io: CliIo): void {
     .description(
       'The dead-letter list: deliveries given up on after their last attempt or refused by the receiver.',
     )
-    .option('--sink <name>', 'only this sink ("webhook:NAME", or a webhook name)')
+    .option('--sink <name>', 'only this sink ("webhook:NAME" or a webhook name, "servicenow", "jira")')
     .addOption(formatOption())
     .action(async (o: { format: Format; sink?: string }) => {
-      const sink = o.sink === undefined || o.sink.includes(':') ? o.sink : `${WEBHOOK_SINK_PREFIX}${o.sink}`;
+      const sink = sinkNamed(o.sink);
       const dead = await withApp(io, {}, (app) =>
         app.repos.events.deadLetters(sink === undefined ? {} : { sink }),
       );
@@ -173,13 +183,16 @@ export function registerWebhooks(program: Command, io: CliIo): void {
     )
     .argument('[ids...]', 'delivery ids, as `webhooks failed` lists them')
     .option('--all', 'every failed delivery')
-    .option('--sink <name>', 'with --all: only this sink ("webhook:NAME", or a webhook name)')
+    .option(
+      '--sink <name>',
+      'with --all: only this sink ("webhook:NAME" or a webhook name, "servicenow", "jira")',
+    )
     .addOption(formatOption())
     .action(async (ids: string[], o: { all?: boolean; sink?: string; format: Format }) => {
       if (o.all === true && ids.length > 0) throw new UsageError('give delivery ids or --all, not both');
       if (o.all !== true && ids.length === 0) throw new UsageError('give delivery ids or --all');
       if (o.sink !== undefined && o.all !== true) throw new UsageError('--sink goes with --all');
-      const sink = o.sink === undefined || o.sink.includes(':') ? o.sink : `${WEBHOOK_SINK_PREFIX}${o.sink}`;
+      const sink = sinkNamed(o.sink);
       const requeued = await withApp(io, {}, (app) =>
         app.repos.events.retry(
           o.all === true ? { all: true, ...(sink === undefined ? {} : { sink }) } : { ids },

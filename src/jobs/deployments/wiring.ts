@@ -9,7 +9,7 @@ import type { ChatMention } from '../../bot/views/index.js';
 import type { Policy } from '../../config/policy-schema.js';
 import type { Repositories } from '../../db/index.js';
 import type { Logger } from '../../logging/logger.js';
-import type { CampaignMessenger, DeploymentPort } from '../../usecases/approvals/ports.js';
+import type { CampaignMessenger, DeploymentGate, DeploymentPort } from '../../usecases/approvals/ports.js';
 import {
   createChatProgress,
   createDeploymentPort,
@@ -61,6 +61,8 @@ export interface DeploymentServicesDeps {
   shutdown?: ShutdownSignal;
   /** How often the outbox is looked at when nothing nudged it (default 1 s). */
   outboxPollMs?: number;
+  /** Approval outside patchbot an approved change also waits for (the CAB in ServiceNow). */
+  gate?: DeploymentGate;
 }
 
 export interface DeploymentServices {
@@ -136,6 +138,7 @@ export function deploymentServices(deps: DeploymentServicesDeps): DeploymentServ
     ...registration.engine,
     hosts: deps.repos.hosts,
     policy: deps.config.policy,
+    ...(deps.gate ? { gate: deps.gate } : {}),
   });
   return {
     register: (handlers) => {

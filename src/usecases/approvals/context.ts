@@ -12,7 +12,9 @@ import type { ChangeDetail } from '../../db/repositories/change-repository.js';
 import type { DeploymentPort } from './ports.js';
 import { groupsNamed, ledgerPolicy } from './rules.js';
 
-export type ApprovalRepos = Pick<Repositories, 'changes' | 'hosts' | 'notifications' | 'deployments'>;
+export type ApprovalRepos = Pick<Repositories, 'changes' | 'hosts' | 'notifications' | 'deployments'> &
+  /** The change's ITSM records, shown on its message (when given). */
+  Partial<Pick<Repositories, 'itsmLinks'>>;
 
 export interface ApprovalsDeps {
   repos: ApprovalRepos;

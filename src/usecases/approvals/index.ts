@@ -15,6 +15,7 @@
 import type { ApprovalHandlers } from '../../bot/handlers/index.js';
 import type { ApproverSet } from '../../core/policy/approval.js';
 import type { CampaignStore, CampaignViewFn } from '../notify.js';
+import { cabApproved, cabRejected, type ItsmRecordRef } from './cab.js';
 import { createCampaignStore } from './campaigns.js';
 import { createContext, type ApprovalsDeps } from './context.js';
 import { createApprovalHandlers } from './handlers.js';
@@ -27,6 +28,7 @@ import { sweep } from './sweep.js';
 export * from './ports.js';
 export type { ApprovalRepos, ApprovalsDeps } from './context.js';
 export type { DecideInput, DecideResult, DecisionKind } from './record.js';
+export type { ItsmRecordRef } from './cab.js';
 export { actorOf } from './handlers.js';
 export { ruleFor, resolveApprovers, environmentsOf, ledgerOf, ledgerPolicy } from './rules.js';
 export { buildCampaignView, campaignStateOf, plannedRings } from './view.js';
@@ -42,6 +44,10 @@ export interface Approvals {
   sweep(): Promise<{ reopened: number }>;
   /** Records a decision from any surface (the CLI uses it too). */
   decide(input: DecideInput): Promise<DecideResult>;
+  /** The CAB approved the change's ITSM record: deploy it if it still waits, say so in its thread. */
+  cabApproved(changeId: string, record: ItsmRecordRef): Promise<void>;
+  /** The CAB rejected the change's ITSM record (already recorded): refresh its message, say so. */
+  cabRejected(changeId: string, record: ItsmRecordRef): Promise<void>;
 }
 
 export function createApprovals(deps: ApprovalsDeps): Approvals {
@@ -58,5 +64,7 @@ export function createApprovals(deps: ApprovalsDeps): Approvals {
       return ruleFor(deps.policy, change).rule.approvers;
     },
     sweep: () => sweep(ctx, messenger),
+    cabApproved: (changeId, record) => cabApproved(ctx, messenger, changeId, record),
+    cabRejected: (changeId, record) => cabRejected(ctx, messenger, changeId, record),
   };
 }

@@ -39,7 +39,8 @@ export async function campaignView(
   const deployment = latest
     ? deploymentCampaignState(await repos.deployments.detail(latest.id), now)
     : undefined;
-  return buildCampaignView({ policy: ctx.policy, change, facts, hosts, deployment, now, groupsOf });
+  const itsm = repos.itsmLinks ? await repos.itsmLinks.forChange(change.id) : [];
+  return buildCampaignView({ policy: ctx.policy, change, facts, hosts, deployment, now, groupsOf, itsm });
 }
 
 export function createMessenger(ctx: ApprovalsContext): CampaignMessenger {

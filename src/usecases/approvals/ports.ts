@@ -35,3 +35,15 @@ export interface CampaignMessenger {
   /** Writes into the thread of the change's messages. */
   reply(changeId: string, content: MessageContent): Promise<void>;
 }
+
+/**
+ * Something outside patchbot that must also agree before an approved change is deployed (the
+ * change advisory board in ServiceNow: policy `approval.itsm: required`).
+ */
+export interface DeploymentGate {
+  /**
+   * Undefined when the change may be deployed now; otherwise one sentence saying what it waits
+   * for ("Waiting for CAB approval in ServiceNow CHG0031234"), with the record when there is one.
+   */
+  holds(changeId: string): Promise<{ summary: string; record?: { number: string; url: string } } | undefined>;
+}

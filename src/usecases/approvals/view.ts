@@ -8,6 +8,7 @@ import {
   type Approval,
   type CampaignState,
   type CampaignView,
+  type ItsmRecordView,
   type PersonRef,
 } from '../../bot/views/index.js';
 import { assignRings, type PlanHost } from '../../core/deployments/plan.js';
@@ -15,6 +16,7 @@ import type { RiskFactor, Severity, SsvcDecision } from '../../core/model.js';
 import { ledgerState, type LedgerEntry } from '../../core/policy/ledger.js';
 import type { Policy } from '../../config/policy-schema.js';
 import type { ChangeDetail, DecisionRecord } from '../../db/repositories/change-repository.js';
+import type { ItsmLinkRecord } from '../../db/repositories/itsm-link-repository.js';
 import type { CveFacts } from '../../db/repositories/notification-queries.js';
 import type { HostRecord } from '../../db/types.js';
 import { ringSpecs } from '../deployments/plan.js';
@@ -165,6 +167,40 @@ export interface ViewInputs {
   now: Date;
   /** The groups a person is in (approval rules naming groups). */
   groupsOf?: (actorId: string) => readonly string[];
+  /** The change's records in ITSM tools. */
+  itsm?: readonly ItsmLinkRecord[];
+}
+
+const SYSTEM_NAMES = { servicenow: 'ServiceNow', jira: 'Jira' } as const;
+
+/** The ITSM records as the message shows them; the CAB's answer on the ServiceNow change record. */
+export function itsmRecordViews(
+  links: readonly ItsmLinkRecord[],
+  change: Pick<ChangeDetail, 'status'>,
+): ItsmRecordView[] {
+  return [...links]
+    .sort((a, b) =>
+      a.kind === b.kind ? a.createdAt.getTime() - b.createdAt.getTime() : a.kind === 'change' ? -1 : 1,
+    )
+    .map((l) => {
+      const note =
+        l.kind !== 'change' || l.approval === null
+          ? undefined
+          : l.approval === 'requested'
+            ? change.status === 'approved' || change.status === 'pending' || change.status === 'deferred'
+              ? 'waiting for CAB approval'
+              : undefined
+            : l.approval === 'approved'
+              ? 'CAB approved'
+              : 'CAB rejected';
+      return {
+        system: SYSTEM_NAMES[l.system],
+        kind: l.kind,
+        number: l.number,
+        url: l.url,
+        ...(note ? { note } : {}),
+      };
+    });
 }
 
 /** The campaign message of a change (pure: everything it shows is passed in). */
@@ -235,6 +271,7 @@ export function buildCampaignView(input: ViewInputs): CampaignView {
     slaDue: due?.at ?? kevDue ?? now,
     ...(due?.reason ? { slaReason: due.reason } : {}),
     rings: plannedRings(input.policy, hosts),
+    ...(input.itsm && input.itsm.length > 0 ? { itsm: itsmRecordViews(input.itsm, change) } : {}),
     state,
     actions: campaignActions(state),
     asOf: now,

@@ -122,6 +122,10 @@ export function createDeploymentPort(deps: DeploymentPortDeps): DeploymentPort {
   return {
     async approved(changeId: string, actor: DecisionActor): Promise<{ summary: string }> {
       const change = await deps.deployments.changeForDeployment(changeId);
+      // approval outside patchbot (the CAB): the change stays approved and waits; the gate's
+      // poller hands it over again once it is given
+      const held = await deps.gate?.holds(change.id);
+      if (held) return { summary: `${held.summary}.` };
       let emergency = false;
       let laneNote = '';
       if (change.emergency) {

@@ -10,6 +10,7 @@ import type {
   DeploymentRecord,
 } from '../../db/repositories/deployment-repository.js';
 import type { HostRepository } from '../../db/repositories/host-repository.js';
+import type { DeploymentGate } from '../approvals/ports.js';
 import { matchesSelector } from '../hosts.js';
 import { audit, beginRollback, notify, outboxesOf, progressEvent, startRing } from './engine.js';
 import { planChange, type ChangePlan, type PlanPolicy, type PlannedHostTargets } from './plan.js';
@@ -18,6 +19,8 @@ import { SYSTEM_ACTOR, type Actor, type DeploymentProgressEvent, type EngineDeps
 export interface ServiceDeps extends EngineDeps {
   hosts: Pick<HostRepository, 'list'>;
   policy: PlanPolicy;
+  /** Approval outside patchbot that must also be given (the CAB in ServiceNow); none when undefined. */
+  gate?: DeploymentGate;
 }
 
 export interface ScheduleInput {
@@ -151,6 +154,12 @@ export async function scheduleDeployment(deps: ServiceDeps, input: ScheduleInput
       `change #${change.number} is ${change.status.replaceAll('_', ' ')}, not approved: only an approved change can be deployed`,
       { details: { change: change.number, status: change.status } },
     );
+  }
+  const held = await deps.gate?.holds(change.id);
+  if (held) {
+    throw new PolicyDeniedError(`change #${change.number} cannot be deployed yet: ${held.summary}`, {
+      details: { change: change.number, ...(held.record ? { record: held.record.number } : {}) },
+    });
   }
   const { planned } = await prepare(deps, change, emergency, now);
   if (planned.rings.length === 0) {
