@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import type { ChatMention } from '../../bot/views/index.js';
 import type { Policy } from '../../config/policy-schema.js';
 import type { Repositories } from '../../db/index.js';
+import type { CommandObserver } from '../../executors/observed.js';
 import type { Logger } from '../../logging/logger.js';
 import type { CampaignMessenger, DeploymentPort } from '../../usecases/approvals/ports.js';
 import {
@@ -61,6 +62,8 @@ export interface DeploymentServicesDeps {
   shutdown?: ShutdownSignal;
   /** How often the outbox is looked at when nothing nudged it (default 1 s). */
   outboxPollMs?: number;
+  /** Hears of every command run over SSH (the SSH metrics). */
+  onCommand?: CommandObserver;
 }
 
 export interface DeploymentServices {
@@ -125,6 +128,7 @@ export function deploymentServices(deps: DeploymentServicesDeps): DeploymentServ
           policyPath: deps.config.policyPath,
           env: deps.config.env.sshAuthSock === undefined ? {} : { sshAuthSock: deps.config.env.sshAuthSock },
         },
+        ...(deps.onCommand ? { onCommand: deps.onCommand } : {}),
       }),
     now: deps.now,
     logger,
