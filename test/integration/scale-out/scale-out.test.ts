@@ -403,7 +403,7 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('two serve and three
         messageTs: ref.id,
         responseUrl,
       });
-      const serve = serves[i % 2] as PatchbotProcess;
+      const serve = serves[i % 2];
       return { serve, body, id: responseUrl.split('/').pop() ?? '' };
     });
     const acks = await Promise.all(
@@ -529,7 +529,7 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('two serve and three
       expect(res.status).toBe(200);
       return { p, ...parseExposition(res.body) };
     };
-    const scraped = [await scrape(serves[0] as PatchbotProcess), ...(await Promise.all(workers.map(scrape)))];
+    const scraped = [await scrape(serves[0]), ...(await Promise.all(workers.map(scrape)))];
     // what only a worker does (jobs, SSH) or only a serve (chat) shows where it happened; the
     // announcement counter stays empty here (the campaign was posted by the test itself)
     const needSample: Record<string, 'serve' | 'worker' | 'any' | 'none'> = {
@@ -551,7 +551,7 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('two serve and three
             [...m.labels].sort(),
           );
       }
-      const serveHas = seriesIn(scraped[0] as (typeof scraped)[number]).length > 0;
+      const serveHas = seriesIn(scraped[0]).length > 0;
       const workerHas = scraped.slice(1).some((s) => seriesIn(s).length > 0);
       if (where === 'any') {
         expect(serveHas, `serve: samples of ${m.name}`).toBe(true);
