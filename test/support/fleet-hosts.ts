@@ -108,6 +108,11 @@ while [ $# -gt 0 ]; do
     *) shift ;;
   esac
 done
+# no names: every installed package (what inventory collection asks for)
+if [ $# -eq 0 ]; then
+  awk -F'\\t' '{ printf "%s\\t%s\\t%s\\t%s\\tinstall ok installed\\n", $1, $2, $3, $4 }' "$state/installed"
+  exit 0
+fi
 rc=0
 for n in "$@"; do
   line=$(awk -F'\\t' -v n="$n" '$1 == n' "$state/installed")
