@@ -14,8 +14,8 @@
  * this machine: the workers, PostgreSQL, Redis and the hosts share its CPUs.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
-import { cpus, loadavg } from 'node:os';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -29,7 +29,7 @@ import { scheduleDeployment } from '../src/usecases/deployments/service.js';
 import { rescanHosts } from '../src/usecases/rescan.js';
 import { DEFAULT_RISK_POLICY } from '../src/core/risk/policy.js';
 import { registerFleet, reposOf, seedChange } from '../test/integration/deployments/support.js';
-import { createTempDir, createTempPostgres } from '../test/support/db.js';
+import { createTempPostgres } from '../test/support/postgres.js';
 import { startFleet } from '../test/support/fleet-hosts.js';
 import { spawnPatchbot, waitForLine, type Proc } from '../test/support/process.js';
 import { importAdvisories, storeFleet } from './fleet-rescan.bench.js';
@@ -63,7 +63,7 @@ export async function run(): Promise<void> {
   const logger = pino({ level: 'silent' });
   const temp = await createTempPostgres('bench_scaleout');
   const db = await openDatabase({ url: temp.url, dataDir: '/nonexistent' });
-  const tmp = await createTempDir('bench-scaleout');
+  const tmp = { dir: await mkdtemp(path.join(tmpdir(), 'bench-scaleout-')) };
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const prefix = `pbbench-${randomBytes(4).toString('hex')}`;
   const fleet = await startFleet(
@@ -238,7 +238,7 @@ export async function run(): Promise<void> {
     await fleet.stop();
     await db.close();
     await temp.drop();
-    await tmp.remove();
+    await rm(tmp.dir, { recursive: true, force: true });
   }
 }
 
