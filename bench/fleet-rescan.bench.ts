@@ -108,7 +108,7 @@ const kevEntry = (cve: string, day: number) => ({
   },
 });
 
-async function importAdvisories(repos: Repositories, advisories: Advisory[]): Promise<void> {
+export async function importAdvisories(repos: Repositories, advisories: Advisory[]): Promise<void> {
   for (let i = 0; i < advisories.length; i += 1_000) {
     await repos.advisories.upsertAdvisories(advisories.slice(i, i + 1_000));
   }
@@ -133,7 +133,7 @@ async function importEnrichment(repos: Repositories, advisories: Advisory[], ran
 }
 
 /** Hosts, one snapshot each and their packages, with multi-row INSERTs over unnest(). */
-async function storeFleet(url: string, fleet: Fleet): Promise<number> {
+export async function storeFleet(url: string, fleet: Fleet): Promise<number> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   let rows = 0;

@@ -41,7 +41,8 @@ import { connectRedis } from './jobs/connection.js';
 import { Jobs } from './jobs/definitions.js';
 import { createDigestJob, scheduleDigests } from './jobs/digest.js';
 import { createJobHandlers, scheduleRecurring } from './jobs/handlers.js';
-import { createJobQueue, type JobQueue } from './jobs/queue.js';
+import { createJobQueue, queueStats, type JobQueue } from './jobs/queue.js';
+import { UnrecoverableError } from 'bullmq';
 import { startJobRunner, type JobRunner } from './jobs/worker.js';
 import { deploymentServices, type DeploymentServices } from './jobs/deployments/wiring.js';
 import { createEventDispatcher } from './jobs/events/dispatcher.js';
@@ -365,12 +366,14 @@ function deploymentsFor(
   approvals: Approvals,
   closer: Closer,
   shutdown: ShutdownSignal,
+  metrics: Metrics,
 ): DeploymentServices {
   // approval.itsm: required: an approved change also waits for the CAB in ServiceNow
   const gate =
     config.policy.approval.itsm === 'required' ? { gate: createCabHold(core.repos.itsmLinks) } : {};
   const deployments = deploymentServices({
     ...gate,
+    onCommand: (o) => metrics.observeCommand(o),
     config,
     repos: core.repos,
     connection: core.producer,
@@ -468,6 +471,7 @@ function services(
     ...(cab ? { cab: () => cab.poll() } : {}),
     answerCommand: (text) => answerQueuedCommand(statusDeps, text),
     respondVia: (url) => respondVia(url, apiUrl === undefined ? {} : { apiUrl }),
+    onCommand: (o) => metrics.observeCommand(o),
   });
   return { statusDeps, notify, jobHandlers, itsm };
 }
@@ -499,7 +503,15 @@ function startRunner(
   });
   for (const w of runner.workers) {
     w.on('completed', (job) => metrics.jobs.inc({ job: job.name, outcome: 'completed' }));
-    w.on('failed', (job) => metrics.jobs.inc({ job: job?.name ?? 'unknown', outcome: 'failed' }));
+    w.on('failed', (job, err) => {
+      const name = job?.name ?? 'unknown';
+      metrics.jobs.inc({ job: name, outcome: 'failed' });
+      const retried =
+        job !== undefined &&
+        !(err instanceof UnrecoverableError) &&
+        job.attemptsMade < (job.opts.attempts ?? 1);
+      metrics.jobFailures.inc({ queue: w.name, job: name, retried: retried ? 'true' : 'false' });
+    });
   }
   return runner;
 }
@@ -510,15 +522,15 @@ async function openServices(
   logger: Logger,
   options: CoreOptions,
   closer: Closer,
-  metrics: (repos: Repositories) => Metrics,
+  metrics: (repos: Repositories, queue: JobQueue) => Metrics,
 ) {
   const core = await openCore(config, logger, options, closer);
-  const m = metrics(core.repos);
+  const m = metrics(core.repos, core.queue);
   const chat: ChatPlatforms = { list: [] };
   const late: { deployments?: DeploymentServices } = {};
   const shutdown = createShutdown();
   const approvals = approvalsFor(config, logger, core, chat, () => late.deployments);
-  const deployments = deploymentsFor(config, logger, core, approvals, closer, shutdown);
+  const deployments = deploymentsFor(config, logger, core, approvals, closer, shutdown, m);
   late.deployments = deployments;
   const svc = services(config, logger, core, m, approvals, chat);
   return { core, metrics: m, chat, approvals, deployments, svc, shutdown };
@@ -567,6 +579,21 @@ async function openChat(
   return { slack, teams };
 }
 
+/**
+ * The metrics of a long-running process: what it does (chat, jobs, HTTP, SSH) and the install's
+ * state read when scraped (findings, feeds, deployments, queues). docs/metrics.md lists them.
+ */
+function processMetrics(config: Config, repos: Repositories, queue: JobQueue): Metrics {
+  return new Metrics({
+    openByBand: () => repos.status.openByBand(),
+    feedAges: async () =>
+      feedAges(await repos.advisories.feedFreshness(), config.policy.feeds.maxAge, new Date()),
+    deploymentStates: () => repos.status.deploymentStates(),
+    hostRunStates: () => repos.status.activeHostRunStates(),
+    queues: () => queueStats(queue),
+  });
+}
+
 /** `patchbot serve`: the HTTP server (and job workers unless `worker: false`). */
 export async function startServe(
   config: Config,
@@ -575,17 +602,8 @@ export async function startServe(
 ): Promise<RunningApp> {
   const closer = new Closer(logger);
   try {
-    const opened = await openServices(
-      config,
-      logger,
-      options,
-      closer,
-      (repos) =>
-        new Metrics({
-          openByBand: () => repos.status.openByBand(),
-          feedAges: async () =>
-            feedAges(await repos.advisories.feedFreshness(), config.policy.feeds.maxAge, new Date()),
-        }),
+    const opened = await openServices(config, logger, options, closer, (repos, queue) =>
+      processMetrics(config, repos, queue),
     );
     const { core, metrics, approvals, deployments, svc, chat, shutdown } = opened;
     const groupMembers = (groupId: string) =>
@@ -651,8 +669,9 @@ export async function startServe(
       const jobHandlers = deployments.register(svc.jobHandlers);
       const runner = startRunner(config, logger, core.redis, jobHandlers, metrics, deployments.concurrency);
       closer.add('workers', () => drainRunner(runner, shutdown, config.env.shutdownGraceMs, logger));
-      await deployments.scheduleReconciler(core.queue);
-      core.whenRedisBack(() => deployments.scheduleReconciler(core.queue));
+      const every = config.policy.deployments.reconcileInterval;
+      await deployments.scheduleReconciler(core.queue, every);
+      core.whenRedisBack(() => deployments.scheduleReconciler(core.queue, every));
     }
     logger.info(
       {
@@ -675,20 +694,28 @@ export async function startServe(
   }
 }
 
+export interface WorkerOptions extends CoreOptions {
+  /**
+   * Serve GET /metrics, /healthz and /readyz on this port (0: any free port); without it the
+   * worker listens on nothing.
+   */
+  metricsPort?: number;
+  /** Address the metrics port listens on (default 0.0.0.0). */
+  metricsHost?: string;
+}
+
 /** `patchbot worker`: job workers and the recurring feeds sync and inventory collection. */
 export async function startWorker(
   config: Config,
   logger: Logger,
-  options: CoreOptions = {},
+  options: WorkerOptions = {},
 ): Promise<RunningApp> {
   const closer = new Closer(logger);
   try {
-    const opened = await openServices(
-      config,
-      logger,
-      options,
-      closer,
-      () => new Metrics({ processMetrics: false }),
+    const opened = await openServices(config, logger, options, closer, (repos, queue) =>
+      options.metricsPort === undefined
+        ? new Metrics({ processMetrics: false })
+        : processMetrics(config, repos, queue),
     );
     const { core, metrics, approvals, deployments, svc, shutdown } = opened;
     // The worker only posts: the chat edges are built for their posters and never listen.
@@ -705,19 +732,46 @@ export async function startWorker(
     closer.add('workers', () => drainRunner(runner, shutdown, config.env.shutdownGraceMs, logger));
     const schedules = async (): Promise<void> => {
       await scheduleRecurring(core.queue, config.policy);
-      await deployments.scheduleReconciler(core.queue);
+      await deployments.scheduleReconciler(core.queue, config.policy.deployments.reconcileInterval);
       await scheduleDigests(core.queue, config.policy, { repos: core.repos, now: core.now(), logger });
     };
     await schedules();
     core.whenRedisBack(schedules);
+    let port: number | undefined;
+    if (options.metricsPort !== undefined) {
+      const server = await listen(
+        createRequestListener({
+          metrics,
+          logger,
+          checks: {
+            database: () => core.repos.status.ping(),
+            redis: async () => {
+              if (core.redis.status !== 'ready') throw new Error(`connection ${core.redis.status}`);
+              await core.redis.ping();
+            },
+          },
+        }),
+        options.metricsPort,
+        options.metricsHost,
+      );
+      closer.add('http', () => server.close());
+      port = server.port;
+    }
     logger.info(
       {
         feedsEveryMs: config.policy.feeds.syncInterval,
         inventoryEveryMs: config.policy.inventory.collectInterval,
+        reconcileEveryMs: config.policy.deployments.reconcileInterval,
+        ...(port === undefined ? {} : { metricsPort: port }),
       },
       'patchbot worker is up',
     );
-    return { repos: core.repos, stop: () => closer.close(), handBack: () => shutdown.handBackNow() };
+    return {
+      ...(port === undefined ? {} : { port }),
+      repos: core.repos,
+      stop: () => closer.close(),
+      handBack: () => shutdown.handBackNow(),
+    };
   } catch (err) {
     await closer.close();
     throw err;

@@ -380,6 +380,8 @@ export const Deployments = z.strictObject({
   installTimeout: Duration.prefault('30m'),
   /** How often a host whose install or rollback result is unknown is looked at again. */
   recheckInterval: Duration.prefault('30s'),
+  /** How often a worker re-creates deployment jobs Redis lost from PostgreSQL (the reconciler). */
+  reconcileInterval: Duration.prefault('1m'),
   reboot: z
     .strictObject({
       policy: z.enum(['never', 'if-required', 'always']).default('if-required'),

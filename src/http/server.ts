@@ -7,7 +7,7 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { Metrics } from './metrics.js';
+import { routeLabel, type Metrics } from './metrics.js';
 
 /** One readiness check: resolves when the dependency answers, rejects (or times out) otherwise. */
 export type ReadinessCheck = () => Promise<void>;
@@ -63,12 +63,26 @@ export async function readiness(
   return { ok: entries.every(([, v]) => v === 'ok'), checks: Object.fromEntries(entries) };
 }
 
+/** Methods named in the latency histogram; others are `other`. */
+const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
 export function createRequestListener(deps: HttpDeps): RequestListener {
   const log = deps.logger.child({ name: 'http' });
   const json = (res: Parameters<RequestListener>[1], status: number, body: unknown) =>
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    const started = performance.now();
+    res.once('finish', () => {
+      deps.metrics.httpDuration.observe(
+        {
+          route: routeLabel(path ?? '/'),
+          method: HTTP_METHODS.has(req.method ?? '') ? (req.method ?? 'other') : 'other',
+          status: String(res.statusCode),
+        },
+        (performance.now() - started) / 1000,
+      );
+    });
     const get = req.method === 'GET' || req.method === 'HEAD';
     if (get && path === '/healthz') {
       json(res, 200, { status: 'ok' });

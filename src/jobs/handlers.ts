@@ -9,6 +9,7 @@ import { notice, type MessageContent } from '../bot/views/index.js';
 import type { Config } from '../config/index.js';
 import { PatchbotError, userMessageOf } from '../core/errors.js';
 import type { Repositories } from '../db/index.js';
+import type { CommandObserver } from '../executors/observed.js';
 import { collectHosts } from '../usecases/inventory.js';
 import { syncFeedSources } from '../usecases/feeds-sync.js';
 import type { NotifyResult } from '../usecases/notify.js';
@@ -34,6 +35,8 @@ export interface JobHandlerDeps {
   /** Base of relative feed paths (default: the process's working directory). */
   cwd?: string;
   now?: () => Date;
+  /** Hears of every command run over SSH (the SSH metrics). */
+  onCommand?: CommandObserver;
 }
 
 export function createJobHandlers(deps: JobHandlerDeps): JobHandlers {
@@ -65,7 +68,12 @@ export function createJobHandlers(deps: JobHandlerDeps): JobHandlers {
     })
     .on(Jobs.inventoryCollect, async (data, { logger }) => {
       const names = data.hosts ?? (await deps.repos.hosts.list()).map((h) => h.name);
-      const collected = await collectHosts({ repos: deps.repos, config: deps.config }, names, {
+      const inventoryDeps = {
+        repos: deps.repos,
+        config: deps.config,
+        ...(deps.onCommand ? { onCommand: deps.onCommand } : {}),
+      };
+      const collected = await collectHosts(inventoryDeps, names, {
         actor: { id: 'patchbot', display: 'scheduled inventory', surface: 'system' },
       });
       for (const f of collected.failed)

@@ -73,3 +73,40 @@ export function createJobQueue(connection: Redis, options: { prefix?: string } =
     },
   };
 }
+
+/** One queue's jobs by state and how long its oldest job ready to run has waited. */
+export interface QueueStatsRow {
+  queue: QueueName;
+  counts: Record<string, number>;
+  oldestWaitingAgeSeconds: number;
+}
+
+const COUNTED_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'waiting-children', 'failed'] as const;
+
+/**
+ * Every queue's depth (jobs by state) and the age of its oldest waiting job: the time since the job
+ * became ready to run (added, or its delay ran out). Read from Redis (a few commands per queue).
+ */
+export async function queueStats(
+  queue: JobQueue,
+  now: () => Date = () => new Date(),
+): Promise<QueueStatsRow[]> {
+  return Promise.all(
+    QUEUES.map(async (name) => {
+      const q = queue.queue(name);
+      const counts = await q.getJobCounts(...COUNTED_STATES);
+      // the wait list is oldest-last; prioritized jobs are read in priority order, so both are looked at
+      const [oldestWaiting] = await q.getJobs(['wait'], 0, 0, true);
+      const [firstPrioritized] = await q.getJobs(['prioritized'], 0, 0, true);
+      const readyAt = [oldestWaiting, firstPrioritized]
+        .filter((j) => j !== undefined)
+        .map((j) => j.timestamp + (j.delay ?? 0));
+      const oldest = readyAt.length > 0 ? Math.min(...readyAt) : undefined;
+      return {
+        queue: name,
+        counts,
+        oldestWaitingAgeSeconds: oldest === undefined ? 0 : Math.max(0, (now().getTime() - oldest) / 1000),
+      };
+    }),
+  );
+}

@@ -12,6 +12,7 @@ import type { InventorySnapshot, OsInfo } from '../core/model.js';
 import type { Repositories } from '../db/index.js';
 import { HostName, type HostRecord } from '../db/types.js';
 import type { Executor } from '../executors/executor.js';
+import { observedExecutor, type CommandObserver } from '../executors/observed.js';
 import { LocalExecutor } from '../executors/local/local-executor.js';
 import { SshExecutor } from '../executors/ssh/index.js';
 import { collectInventory, collectMany, type CollectWarning } from '../inventory/collector.js';
@@ -39,6 +40,8 @@ export interface InventoryDeps {
     policyPath: string;
     env: { sshAuthSock?: string };
   };
+  /** Hears of every command run over SSH (its duration and outcome: the SSH metrics). */
+  onCommand?: CommandObserver;
 }
 
 export interface CollectedHost {
@@ -139,7 +142,7 @@ export function executorFor(
       { details: { host: host.name } },
     );
   }
-  return new SshExecutor({
+  const ssh = new SshExecutor({
     host: host.name,
     address: host.address,
     port: host.port,
@@ -150,6 +153,7 @@ export function executorFor(
       : { agent: deps.config.env.sshAuthSock }),
     connectTimeoutMs: options.connectTimeoutMs ?? deps.config.policy.ssh.connectTimeout,
   });
+  return deps.onCommand ? observedExecutor(ssh, deps.onCommand) : ssh;
 }
 
 /** Stored hosts by name, in the order given (duplicates once); NotFoundError for an unknown name. */

@@ -108,6 +108,11 @@ while [ $# -gt 0 ]; do
     *) shift ;;
   esac
 done
+# no names: every installed package (what inventory collection asks for)
+if [ $# -eq 0 ]; then
+  awk -F'\\t' '{ printf "%s\\t%s\\t%s\\t%s\\tinstall ok installed\\n", $1, $2, $3, $4 }' "$state/installed"
+  exit 0
+fi
 rc=0
 for n in "$@"; do
   line=$(awk -F'\\t' -v n="$n" '$1 == n' "$state/installed")
@@ -395,12 +400,16 @@ const MARKERS = [
   'apk-installed',
 ];
 
-/** Starts one sshd per spec on 127.0.0.(first + i). */
+/**
+ * Starts one sshd per spec on 127.0.0.(first + i), or on `address(i)` for fleets larger than one
+ * /24 (all of 127.0.0.0/8 is loopback), `parallel` at a time (default 1).
+ */
 export async function startFleet(
   specs: readonly FleetHostSpec[],
-  options: { first?: number; bootMs?: number } = {},
+  options: { first?: number; bootMs?: number; address?: (index: number) => string; parallel?: number } = {},
 ): Promise<Fleet> {
   const first = options.first ?? 101;
+  const addressOf = options.address ?? ((i: number) => `127.0.0.${first + i}`);
   const bootMs = options.bootMs ?? 1_500;
   const hosts: FleetHost[] = [];
   const watchers: NodeJS.Timeout[] = [];
@@ -408,8 +417,8 @@ export async function startFleet(
   let clientKeyPath = '';
   let clientPub = '';
   try {
-    for (const [i, spec] of specs.entries()) {
-      const ssh = await startSshd({ address: `127.0.0.${first + i}`, scripts: STUBS });
+    const startOne = async (spec: FleetHostSpec, i: number): Promise<void> => {
+      const ssh = await startSshd({ address: addressOf(i), scripts: STUBS });
       const stateDir = join(ssh.dir, 'state');
       await mkdir(stateDir, { recursive: true });
       const reset = async (): Promise<void> => {
@@ -525,11 +534,17 @@ export async function startFleet(
           });
         },
       };
-      hosts.push(host);
-    }
+      hosts[i] = host;
+    };
+    // the first host's client key is the one every host accepts
+    const [head, ...rest] = specs;
+    if (head !== undefined) await startOne(head, 0);
+    const parallel = Math.max(1, options.parallel ?? 1);
+    for (let at = 0; at < rest.length; at += parallel)
+      await Promise.all(rest.slice(at, at + parallel).map((spec, j) => startOne(spec, at + j + 1)));
   } catch (err) {
     for (const w of watchers) clearInterval(w);
-    await Promise.all(hosts.map((h) => h.ssh.stop()));
+    await Promise.all(hosts.filter((h) => h !== undefined).map((h) => h.ssh.stop()));
     throw err;
   }
   return {

@@ -7,11 +7,13 @@
  * week. Stops cleanly on SIGTERM or SIGINT: no new host is claimed, hosts being worked on may
  * finish within PATCHBOT_SHUTDOWN_GRACE (default 10 minutes), the rest are handed back to another
  * worker (their commands keep running on the hosts), and it exits 0. A second signal hands back at once.
+ * With --metrics-port it serves GET /metrics (Prometheus), /healthz and /readyz.
  */
 import type { Command } from 'commander';
 import { createLogger } from '../../logging/logger.js';
 import { shutdownSignal, startWorker } from '../../main.js';
 import { loadCliConfig } from '../context.js';
+import { parsePort } from './serve.js';
 import type { CliIo } from '../io.js';
 
 export function registerWorker(program: Command, io: CliIo): void {
@@ -23,7 +25,13 @@ export function registerWorker(program: Command, io: CliIo): void {
         'hosts may finish within PATCHBOT_SHUTDOWN_GRACE (default 10m), the rest go to another worker.',
     )
     .option('--migrate', 'apply pending database migrations first (otherwise they refuse the start)')
-    .action(async (flags: { migrate?: boolean }) => {
+    .option(
+      '--metrics-port <port>',
+      'serve GET /metrics (Prometheus), /healthz and /readyz on this port (docs/metrics.md); default: no HTTP',
+    )
+    .option('--metrics-host <address>', 'address the metrics port listens on', '0.0.0.0')
+    .action(async (flags: { migrate?: boolean; metricsPort?: string; metricsHost: string }) => {
+      const metricsPort = flags.metricsPort === undefined ? undefined : parsePort(flags.metricsPort);
       const config = await loadCliConfig(io);
       const logger = createLogger({ level: config.env.logLevel, destination: io.stderr, pretty: false });
       for (const w of config.policyWarnings) logger.warn({ path: w.path }, w.message);
@@ -31,7 +39,11 @@ export function registerWorker(program: Command, io: CliIo): void {
       process.on('unhandledRejection', onRejection);
       const signal = shutdownSignal();
       try {
-        const app = await startWorker(config, logger, { migrate: flags.migrate === true, cwd: io.cwd });
+        const app = await startWorker(config, logger, {
+          migrate: flags.migrate === true,
+          cwd: io.cwd,
+          ...(metricsPort === undefined ? {} : { metricsPort, metricsHost: flags.metricsHost }),
+        });
         const received = await signal;
         logger.info({ signal: received }, 'shutting down');
         // a second signal ends the grace period: running hosts are handed back at once

@@ -158,6 +158,28 @@ export class StatusQueries {
     return out;
   }
 
+  /** Deployments by state (every deployment, finished ones too). */
+  async deploymentStates(): Promise<Record<string, number>> {
+    const rows = await this.prisma.$queryRaw<{ state: string; n: number }[]>`
+      SELECT state::text AS state, COUNT(*)::int AS n FROM "Deployment" GROUP BY state`;
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  /**
+   * Host runs by state, of the deployments that have not finished (planned, waiting for a window,
+   * running, soaking, paused, halted, rolling back): the hosts a rollout is working on now.
+   */
+  async activeHostRunStates(): Promise<Record<string, number>> {
+    const rows = await this.prisma.$queryRaw<{ state: string; n: number }[]>`
+      SELECT hr.state::text AS state, COUNT(*)::int AS n
+      FROM "HostRun" hr
+      JOIN "DeploymentRing" r ON r.id = hr."ringId"
+      JOIN "Deployment" d ON d.id = r."deploymentId"
+      WHERE d.state IN ('planned', 'waiting_window', 'running', 'soaking', 'paused', 'halted', 'rolling_back')
+      GROUP BY hr.state`;
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
   /** An advisory's summary and CVEs. */
   async advisory(id: string): Promise<{ id: string; summary: string; cves: string[] } | null> {
     return this.prisma.advisory.findUnique({

@@ -59,6 +59,9 @@ export interface TeamSyncResult {
   destinationsRemoved: { platform: ChatPlatformName; channelId: string }[];
 }
 
+/** Advisory lock serialising the policy's team and channel sync across processes ("pbts"). */
+export const POLICY_SYNC_LOCK_KEY = 0x70627473;
+
 export class TeamRepository {
   constructor(private readonly prisma: DbClient) {}
 
@@ -66,6 +69,9 @@ export class TeamRepository {
   async syncPolicy(teams: readonly TeamDefinition[], now: Date): Promise<TeamSyncResult> {
     const result: TeamSyncResult = { teamsAdded: [], destinationsAdded: [], destinationsRemoved: [] };
     await this.prisma.$transaction(async (tx) => {
+      // Processes starting together (several serve and worker processes) sync one after another:
+      // the second sees the first's teams instead of failing on their unique names.
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(${POLICY_SYNC_LOCK_KEY}::bigint)`;
       const wanted = new Map<string, string>();
       for (const t of teams) {
         const existing = await tx.team.findUnique({ where: { name: t.name } });

@@ -4,6 +4,8 @@
  * soak, a lease held by another worker) moves its own job back to delayed instead of holding a
  * worker slot.
  */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { DelayedError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { JobQueue } from '../queue.js';
@@ -25,6 +27,8 @@ export type DeploymentJobDeps = Omit<EngineDeps, 'scheduler'> & {
   connection: Redis;
   /** BullMQ key prefix (the runner's). */
   prefix?: string;
+  /** Names this process in the host runs it claims (default host:pid), so an operator sees who holds a host. */
+  processId?: string;
 };
 
 export interface DeploymentJobRegistration {
@@ -54,7 +58,8 @@ export function createDeploymentJobHandlers(deps: DeploymentJobDeps): Deployment
     now: deps.now,
     maxDelayMs: timing.maxDelayMs,
   });
-  const { connection: _connection, prefix: _prefix, ...rest } = deps;
+  const { connection: _connection, prefix: _prefix, processId: _processId, ...rest } = deps;
+  const processId = deps.processId ?? `${hostname()}:${process.pid}`;
   // A database blip is retried (with backoff, a cap) instead of failing a step. Not retried here:
   // what is not safe to run twice after an unseen outcome, and what retries on its own.
   const deployments = retryingTransient(deps.deployments, {
@@ -72,6 +77,7 @@ export function createDeploymentJobHandlers(deps: DeploymentJobDeps): Deployment
             deploymentId: data.deploymentId,
             ringIndex: data.ringIndex,
             lane: data.lane,
+            workerId: `${processId}/lane-${randomUUID()}`,
           }),
         );
       })

@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import type { ChatMention } from '../../bot/views/index.js';
 import type { Policy } from '../../config/policy-schema.js';
 import type { Repositories } from '../../db/index.js';
+import type { CommandObserver } from '../../executors/observed.js';
 import type { Logger } from '../../logging/logger.js';
 import type { CampaignMessenger, DeploymentGate, DeploymentPort } from '../../usecases/approvals/ports.js';
 import {
@@ -63,6 +64,8 @@ export interface DeploymentServicesDeps {
   outboxPollMs?: number;
   /** Approval outside patchbot an approved change also waits for (the CAB in ServiceNow). */
   gate?: DeploymentGate;
+  /** Hears of every command run over SSH (the SSH metrics). */
+  onCommand?: CommandObserver;
 }
 
 export interface DeploymentServices {
@@ -127,6 +130,7 @@ export function deploymentServices(deps: DeploymentServicesDeps): DeploymentServ
           policyPath: deps.config.policyPath,
           env: deps.config.env.sshAuthSock === undefined ? {} : { sshAuthSock: deps.config.env.sshAuthSock },
         },
+        ...(deps.onCommand ? { onCommand: deps.onCommand } : {}),
       }),
     now: deps.now,
     logger,
