@@ -125,7 +125,19 @@ export function lockfileFindCommand(root: string, depth: number): Cmd {
   const names = [...LOCKFILE_NAMES.flatMap((n) => ['-name', n, '-o']), '-name', 'requirements*.txt'];
   return {
     command: 'find',
-    args: [root, '-maxdepth', String(depth), '-type', 'f', '-not', '-path', '*/node_modules/*', '(', ...names, ')'],
+    args: [
+      root,
+      '-maxdepth',
+      String(depth),
+      '-type',
+      'f',
+      '-not',
+      '-path',
+      '*/node_modules/*',
+      '(',
+      ...names,
+      ')',
+    ],
   };
 }
 
@@ -152,7 +164,9 @@ class Reader {
   ) {}
 
   async exec(cmd: Cmd, big = false): Promise<ExecResult> {
-    const max = big ? (this.opts.maxDocumentBytes ?? 16 * 1024 * 1024) : (this.opts.maxOutputBytes ?? 1024 * 1024);
+    const max = big
+      ? (this.opts.maxDocumentBytes ?? 16 * 1024 * 1024)
+      : (this.opts.maxOutputBytes ?? 1024 * 1024);
     const result = await this.executor.exec({
       ...cmd,
       timeoutMs: this.opts.timeoutMs,
@@ -173,7 +187,11 @@ class Reader {
 
   warn(source: BaselineSource, warnings: readonly ParseWarning[], prefix = ''): void {
     for (const w of warnings.slice(0, 50))
-      this.warnings.push({ source, line: w.line, reason: prefix === '' ? w.reason : `${prefix}: ${w.reason}` });
+      this.warnings.push({
+        source,
+        line: w.line,
+        reason: prefix === '' ? w.reason : `${prefix}: ${w.reason}`,
+      });
   }
 
   /** Runs `body`; an exec failure of this source is recorded as failed, never thrown. */
@@ -206,7 +224,11 @@ async function readDmi(r: Reader): Promise<DmiInfo | undefined> {
     if (result.exitCode !== 0 && result.exitCode !== 1 && result.exitCode !== 2)
       return r.record('dmi', 'failed', `grep ${exitOf(result)}: ${firstLine(result)}`);
     if (result.stdout.trim() === '')
-      return r.record('dmi', 'not-present', '/sys/class/dmi/id is not there (no SMBIOS tables: a VM or container)');
+      return r.record(
+        'dmi',
+        'not-present',
+        '/sys/class/dmi/id is not there (no SMBIOS tables: a VM or container)',
+      );
     const parsed = parseDmiSysfs(result.stdout);
     r.warn('dmi', parsed.warnings);
     dmi = parsed.dmi;
@@ -402,7 +424,11 @@ async function readNpm(r: Reader, into: ThirdPartyPackage[]): Promise<void> {
     const parsed = parseNpmLs(result.stdout, owner);
     if (parsed.error !== undefined)
       return r.record('npm', 'failed', `npm ls ${exitOf(result)}: ${parsed.error}`);
-    r.record('npm', 'collected', `${take(r, 'npm', into, parsed, 'npm ls -g')} packages under ${owner.owner}`);
+    r.record(
+      'npm',
+      'collected',
+      `${take(r, 'npm', into, parsed, 'npm ls -g')} packages under ${owner.owner}`,
+    );
   });
 }
 
@@ -419,7 +445,8 @@ function parserFor(file: string): ((text: string, owner: Owner) => ThirdPartyPar
 
 async function readLockfiles(r: Reader, opts: BaselineOptions, into: ThirdPartyPackage[]): Promise<void> {
   const roots = opts.lockfiles ?? [];
-  if (roots.length === 0) return r.record('lockfiles', 'not-present', 'no lockfile paths in policy inventory.lockfiles');
+  if (roots.length === 0)
+    return r.record('lockfiles', 'not-present', 'no lockfile paths in policy inventory.lockfiles');
   const max = opts.maxLockfiles ?? 200;
   await r.guard('lockfiles', async () => {
     const files: string[] = [];
@@ -430,13 +457,23 @@ async function readLockfiles(r: Reader, opts: BaselineOptions, into: ThirdPartyP
       if (result.exitCode === NOT_FOUND) throw new PatchbotError('EXEC_FAILED', 'find is not installed');
       const found = result.stdout
         .split('\n')
-        .filter((f) => f !== '' && isSafeAbsolutePath(f) && (f === root || f.startsWith(root.endsWith('/') ? root : `${root}/`)));
-      if (result.exitCode !== 0 && found.length === 0) missing.push(`${root} (${firstLine(result) || exitOf(result)})`);
+        .filter(
+          (f) =>
+            f !== '' &&
+            isSafeAbsolutePath(f) &&
+            (f === root || f.startsWith(root.endsWith('/') ? root : `${root}/`)),
+        );
+      if (result.exitCode !== 0 && found.length === 0)
+        missing.push(`${root} (${firstLine(result) || exitOf(result)})`);
       for (const f of found) if (!files.includes(f)) files.push(f);
     }
     files.sort();
     if (files.length > max) {
-      r.warnings.push({ source: 'lockfiles', line: 0, reason: `${files.length} lockfiles found; the first ${max} were read` });
+      r.warnings.push({
+        source: 'lockfiles',
+        line: 0,
+        reason: `${files.length} lockfiles found; the first ${max} were read`,
+      });
       files.length = max;
     }
     let count = 0;
@@ -456,9 +493,16 @@ async function readLockfiles(r: Reader, opts: BaselineOptions, into: ThirdPartyP
       }
       count += take(r, 'lockfiles', into, parsed, file);
     }
-    const detail = [`${files.length} lockfiles, ${count} packages`, ...missing.map((m) => `not found: ${m}`), ...unread]
-      .join('; ');
-    r.record('lockfiles', unread.length > 0 ? 'failed' : files.length > 0 ? 'collected' : 'not-present', detail);
+    const detail = [
+      `${files.length} lockfiles, ${count} packages`,
+      ...missing.map((m) => `not found: ${m}`),
+      ...unread,
+    ].join('; ');
+    r.record(
+      'lockfiles',
+      unread.length > 0 ? 'failed' : files.length > 0 ? 'collected' : 'not-present',
+      detail,
+    );
   });
 }
 

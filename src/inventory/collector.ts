@@ -27,12 +27,7 @@ import { parseRpmQuery, RPM_QUERY_FORMAT } from './parsers/rpm.js';
 import type { PackagesParseResult, ParseWarning } from './parsers/warnings.js';
 
 export type CollectWarningSource =
-  | 'os-release'
-  | 'kernel'
-  | 'package-manager'
-  | 'packages'
-  | 'reboot'
-  | BaselineSource;
+  'os-release' | 'kernel' | 'package-manager' | 'packages' | 'reboot' | BaselineSource;
 
 export interface CollectWarning extends ParseWarning {
   source: CollectWarningSource;

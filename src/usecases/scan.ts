@@ -348,7 +348,8 @@ export function createScanner(deps: ScanDeps, options: ScannerOptions = {}): Sca
       const writes = new Map<string, FindingWrite>();
       const byKind: Record<FindingKind, number> = { os: 0, 'third-party': 0, firmware: 0 };
       for (const m of items) {
-        const advisory = m.kind === 'firmware' ? firmwareAdvisories.get(m.advisoryId) : advisoryById.get(m.advisoryId);
+        const advisory =
+          m.kind === 'firmware' ? firmwareAdvisories.get(m.advisoryId) : advisoryById.get(m.advisoryId);
         const entry = m.entry ?? entryOf(advisory, m);
         const ownerPath = m.owner?.path ?? '';
         const seen = target.hostId

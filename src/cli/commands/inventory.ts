@@ -40,9 +40,16 @@ function hostLine(r: CollectedHost): string {
     `${r.packages ?? 0} packages`,
     os,
     r.kernel ? `kernel ${r.kernel}` : '',
-    r.baseline ? `${r.baseline.thirdParty} language packages, ${r.baseline.firmwareDevices} firmware devices` : '',
     r.baseline
-      ? `not present: ${r.baseline.sources.filter((x) => x.status === 'not-present').map((x) => x.source).join(' ') || 'none'}`
+      ? `${r.baseline.thirdParty} language packages, ${r.baseline.firmwareDevices} firmware devices`
+      : '',
+    r.baseline
+      ? `not present: ${
+          r.baseline.sources
+            .filter((x) => x.status === 'not-present')
+            .map((x) => x.source)
+            .join(' ') || 'none'
+        }`
       : '',
     r.baseline?.sources.some((x) => x.status === 'failed')
       ? `FAILED: ${r.baseline.sources

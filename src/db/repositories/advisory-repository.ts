@@ -323,7 +323,8 @@ export class AdvisoryRepository implements FeedSink {
   async findForEcosystems(ecosystems: string[], packages?: Iterable<string>): Promise<Advisory[]> {
     if (ecosystems.length === 0) return [];
     const names = packages ? JSON.stringify([...new Set(packages)]) : null;
-    return this.advisoriesWhere(Prisma.sql`ap.ecosystem = ANY (ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(ecosystems)}::jsonb)))
+    return this
+      .advisoriesWhere(Prisma.sql`ap.ecosystem = ANY (ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(ecosystems)}::jsonb)))
           AND (${names}::jsonb IS NULL OR ap.package = ANY (ARRAY(SELECT jsonb_array_elements_text(${names}::jsonb))))`);
   }
 
@@ -336,7 +337,9 @@ export class AdvisoryRepository implements FeedSink {
     const list = [...new Set(names)];
     if (list.length === 0) return [];
     if (ecosystem === 'PyPI') {
-      const normalised = JSON.stringify([...new Set(list.map((n) => n.replace(/[-_.]+/g, '-').toLowerCase()))]);
+      const normalised = JSON.stringify([
+        ...new Set(list.map((n) => n.replace(/[-_.]+/g, '-').toLowerCase())),
+      ]);
       return this.advisoriesWhere(Prisma.sql`ap.ecosystem = 'PyPI'
           AND regexp_replace(lower(ap.package), '[-_.]+', '-', 'g') = ANY (ARRAY(SELECT jsonb_array_elements_text(${normalised}::jsonb)))`);
     }

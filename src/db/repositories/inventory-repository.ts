@@ -255,9 +255,9 @@ function splitPackages(text: string, count: number, cache: PackageCache): Instal
 type SnapshotRow = Prisma.InventorySnapshotGetPayload<{ include: { host: { select: { name: true } } } }>;
 
 /** The snapshot columns of a baseline (none for an input without one). */
-function baselineColumns(baseline: HostBaseline | undefined): Prisma.InventorySnapshotUncheckedCreateInput extends infer T
-  ? Partial<T>
-  : never {
+function baselineColumns(
+  baseline: HostBaseline | undefined,
+): Prisma.InventorySnapshotUncheckedCreateInput extends infer T ? Partial<T> : never {
   if (baseline === undefined) return {};
   return {
     ...(baseline.dmi === undefined ? {} : { dmi: baseline.dmi as Prisma.InputJsonValue }),

@@ -206,7 +206,7 @@ export async function seedChange(
           hostId: host.id,
           packageName: input.packageName,
           advisoryId,
-          owner: "",
+          owner: '',
         },
       },
       create: {
