@@ -186,12 +186,8 @@ beforeAll(async () => {
   expect((await cli('db', 'migrate')).code).toBe(0);
   const feeds = path.join(tmp.dir, 'feeds');
   await mkdir(feeds);
-  for (const f of [
-    'PYSEC-2021-66.yaml',
-    'PYSEC-2022-43012.yaml',
-    'PYSEC-2023-212.yaml',
-    'PYSEC-2023-74.yaml',
-  ])
+  // PYSEC-2023-74 (requests) comes later: its sync alone re-matches the host that has requests
+  for (const f of ['PYSEC-2021-66.yaml', 'PYSEC-2022-43012.yaml', 'PYSEC-2023-212.yaml'])
     await copyFile(fixture(`feeds/osv/pypi/${f}`), path.join(feeds, f));
   await writeFile(path.join(feeds, 'firmware.xml'), await dbxMetadata());
   const sync = await cli('feeds', 'sync', '--from', feeds, '--quiet');
@@ -307,6 +303,18 @@ interface ScanJson {
 describe('scan, chat and report: firmware and third-party findings with their kind', () => {
   let scan: ScanJson;
   beforeAll(async () => {
+    const later = path.join(tmp.dir, 'PYSEC-2023-74.yaml');
+    await copyFile(fixture('feeds/osv/pypi/PYSEC-2023-74.yaml'), later);
+    const sync = await cli('feeds', 'sync', '--from', later, '--quiet');
+    expect(sync.code, sync.stderr + sync.stdout).toBe(0);
+    // the sync re-matched app-1 (its pip has requests 2.28.1), not fw-1
+    const requests = await db.prisma.finding.findMany({
+      where: { packageName: 'requests', advisoryId: 'PYSEC-2023-74' },
+      include: { host: { select: { name: true } } },
+    });
+    expect(requests.map((f) => [f.host.name, f.kind, f.ownerKind, f.fixedVersion])).toEqual([
+      ['app-1', 'third_party', 'interpreter', '2.31.0'],
+    ]);
     const run = await cli('scan', '--all', '--format', 'json');
     // the hosts' Debian release has no advisories loaded here: not assessed (exit 4), findings listed
     expect([0, 4], run.stderr).toContain(run.code);
