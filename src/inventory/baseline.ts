@@ -342,26 +342,32 @@ async function readPython(r: Reader, opts: BaselineOptions, into: ThirdPartyPack
       failedOnes.push(`${JSON.stringify(python)} is not an absolute path`);
       continue;
     }
-    await r.guard('pip', async () => {
-      const result = await r.exec(pipListCommand(python), true);
-      if (result.exitCode === NOT_FOUND) {
-        absent.push(python);
-        return;
-      }
-      if (result.exitCode !== 0) {
-        // a system interpreter without pip: its packages are read from their metadata instead
-        if (/No module named pip/.test(result.stderr)) absent.push(`${python} (no pip)`);
-        else failedOnes.push(`${python}: ${exitOf(result)}: ${firstLine(result)}`);
-        return;
-      }
-      const parsed = parsePipList(result.stdout, { owner: python, ownerKind: 'interpreter' });
-      if (parsed.error !== undefined) {
-        failedOnes.push(`${python}: ${parsed.error}`);
-        return;
-      }
-      for (const p of parsed.packages) seen.add(`${p.name.toLowerCase()}\u0000${p.version}`);
-      read.push(`${python}: ${take(r, 'pip', into, parsed, python)} packages`);
-    });
+    let result: ExecResult;
+    try {
+      result = await r.exec(pipListCommand(python), true);
+    } catch (err) {
+      if (!(err instanceof PatchbotError) || (err.code !== 'EXEC_FAILED' && err.code !== 'EXEC_TIMEOUT'))
+        throw err;
+      failedOnes.push(`${python}: ${userMessageOf(err)}`);
+      continue;
+    }
+    if (result.exitCode === NOT_FOUND) {
+      absent.push(python);
+      continue;
+    }
+    if (result.exitCode !== 0) {
+      // a system interpreter without pip: its packages are read from their metadata instead
+      if (/No module named pip/.test(result.stderr)) absent.push(`${python} (no pip)`);
+      else failedOnes.push(`${python}: ${exitOf(result)}: ${firstLine(result)}`);
+      continue;
+    }
+    const parsed = parsePipList(result.stdout, { owner: python, ownerKind: 'interpreter' });
+    if (parsed.error !== undefined) {
+      failedOnes.push(`${python}: ${parsed.error}`);
+      continue;
+    }
+    for (const p of parsed.packages) seen.add(`${p.name.toLowerCase()}\u0000${p.version}`);
+    read.push(`${python}: ${take(r, 'pip', into, parsed, python)} packages`);
   }
   if (failedOnes.length > 0) r.record('pip', 'failed', [...failedOnes, ...read].join('; '));
   else if (read.length > 0) r.record('pip', 'collected', read.join('; '));
