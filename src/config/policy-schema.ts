@@ -513,9 +513,31 @@ export const Feeds = z
   });
 export type Feeds = z.infer<typeof Feeds>;
 
+/** An absolute path on a managed host, passed to commands as one argument (never through a shell). */
+const HostPath = z
+  .string()
+  .max(1024)
+  .refine(
+    // eslint-disable-next-line no-control-regex
+    (p) => p.startsWith('/') && !/[\u0000-\u001f\u007f]/.test(p) && !p.split('/').includes('..'),
+    { message: 'expected an absolute path without ".." or control characters' },
+  );
+
 export const InventorySchedule = z.strictObject({
   /** How often `patchbot worker` collects the inventory of every host (then re-matches and notifies). */
   collectInterval: Duration.prefault('24h'),
+  /** Read DMI facts, fwupd devices and HSI attributes (docs/inventory.md). */
+  firmware: z.boolean().default(true),
+  /** Interpreters whose `python -m pip list --format=json` is read. */
+  python: z.array(HostPath).max(32).default(['/usr/bin/python3']),
+  /** Directories searched (5 levels deep) for the `*.dist-info/METADATA` of system Python packages. */
+  sitePackages: z.array(HostPath).max(32).default(['/usr/lib/python3', '/usr/local/lib']),
+  /** Read the global npm packages (`npm ls -g --json --all`). */
+  npm: z.boolean().default(true),
+  /** Files or directories searched for lockfiles (package-lock.json, requirements*.txt, poetry.lock, go.sum, Cargo.lock, Gemfile.lock). */
+  lockfiles: z.array(HostPath).max(64).default([]),
+  /** How many directory levels below each lockfiles path are searched. */
+  lockfileDepth: intIn(0, 16).default(4),
 });
 export type InventorySchedule = z.infer<typeof InventorySchedule>;
 

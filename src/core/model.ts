@@ -57,7 +57,34 @@ export interface InventorySnapshot {
   /** Packages that asked for the reboot (/var/run/reboot-required.pkgs), when known. */
   rebootPackages: string[];
   collectedAt: Date;
+  /** Firmware and third-party software (absent for an offline input such as `--dpkg-status`). */
+  baseline?: HostBaseline;
 }
+
+/** The baseline sources the collector reads besides the distribution's packages (docs/inventory.md). */
+export type BaselineSource = 'dmi' | 'fwupd' | 'hsi' | 'pip' | 'python-metadata' | 'npm' | 'lockfiles';
+
+/**
+ * What one source gave: `collected`, `not-present` (the tool or file is not on the host: nothing
+ * to read, never an error) or `failed` (it is there and could not be read: the detail says why).
+ */
+export interface BaselineSourceStatus {
+  source: BaselineSource;
+  status: 'collected' | 'not-present' | 'failed';
+  detail: string;
+}
+
+/** The rest of a host's baseline: firmware facts and language packages, with how each was read. */
+export interface HostBaseline {
+  dmi?: DmiInfo;
+  firmware: FirmwareDevice[];
+  hsi?: HsiAttribute[];
+  thirdParty: ThirdPartyPackage[];
+  sources: BaselineSourceStatus[];
+}
+
+/** What a finding is about (its "kind" in reports): a distribution package, a language package, firmware. */
+export type FindingKind = 'os' | 'third-party' | 'firmware';
 
 /** An OSV-style range event. Exactly one key is set. */
 export type RangeEvent =

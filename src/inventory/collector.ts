@@ -9,10 +9,14 @@
  *   dpkg-query -W -f FORMAT | rpm -qa --qf FORMAT | grep -E '^([PVAo]:|$)' /lib/apk/db/installed
  *   test -e /var/run/reboot-required + cat /var/run/reboot-required.pkgs   (dpkg)
  *   needs-restarting -r, else test -e /run/reboot-needed                   (rpm)
+ *
+ * then the rest of the baseline (firmware, language packages, lockfiles: ./baseline.ts), which
+ * never fails the collection because a tool is missing.
  */
 import { PatchbotError, userMessageOf } from '../core/errors.js';
-import type { InventorySnapshot, OsFamily, PackageManagerKind } from '../core/model.js';
+import type { BaselineSource, InventorySnapshot, OsFamily, PackageManagerKind } from '../core/model.js';
 import type { ExecResult, Executor } from '../executors/executor.js';
+import { collectBaseline, type BaselineOptions } from './baseline.js';
 import { mapSettledLimited } from '../executors/pool.js';
 import { parseApkInstalled } from './parsers/apk.js';
 import { DPKG_QUERY_FORMAT, parseDpkgQuery } from './parsers/dpkg.js';
@@ -22,7 +26,8 @@ import { needsRestartingVerdict, parseRebootRequiredPkgs } from './parsers/reboo
 import { parseRpmQuery, RPM_QUERY_FORMAT } from './parsers/rpm.js';
 import type { PackagesParseResult, ParseWarning } from './parsers/warnings.js';
 
-export type CollectWarningSource = 'os-release' | 'kernel' | 'package-manager' | 'packages' | 'reboot';
+export type CollectWarningSource =
+  'os-release' | 'kernel' | 'package-manager' | 'packages' | 'reboot' | BaselineSource;
 
 export interface CollectWarning extends ParseWarning {
   source: CollectWarningSource;
@@ -35,6 +40,8 @@ export interface CollectOptions {
   maxOutputBytes?: number;
   /** Output limit for the package list (default 64 MiB); a longer list fails instead of being cut. */
   packageListMaxBytes?: number;
+  /** Firmware and third-party sources (policy `inventory`); false reads only the OS packages. */
+  baseline?: Omit<BaselineOptions, 'timeoutMs' | 'maxOutputBytes'> | false;
   now?: () => Date;
 }
 
@@ -251,6 +258,16 @@ export async function collectInventory(
     );
   }
   const reboot = await rebootState(run, manager, warnings);
+  const collectedAt = (opts.now ?? (() => new Date()))();
+  const baseline =
+    opts.baseline === false
+      ? undefined
+      : await collectBaseline(executor, {
+          ...(opts.baseline ?? {}),
+          timeoutMs: opts.timeoutMs ?? 60_000,
+          maxOutputBytes: opts.maxOutputBytes ?? DEFAULT_MAX_BYTES,
+        });
+  if (baseline !== undefined) warnings.push(...baseline.warnings);
 
   const snapshot: InventorySnapshot = {
     os: osRelease.os,
@@ -259,7 +276,8 @@ export async function collectInventory(
     packages: listed.packages,
     rebootRequired: reboot.required,
     rebootPackages: reboot.packages,
-    collectedAt: (opts.now ?? (() => new Date()))(),
+    collectedAt,
+    ...(baseline === undefined ? {} : { baseline: baseline.baseline }),
   };
   return { snapshot, warnings };
 }

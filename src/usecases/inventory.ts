@@ -8,14 +8,19 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Policy } from '../config/policy-schema.js';
 import { NotFoundError, PatchbotError, userMessageOf, type ErrorCode } from '../core/errors.js';
-import type { InventorySnapshot, OsInfo } from '../core/model.js';
+import type { BaselineSourceStatus, InventorySnapshot, OsInfo } from '../core/model.js';
 import type { Repositories } from '../db/index.js';
 import { HostName, type HostRecord } from '../db/types.js';
 import type { Executor } from '../executors/executor.js';
 import { observedExecutor, type CommandObserver } from '../executors/observed.js';
 import { LocalExecutor } from '../executors/local/local-executor.js';
 import { SshExecutor } from '../executors/ssh/index.js';
-import { collectInventory, collectMany, type CollectWarning } from '../inventory/collector.js';
+import {
+  collectInventory,
+  collectMany,
+  type CollectOptions,
+  type CollectWarning,
+} from '../inventory/collector.js';
 import {
   describeDefinition,
   hexToFingerprint,
@@ -36,7 +41,7 @@ export interface InventoryDeps {
    * agent used when no identity file is configured.
    */
   config: {
-    policy: Pick<Policy, 'ssh' | 'hosts' | 'groups' | 'routing'>;
+    policy: Pick<Policy, 'ssh' | 'hosts' | 'groups' | 'routing'> & { inventory?: Policy['inventory'] };
     policyPath: string;
     env: { sshAuthSock?: string };
   };
@@ -54,6 +59,8 @@ export interface CollectedHost {
   os?: OsInfo;
   kernel?: string;
   rebootRequired?: boolean;
+  /** Firmware devices, language packages and what each baseline source gave (docs/inventory.md). */
+  baseline?: { firmwareDevices: number; thirdParty: number; dmi: boolean; sources: BaselineSourceStatus[] };
   /** Lines of the host's output that could not be read (the rest was kept). */
   warnings: CollectWarning[];
   /** Why it failed (set when not ok), safe to show a person. */
@@ -94,6 +101,29 @@ export interface CollectHostsOptions {
   /** Overrides for tests: per-command timeout and connection timeout. */
   commandTimeoutMs?: number;
   connectTimeoutMs?: number;
+}
+
+function baselineSummary(snapshot: InventorySnapshot): CollectedHost['baseline'] {
+  const b = snapshot.baseline!;
+  return {
+    firmwareDevices: b.firmware.length,
+    thirdParty: b.thirdParty.length,
+    dmi: b.dmi !== undefined,
+    sources: b.sources,
+  };
+}
+
+/** The baseline sources of policy `inventory` (defaults when the caller has no policy). */
+export function baselineOptions(inventory: Policy['inventory'] | undefined): CollectOptions['baseline'] {
+  if (inventory === undefined) return {};
+  return {
+    firmware: inventory.firmware,
+    python: inventory.python,
+    sitePackages: inventory.sitePackages,
+    npm: inventory.npm,
+    lockfiles: inventory.lockfiles,
+    lockfileDepth: inventory.lockfileDepth,
+  };
 }
 
 function expandPath(file: string, baseDir: string): string {
@@ -220,6 +250,7 @@ export async function collectHosts(
       concurrency: options.concurrency ?? deps.config.policy.ssh.concurrency,
       timeoutMs: options.commandTimeoutMs ?? deps.config.policy.ssh.commandTimeout,
       maxOutputBytes: deps.config.policy.ssh.maxOutputBytes,
+      baseline: baselineOptions(deps.config.policy.inventory),
       onProgress: ({ outcome }) => {
         const base = { host: outcome.host.name, address: outcome.host.address };
         if (!outcome.ok) {
@@ -244,6 +275,7 @@ export async function collectHosts(
               os: snapshot.os,
               kernel: snapshot.kernel,
               rebootRequired: snapshot.rebootRequired,
+              ...(snapshot.baseline === undefined ? {} : { baseline: baselineSummary(snapshot) }),
               warnings,
             });
           } catch (err) {
@@ -347,13 +379,17 @@ export interface LocalCollection {
  * address `local`), collects its inventory with the local executor, stores the snapshot.
  */
 export async function collectLocal(
-  deps: { repos: InventoryRepos; config?: { policy: Pick<Policy, 'groups' | 'routing'> } },
+  deps: {
+    repos: InventoryRepos;
+    config?: { policy: Pick<Policy, 'groups' | 'routing'> & { inventory?: Policy['inventory'] } };
+  },
   options: { actor?: Actor; hostname?: string; commandTimeoutMs?: number } = {},
 ): Promise<LocalCollection> {
   const registered = await ensureLocalHost(deps.repos, { ...options, policy: deps.config?.policy });
   const executor = new LocalExecutor({ host: registered.name });
   try {
     const { snapshot, warnings } = await collectInventory(executor, {
+      baseline: baselineOptions(deps.config?.policy.inventory),
       ...(options.commandTimeoutMs !== undefined ? { timeoutMs: options.commandTimeoutMs } : {}),
     });
     const snapshotId = await deps.repos.inventory.save(registered.name, snapshot);

@@ -26,7 +26,7 @@ import type { ChatPlatform, MessageRef } from '../bot/chat-platform.js';
 import { SUMMARY_TOP, type CampaignView, type HostListView, type SummaryView } from '../bot/views/index.js';
 import type { Policy, QuietHours } from '../config/policy-schema.js';
 import { groupByFix, groupByHostPackage, type FixGroup, type ScoredMatch } from '../core/findings/group.js';
-import type { Severity } from '../core/model.js';
+import type { FindingKind, Severity } from '../core/model.js';
 import { isEscalation } from '../core/risk/score.js';
 import type { Repositories } from '../db/index.js';
 import type { NotifyCandidate } from '../db/repositories/notification-queries.js';
@@ -37,6 +37,10 @@ import type { NotifyCandidate } from '../db/repositories/notification-queries.js
 /** What a campaign is made of: one fix for one team. */
 export interface CampaignInput {
   team: string;
+  /** Default "os". */
+  kind?: FindingKind;
+  /** Language packages of lockfiles: a bump announced to the team, never deployed. */
+  lockfile?: boolean;
   ecosystem: string;
   packageName: string;
   sourcePackage: string;
@@ -105,6 +109,8 @@ type Kind = { kind: 'new' } | { kind: 'escalated'; reason: string };
 
 interface Campaign {
   team: string;
+  findingKind: FindingKind;
+  lockfile: boolean;
   ecosystem: string;
   fix: FixGroup;
   findings: (NotifyCandidate & Kind)[];
@@ -153,6 +159,7 @@ function escalationOf(
 function toMatch(f: NotifyCandidate): ScoredMatch {
   return {
     host: f.hostName,
+    ...(f.findingKind === 'os' ? {} : { kind: f.findingKind }),
     package: f.sourcePackage,
     sourcePackage: f.sourcePackage,
     arch: '',
@@ -176,14 +183,21 @@ function toMatch(f: NotifyCandidate): ScoredMatch {
 
 /** Campaigns of one team: per ecosystem, the version to install per package across hosts. */
 function campaignsOf(team: string, findings: (NotifyCandidate & Kind)[]): Campaign[] {
+  // a lockfile bump is a campaign of its own: it is announced, never deployed
   const byEcosystem = new Map<string, (NotifyCandidate & Kind)[]>();
+  const groupOf = (f: NotifyCandidate): string =>
+    `${f.ecosystem}\u0000${f.findingKind}\u0000${f.ownerKind === 'lockfile' ? 'lockfile' : ''}`;
   for (const f of findings) {
-    const list = byEcosystem.get(f.ecosystem) ?? [];
+    const list = byEcosystem.get(groupOf(f)) ?? [];
     list.push(f);
-    byEcosystem.set(f.ecosystem, list);
+    byEcosystem.set(groupOf(f), list);
   }
   const out: Campaign[] = [];
-  for (const [ecosystem, list] of byEcosystem) {
+  for (const list of byEcosystem.values()) {
+    const first = list[0];
+    const ecosystem = first.ecosystem;
+    const findingKind = first.findingKind;
+    const lockfile = first.ownerKind === 'lockfile';
     const byHostPackage = new Map<string, (NotifyCandidate & Kind)[]>();
     for (const f of list) {
       const key = `${f.hostName}\u0000${f.sourcePackage}`;
@@ -193,7 +207,7 @@ function campaignsOf(team: string, findings: (NotifyCandidate & Kind)[]): Campai
     }
     for (const fix of groupByFix(groupByHostPackage(list.map(toMatch)))) {
       const members = fix.hosts.flatMap((h) => byHostPackage.get(`${h}\u0000${fix.package}`) ?? []);
-      out.push({ team, ecosystem, fix, findings: members });
+      out.push({ team, findingKind, lockfile, ecosystem, fix, findings: members });
     }
   }
   return out.sort(
@@ -326,6 +340,7 @@ async function notifyTeam(
     const { changeId, created } = await deps.campaigns.upsertCampaign(
       {
         team,
+        ...(c.findingKind === 'os' ? {} : { kind: c.findingKind, lockfile: c.lockfile }),
         ecosystem: c.ecosystem,
         packageName: c.fix.package,
         sourcePackage: c.fix.sourcePackage,

@@ -23,18 +23,27 @@ import {
 } from '../core/freshness/feeds.js';
 import {
   buildAdvisoryIndex,
+  buildFirmwareIndex,
   createMatcher,
   ecosystemsForOs,
+  matchFirmware,
+  normalizePypiName,
+  type FirmwareMatch,
+  type FirmwareMatchWarning,
   type Match,
   type MatchWarning,
 } from '../core/matching/index.js';
+import { matchThirdParty, type ThirdPartyMatch } from '../core/matching/third-party.js';
+import type { FindingOwner } from '../core/findings/group.js';
 import type {
   Advisory,
   AffectedEntry,
   CveEnrichment,
+  FindingKind,
   HostContext,
   InventorySnapshot,
   RiskAssessment,
+  ThirdPartyPackage,
 } from '../core/model.js';
 import type { RiskPolicy } from '../core/risk/policy.js';
 import { createRiskAssessor } from '../core/risk/score.js';
@@ -72,6 +81,10 @@ export interface ScanResult {
     os: string;
     packages: number;
     findings: number;
+    /** Findings by kind (distribution packages, language packages, firmware). */
+    byKind: Record<FindingKind, number>;
+    /** Language packages and firmware devices in the host's baseline (absent: no baseline collected). */
+    baseline?: { thirdParty: number; firmwareDevices: number; notPresent: string[]; failed: string[] };
     rebootRequired: boolean;
     assessment: HostAssessment;
   }[];
@@ -85,6 +98,8 @@ export interface ScanResult {
   feeds: FeedAge[];
   advisoriesConsidered: number;
   warnings: MatchWarning[];
+  /** Firmware devices or advisories that could not be compared (not evaluated is not safe). */
+  firmwareWarnings: FirmwareMatchWarning[];
   /** What changed in the database, per stored host. */
   changes: Record<string, HostFindingsChange>;
 }
@@ -174,6 +189,62 @@ export function createScanner(deps: ScanDeps, options: ScannerOptions = {}): Sca
     return loading;
   }
 
+  /** Language-package names (ecosystem + name as compared) and firmware GUIDs loaded so far. */
+  const thirdPartyLoaded = new Set<string>();
+  const firmwareLoaded = new Set<string>();
+  const firmwareAdvisories = new Map<string, Advisory>();
+  let firmwareIndex = buildFirmwareIndex([]);
+
+  /**
+   * Loads the advisories of the targets' language packages (by ecosystem and name) and firmware
+   * (by GUID) not loaded yet. Like `prepare`, loads run one after another.
+   */
+  function prepareBaseline(targets: readonly ScanTarget[]): Promise<void> {
+    const wanted = new Map<string, Set<string>>();
+    const guids = new Set<string>();
+    for (const t of targets) {
+      for (const p of t.snapshot.baseline?.thirdParty ?? []) {
+        const key = `${p.ecosystem}\u0000${p.ecosystem === 'PyPI' ? normalizePypiName(p.name) : p.name}`;
+        if (thirdPartyLoaded.has(key)) continue;
+        thirdPartyLoaded.add(key);
+        let names = wanted.get(p.ecosystem);
+        if (names === undefined) wanted.set(p.ecosystem, (names = new Set()));
+        names.add(p.name);
+      }
+      for (const d of t.snapshot.baseline?.firmware ?? []) {
+        for (const g of d.guids) {
+          const guid = g.toLowerCase();
+          if (firmwareLoaded.has(guid)) continue;
+          firmwareLoaded.add(guid);
+          guids.add(guid);
+        }
+      }
+    }
+    if (wanted.size === 0 && guids.size === 0) return loading;
+    loading = loading.then(async () => {
+      let changed = false;
+      for (const [ecosystem, names] of wanted) {
+        for (const a of await deps.repos.advisories.findForPackages(ecosystem, names)) {
+          changed = true;
+          const known = advisoryById.get(a.id);
+          if (known) known.affected.push(...a.affected);
+          else advisoryById.set(a.id, a);
+        }
+      }
+      if (changed) matcher = createMatcher(buildAdvisoryIndex([...advisoryById.values()]));
+      if (guids.size > 0) {
+        const found = await deps.repos.advisories.findFirmware(guids);
+        for (const a of found) {
+          const known = firmwareAdvisories.get(a.id);
+          if (known) known.affected.push(...a.affected);
+          else firmwareAdvisories.set(a.id, a);
+        }
+        if (found.length > 0) firmwareIndex = buildFirmwareIndex([...firmwareAdvisories.values()]);
+      }
+    });
+    return loading;
+  }
+
   async function enrichmentOf(cves: ReadonlySet<string>): Promise<void> {
     const missing = [...cves].filter((c) => !enrichment.has(c));
     if (missing.length === 0) return;
@@ -188,7 +259,7 @@ export function createScanner(deps: ScanDeps, options: ScannerOptions = {}): Sca
    */
   const scores = new Map<string, Scored>();
   function score(
-    m: Match,
+    m: Pick<Match, 'advisoryId' | 'ecosystem' | 'cves' | 'fixedVersion'>,
     advisory: Advisory | undefined,
     entry: AffectedEntry | undefined,
     context: ScanTarget['context'],
@@ -244,12 +315,26 @@ export function createScanner(deps: ScanDeps, options: ScannerOptions = {}): Sca
     const ecosystemsOf = new Map(targets.map((t) => [t.name, ecosystemsForOs(t.snapshot.os)]));
     await prepare([...new Set([...ecosystemsOf.values()].flat())]);
 
-    const perHost = targets.map((t) => ({
-      target: t,
-      matches: matcher.match(ecosystemsOf.get(t.name) ?? [], t.snapshot.packages),
-    }));
+    await prepareBaseline(targets);
+
+    const firmwareWarnings: FirmwareMatchWarning[] = [];
+    const perHost = targets.map((t) => {
+      const items: Item[] = matcher.match(ecosystemsOf.get(t.name) ?? [], t.snapshot.packages).map(osItem);
+      const baseline = t.snapshot.baseline;
+      if (baseline !== undefined) {
+        for (const m of matchThirdParty(matcher, baseline.thirdParty)) items.push(thirdPartyItem(m));
+        const fw = matchFirmware(firmwareIndex, baseline.firmware);
+        for (const w of fw.warnings)
+          if (!firmwareWarnings.some((x) => x.message === w.message)) firmwareWarnings.push(w);
+        for (const m of fw.matches) {
+          const item = firmwareItem(m, firmwareAdvisories.get(m.advisoryId));
+          if (item !== undefined) items.push(item);
+        }
+      }
+      return { target: t, items };
+    });
     const cves = new Set<string>();
-    for (const { matches } of perHost) for (const m of matches) for (const c of m.cves) cves.add(c);
+    for (const { items } of perHost) for (const m of items) for (const c of m.cves) cves.add(c);
     await enrichmentOf(cves);
 
     // the SLA clock of a finding starts when it was first seen, so existing findings keep their date
@@ -259,27 +344,28 @@ export function createScanner(deps: ScanDeps, options: ScannerOptions = {}): Sca
     const scored: ScoredMatch[] = [];
     const stored: { name: string; hostId: string; writes: FindingWrite[] }[] = [];
     const hosts: ScanResult['hosts'] = [];
-    for (const { target, matches } of perHost) {
+    for (const { target, items } of perHost) {
       const writes = new Map<string, FindingWrite>();
-      for (const m of matches) {
-        const advisory = advisoryById.get(m.advisoryId);
-        const entry = advisory?.affected.find(
-          (e) =>
-            e.ecosystem === m.ecosystem &&
-            (e.package === m.package.sourceName || e.package === m.package.name),
-        );
+      const byKind: Record<FindingKind, number> = { os: 0, 'third-party': 0, firmware: 0 };
+      for (const m of items) {
+        const advisory =
+          m.kind === 'firmware' ? firmwareAdvisories.get(m.advisoryId) : advisoryById.get(m.advisoryId);
+        const entry = m.entry ?? entryOf(advisory, m);
+        const ownerPath = m.owner?.path ?? '';
         const seen = target.hostId
-          ? firstSeen.get(findingSeenKey(target.hostId, m.package.name, m.advisoryId))
+          ? firstSeen.get(findingSeenKey(target.hostId, m.packageName, m.advisoryId, ownerPath))
           : undefined;
         const { risk, kev, kevCves, epss } = score(m, advisory, entry, target.context, seen ?? now);
         if (report) {
           scored.push({
             host: target.name,
-            package: m.package.name,
-            sourcePackage: m.package.sourceName,
-            arch: m.package.arch,
+            ...(m.kind === 'os' ? {} : { kind: m.kind }),
+            ...(m.owner === undefined ? {} : { owner: m.owner }),
+            package: m.packageName,
+            sourcePackage: m.sourcePackage,
+            arch: m.arch,
             ecosystem: m.ecosystem,
-            installedVersion: m.package.version,
+            installedVersion: m.installedVersion,
             fixedVersion: m.fixedVersion,
             advisoryId: m.advisoryId,
             cves: m.cves,
@@ -289,15 +375,19 @@ export function createScanner(deps: ScanDeps, options: ScannerOptions = {}): Sca
             risk,
           });
         }
-        // one finding per package and advisory (a multi-arch package counts once)
-        const key = `${m.package.name}\u0000${m.advisoryId}`;
+        // one finding per package, place and advisory (a multi-arch package counts once)
+        const key = `${m.packageName}\u0000${m.advisoryId}\u0000${ownerPath}`;
         if (!writes.has(key)) {
+          byKind[m.kind]++;
           writes.set(key, {
-            packageName: m.package.name,
-            sourcePackage: m.package.sourceName,
+            kind: m.kind,
+            owner: ownerPath,
+            ownerKind: m.owner?.kind ?? null,
+            packageName: m.packageName,
+            sourcePackage: m.sourcePackage,
             advisoryId: m.advisoryId,
             ecosystem: m.ecosystem,
-            installedVersion: m.package.version,
+            installedVersion: m.installedVersion,
             fixedVersion: m.fixedVersion,
             cves: m.cves,
             kev,
@@ -309,11 +399,23 @@ export function createScanner(deps: ScanDeps, options: ScannerOptions = {}): Sca
       if (target.hostId)
         stored.push({ name: target.name, hostId: target.hostId, writes: [...writes.values()] });
       const advisories = osAdvisories(target.snapshot.os, records, maxAge, now);
+      const baseline = target.snapshot.baseline;
       hosts.push({
         name: target.name,
         os: target.snapshot.os.prettyName ?? `${target.snapshot.os.id} ${target.snapshot.os.versionId}`,
         packages: target.snapshot.packages.length,
-        findings: matches.length,
+        findings: items.length,
+        byKind,
+        ...(baseline === undefined
+          ? {}
+          : {
+              baseline: {
+                thirdParty: baseline.thirdParty.length,
+                firmwareDevices: baseline.firmware.length,
+                notPresent: baseline.sources.filter((x) => x.status === 'not-present').map((x) => x.source),
+                failed: baseline.sources.filter((x) => x.status === 'failed').map((x) => x.source),
+              },
+            }),
         rebootRequired: target.snapshot.rebootRequired,
         assessment: {
           assessed: advisories.status === 'current',
@@ -341,13 +443,90 @@ export function createScanner(deps: ScanDeps, options: ScannerOptions = {}): Sca
       fixes: report ? groupByFix(findings) : [],
       sourceFixes: report ? groupBySourceFix(scored) : [],
       feeds: report ? feedAges(records, maxAge, now) : [],
-      advisoriesConsidered: advisoryById.size,
+      advisoriesConsidered: advisoryById.size + firmwareAdvisories.size,
       warnings,
+      firmwareWarnings,
       changes,
     };
   }
 
   return { scan };
+}
+
+/** One match of any kind, in the shape scoring and storing read. */
+interface Item {
+  kind: FindingKind;
+  owner?: FindingOwner;
+  packageName: string;
+  sourcePackage: string;
+  arch: string;
+  installedVersion: string;
+  advisoryId: string;
+  ecosystem: string;
+  cves: readonly string[];
+  fixedVersion: string | null;
+  /** The advisory entry that matched, when known without a lookup. */
+  entry?: AffectedEntry;
+  /** For the entry lookup: the names the entry may use. */
+  names: readonly string[];
+}
+
+function osItem(m: Match): Item {
+  return {
+    kind: 'os',
+    packageName: m.package.name,
+    sourcePackage: m.package.sourceName,
+    arch: m.package.arch,
+    installedVersion: m.package.version,
+    advisoryId: m.advisoryId,
+    ecosystem: m.ecosystem,
+    cves: m.cves,
+    fixedVersion: m.fixedVersion,
+    names: [m.package.sourceName, m.package.name],
+  };
+}
+
+function thirdPartyItem(m: ThirdPartyMatch): Item {
+  const pkg: ThirdPartyPackage = m.package;
+  return {
+    kind: 'third-party',
+    owner: { path: pkg.owner, kind: pkg.ownerKind },
+    packageName: pkg.name,
+    sourcePackage: pkg.name,
+    arch: '',
+    installedVersion: pkg.version,
+    advisoryId: m.advisoryId,
+    ecosystem: m.ecosystem,
+    cves: m.cves,
+    fixedVersion: m.fixedVersion,
+    names: [pkg.name],
+  };
+}
+
+function firmwareItem(m: FirmwareMatch, advisory: Advisory | undefined): Item | undefined {
+  const entry = advisory?.affected.find((e) => e.package.toLowerCase() === m.guid.toLowerCase());
+  if (entry === undefined) return undefined;
+  return {
+    kind: 'firmware',
+    owner: { path: m.device.id, kind: 'device' },
+    packageName: m.device.name ?? m.device.id,
+    sourcePackage: m.guid.toLowerCase(),
+    arch: '',
+    installedVersion: m.installedVersion,
+    advisoryId: m.advisoryId,
+    ecosystem: entry.ecosystem,
+    cves: m.cves,
+    fixedVersion: m.fixedVersion,
+    entry,
+    names: [m.guid],
+  };
+}
+
+/** The advisory entry an OS or language-package match was made with. */
+function entryOf(advisory: Advisory | undefined, m: Item): AffectedEntry | undefined {
+  const norm = m.ecosystem === 'PyPI' ? normalizePypiName : (n: string) => n;
+  const names = new Set(m.names.map(norm));
+  return advisory?.affected.find((e) => e.ecosystem === m.ecosystem && names.has(norm(e.package)));
 }
 
 /** Scans the targets in one batch, loading only the advisories that name their packages. */

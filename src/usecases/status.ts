@@ -95,6 +95,7 @@ export async function scopeStatus(deps: StatusDeps, team?: string): Promise<Stat
   const common = {
     hosts: counts.hosts,
     openByBand: counts.openByBand,
+    openByKind: counts.openByKind,
     kevOverdue: counts.kevOverdue,
     slaBreachesThisWeek: counts.slaBreaches,
     hostsNeedingReboot: counts.hostsNeedingReboot,

@@ -32,6 +32,7 @@ import {
   type CampaignLine,
   type RunningDeployment,
   type StatusCounts,
+  campaignKindPrefix,
 } from '../views/index.js';
 import {
   clip,
@@ -242,7 +243,7 @@ export function renderCampaign(view: CampaignView): SlackMessage {
 
   if (view.escalationReason)
     blocks.push(section(`:rotating_light: *Posted again:* ${esc(clip(view.escalationReason, 2000))}`));
-  blocks.push(header(`${pkg} → ${view.fixedVersion} · ${view.team}`));
+  blocks.push(header(`${campaignKindPrefix(view)}${pkg} → ${view.fixedVersion} · ${view.team}`));
 
   const due = dueLabel(view.slaDue, view.asOf);
   const intro = [
@@ -286,6 +287,18 @@ export function renderCampaign(view: CampaignView): SlackMessage {
         .join('\n')}`,
     );
   blocks.push(section(intro.join('\n'), fields));
+  if (view.baseline) {
+    const places = joinWithin(
+      view.baseline.places.map((p) => esc(p)),
+      '\n',
+      LIMITS.sectionText - 600,
+    ).text;
+    blocks.push(
+      section(
+        `*${view.kind === 'firmware' ? 'Firmware' : 'Third-party'}:* ${esc(clip(view.baseline.note, 500))}\n${places}`,
+      ),
+    );
+  }
 
   if (view.risk.topFactors.length > 0) {
     const factors = view.risk.topFactors
@@ -389,6 +402,11 @@ function countsFields(c: StatusCounts): string[] {
     .join('\n');
   return [
     `*Open findings by risk*\n${bands}`,
+    ...(c.openByKind
+      ? [
+          `*Open findings by kind*\nOS ${c.openByKind.os.toLocaleString('en')}\nthird-party ${c.openByKind.thirdParty.toLocaleString('en')}\nfirmware ${c.openByKind.firmware.toLocaleString('en')}`,
+        ]
+      : []),
     `*KEV overdue*\n${c.kevOverdue > 0 ? `:warning: *${c.kevOverdue}*` : '0'}`,
     `*SLA breaches this week*\n${c.slaBreachesThisWeek}`,
     `*Hosts needing reboot*\n${c.hostsNeedingReboot} of ${c.hosts}`,
@@ -563,6 +581,9 @@ function openLines(m: ScopeMetrics): string {
   return (
     `*Open findings* ${formatCount(m.open.total)} (${formatCount(m.open.atOrAboveThreshold)} at ${m.threshold} risk or above)\n` +
     `By risk band: ${bands}\nBy age: ${ages}\n` +
+    (m.open.byKind
+      ? `By kind: OS ${formatCount(m.open.byKind.os)} · third-party ${formatCount(m.open.byKind.thirdParty)} · firmware ${formatCount(m.open.byKind.firmware)}\n`
+      : '') +
     `*KEV* open ${formatCount(m.kev.open)} · overdue ${m.kev.overdue > 0 ? `:warning: *${formatCount(m.kev.overdue)}*` : '0'}` +
     ` · *SLA breaches* ${formatCount(m.open.overdue)} · *due this week* ${formatCount(m.open.dueThisWeek)}`
   );

@@ -51,6 +51,7 @@ import {
   type StatusCounts,
   type StatusView,
   type SummaryView,
+  campaignKindPrefix,
 } from '../views/index.js';
 import {
   adaptiveCard,
@@ -304,7 +305,7 @@ function campaignSummary(view: CampaignView): string {
   const pkg = packageLabel(view);
   const due = dueLabel(view.slaDue, view.asOf);
   return clip(
-    `${view.escalationReason ? `Posted again (${view.escalationReason}): ` : ''}${pkg} → ${view.fixedVersion} for ${view.team}: ` +
+    `${view.escalationReason ? `Posted again (${view.escalationReason}): ` : ''}${campaignKindPrefix(view)}${pkg} → ${view.fixedVersion} for ${view.team}: ` +
       `risk ${Math.round(view.risk.score)} (${view.risk.band})${view.kev ? ', KEV' : ''}, ${plural(view.hosts.count, 'host')}, ` +
       `SLA ${isoDay(view.slaDue)}${due.overdue ? ' (overdue)' : ''} — ${campaignStateWord(view.state)}`,
     LIMITS.summary,
@@ -326,7 +327,21 @@ export function campaignBody(view: CampaignView, scale: number, mentions: Mentio
         'attention',
       ),
     );
-  body.push(heading(`${packageLabel(view)} → ${view.fixedVersion} · ${view.team}`));
+  body.push(
+    heading(`${campaignKindPrefix(view)}${packageLabel(view)} → ${view.fixedVersion} · ${view.team}`),
+  );
+  if (view.baseline) {
+    body.push(
+      rich(
+        [
+          { text: view.kind === 'firmware' ? 'Firmware: ' : 'Third-party: ', bold: true },
+          clip(view.baseline.note, LIMITS.longText),
+        ],
+        { spacing: 'small' },
+      ),
+    );
+    for (const p of view.baseline.places.slice(0, 20)) body.push(rich([clip(p, 300)], { spacing: 'none' }));
+  }
 
   const riskLine: (Run | string)[] = [
     `${BAND_ICON[view.risk.band]} `,
@@ -502,6 +517,14 @@ function countsFacts(c: StatusCounts): CardElement {
       title: `${BAND_ICON[b]} Open, ${b}`,
       value: c.openByBand[b].toLocaleString('en'),
     })),
+    ...(c.openByKind
+      ? [
+          {
+            title: 'Open by kind',
+            value: `OS ${c.openByKind.os} · third-party ${c.openByKind.thirdParty} · firmware ${c.openByKind.firmware}`,
+          },
+        ]
+      : []),
     { title: 'KEV overdue', value: c.kevOverdue > 0 ? `⚠️ ${c.kevOverdue}` : '0' },
     { title: 'SLA breaches this week', value: String(c.slaBreachesThisWeek) },
     { title: 'Hosts needing reboot', value: `${c.hostsNeedingReboot} of ${c.hosts}` },
@@ -700,6 +723,14 @@ function openElements(m: ScopeMetrics): CardElement[] {
     ),
     text(`By risk band: ${bands}`, { spacing: 'none' }),
     text(`By age: ${md(ages)}`, { spacing: 'none' }),
+    ...(m.open.byKind
+      ? [
+          text(
+            `By kind: OS ${formatCount(m.open.byKind.os)} · third-party ${formatCount(m.open.byKind.thirdParty)} · firmware ${formatCount(m.open.byKind.firmware)}`,
+            { spacing: 'none' },
+          ),
+        ]
+      : []),
     text(
       `**KEV** open ${formatCount(m.kev.open)} · overdue ${m.kev.overdue > 0 ? `⚠️ **${formatCount(m.kev.overdue)}**` : '0'}` +
         ` · **SLA breaches** ${formatCount(m.open.overdue)} · **due this week** ${formatCount(m.open.dueThisWeek)}`,

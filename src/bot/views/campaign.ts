@@ -127,6 +127,13 @@ export interface CampaignView {
   environment?: string;
   /** "Debian:12", "Ubuntu:22.04:LTS", "npm"... */
   ecosystem: string;
+  /** What the fix installs; absent: distribution packages. */
+  kind?: 'third-party' | 'firmware';
+  /**
+   * Language packages and firmware: where the fix applies on each host (interpreter, lockfile,
+   * device) and what patchbot does and does not do with it.
+   */
+  baseline?: BaselineFixView;
   package: string;
   sourcePackage?: string;
   fixedVersion: string;
@@ -183,6 +190,20 @@ export function campaignActions(state: CampaignState): CampaignActionKind[] {
     case 'done':
       return ['details'];
   }
+}
+
+export interface BaselineFixView {
+  /** One line per place: "app-1: lockfile /srv/app/requirements.txt (Jinja2 2.10.1)". */
+  places: string[];
+  /** What to do, and that patchbot does not deploy it ("bump the pin in each project..."). */
+  note: string;
+}
+
+/** "[firmware] " / "[third-party PyPI] " before a campaign's package, "" for distribution packages. */
+export function campaignKindPrefix(view: Pick<CampaignView, 'kind' | 'ecosystem'>): string {
+  if (view.kind === 'firmware') return '[firmware] ';
+  if (view.kind === 'third-party') return `[third-party ${view.ecosystem}] `;
+  return '';
 }
 
 /** Host list for the campaign's thread. */

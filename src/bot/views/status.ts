@@ -11,6 +11,8 @@ import type { Headline, ScopeMetrics, TrendPoint } from '../../core/metrics/defi
 export interface StatusCounts {
   hosts: number;
   openByBand: Record<Severity, number>;
+  /** Open findings of distribution packages, language packages and firmware (fleet view). */
+  openByKind?: { os: number; thirdParty: number; firmware: number };
   kevOverdue: number;
   slaBreachesThisWeek: number;
   hostsNeedingReboot: number;

@@ -40,6 +40,23 @@ function hostLine(r: CollectedHost): string {
     `${r.packages ?? 0} packages`,
     os,
     r.kernel ? `kernel ${r.kernel}` : '',
+    r.baseline
+      ? `${r.baseline.thirdParty} language packages, ${r.baseline.firmwareDevices} firmware devices`
+      : '',
+    r.baseline
+      ? `not present: ${
+          r.baseline.sources
+            .filter((x) => x.status === 'not-present')
+            .map((x) => x.source)
+            .join(' ') || 'none'
+        }`
+      : '',
+    r.baseline?.sources.some((x) => x.status === 'failed')
+      ? `FAILED: ${r.baseline.sources
+          .filter((x) => x.status === 'failed')
+          .map((x) => `${x.source} (${x.detail})`)
+          .join('; ')}`
+      : '',
     r.rebootRequired ? 'REBOOT REQUIRED' : '',
     r.warnings.length ? `${r.warnings.length} unreadable line(s) skipped` : '',
   ].filter((f) => f !== '');
@@ -68,6 +85,7 @@ function summaryJson(s: CollectSummary) {
             os: r.os,
             kernel: r.kernel,
             rebootRequired: r.rebootRequired,
+            ...(r.baseline === undefined ? {} : { baseline: r.baseline }),
             warnings: r.warnings,
           }
         : { error: r.error, code: r.code }),

@@ -143,6 +143,10 @@ export function reportText(r: CoverageReport, options: { hosts?: boolean } = {})
   out.push(
     `  by age: ${AGE_BUCKETS.map((a) => `${a.label} ${formatCount(m.open.byAge[a.key])}`).join(', ')}`,
   );
+  if (m.open.byKind)
+    out.push(
+      `  by kind: OS ${formatCount(m.open.byKind.os)}, third-party ${formatCount(m.open.byKind.thirdParty)}, firmware ${formatCount(m.open.byKind.firmware)}`,
+    );
   out.push(
     `  SLA breaches ${formatCount(m.open.overdue)}, due this week ${formatCount(m.open.dueThisWeek)}, KEV open ${formatCount(m.kev.open)}, KEV overdue ${formatCount(m.kev.overdue)}`,
   );

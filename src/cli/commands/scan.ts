@@ -321,6 +321,7 @@ type SharedFields = Omit<HostFinding, 'host' | 'arch' | 'installedVersion'>;
 /** The fields a finding and a fix share, in the JSON shape (dates as YYYY-MM-DD). */
 function sharedJson(f: SharedFields) {
   return {
+    kind: f.kind,
     package: f.package,
     sourcePackage: f.sourcePackage,
     fixedVersion: f.fixedVersion,
@@ -343,7 +344,10 @@ export function scanJson(result: ScanResult, problems: ScanProblems, outcome: Sc
     arch: f.arch,
     installedVersion: f.installedVersion,
     ...sharedJson(f),
+    owner: f.owner ?? null,
   });
+  const byKind: Record<string, number> = { os: 0, 'third-party': 0, firmware: 0 };
+  for (const f of result.sourceFixes) byKind[f.kind] = (byKind[f.kind] ?? 0) + 1;
   const bySeverity: Record<string, number> = { critical: 0, high: 0, medium: 0, low: 0, none: 0 };
   for (const f of result.sourceFixes) bySeverity[f.risk.severity] = (bySeverity[f.risk.severity] ?? 0) + 1;
   return {
@@ -360,6 +364,7 @@ export function scanJson(result: ScanResult, problems: ScanProblems, outcome: Sc
       kev: result.sourceFixes.filter((f) => f.kev).length,
       noFixYet: result.sourceFixes.filter((f) => f.fixedVersion === null).length,
       bySeverity,
+      byKind,
       hostsAssessed: result.hosts.filter((h) => h.assessment.assessed).length,
       hostsNotAssessed: result.hosts.filter((h) => !h.assessment.assessed).length,
       hostsSkipped: problems.skipped.filter((s) => !result.hosts.some((h) => h.name === s.host)).length,
@@ -368,6 +373,8 @@ export function scanJson(result: ScanResult, problems: ScanProblems, outcome: Sc
     findings: result.findings.map(finding),
     fixes: result.sourceFixes.map((f: SourceFix) => ({
       host: f.host,
+      kind: f.kind,
+      owner: f.owner ?? null,
       sourcePackage: f.sourcePackage,
       installedVersions: f.installedVersions,
       fixedVersion: f.fixedVersion,
@@ -387,8 +394,10 @@ export function scanJson(result: ScanResult, problems: ScanProblems, outcome: Sc
       ...sharedJson(f),
       installedVersions: f.installedVersions,
       hosts: f.hosts,
+      owners: f.owners ?? [],
     })),
     warnings: result.warnings,
+    firmwareWarnings: result.firmwareWarnings,
   };
 }
 
@@ -411,7 +420,30 @@ export function fixLine(f: SourceFix): string {
     ...(f.cves.length === 0 ? [plural(f.advisories.length, 'advisory', 'advisories')] : []),
   ];
   const target = f.fixedVersion ?? 'no fix yet';
+  if (f.kind === 'firmware') {
+    return `[firmware] ${listOf(f.packages, 2)} ${listOf(f.installedVersions, 2)} -> ${target} (device ${f.owner?.path ?? '?'}, GUID ${f.sourcePackage}; ${counts.join(', ')})`;
+  }
+  if (f.kind === 'third-party') {
+    return `[third-party] ${f.sourcePackage} ${listOf(f.installedVersions, 2)} -> ${target} (${ownerText(f.owner)}; ${counts.join(', ')})`;
+  }
   return `${f.sourcePackage} ${listOf(f.installedVersions, 2)} -> ${target} (${listOf(f.packages, 4)}; ${counts.join(', ')})`;
+}
+
+/** Where a language package is, and what moving it means: "lockfile /srv/app/requirements.txt: bump the pin". */
+export function ownerText(owner: SourceFix['owner']): string {
+  if (owner === undefined) return 'unknown place';
+  switch (owner.kind) {
+    case 'lockfile':
+      return `lockfile ${owner.path}: bump it in the project`;
+    case 'interpreter':
+      return `pip of ${owner.path}`;
+    case 'site-packages':
+      return `installed in ${owner.path}`;
+    case 'global-npm':
+      return `global npm ${owner.path}`;
+    case 'device':
+      return `device ${owner.path}`;
+  }
 }
 
 function printText(
@@ -431,7 +463,11 @@ function printText(
   const hostList = result.hosts
     .map(
       (h) =>
-        `${h.name} (${h.os}, ${plural(h.packages, 'package')}${h.rebootRequired ? ', reboot required' : ''})`,
+        `${h.name} (${h.os}, ${plural(h.packages, 'package')}` +
+        (h.baseline
+          ? `, ${plural(h.baseline.thirdParty, 'language package')}, ${plural(h.baseline.firmwareDevices, 'firmware device')}`
+          : '') +
+        `${h.rebootRequired ? ', reboot required' : ''})`,
     )
     .join('; ');
   out(
@@ -455,6 +491,9 @@ function printText(
     return;
   }
   const hostCount = new Set(fixes.map((f) => f.host)).size;
+  const kinds = (['os', 'third-party', 'firmware'] as const).map(
+    (k) => `${fixes.filter((f) => f.kind === k).length} ${k === 'os' ? 'OS' : k}`,
+  );
   const kev = fixes.filter((f) => f.kev).length;
   const noFix = fixes.filter((f) => f.fixedVersion === null).length;
   out(
@@ -462,7 +501,7 @@ function printText(
       (kev > 0 ? `, ${kev} for actively exploited CVEs (KEV)` : '') +
       (noFix > 0 ? `, ${noFix} with no fix released yet` : '') +
       (outcome.thresholdReached ? ` (--fail-on ${outcome.failOn ?? ''} reached)` : '') +
-      '.',
+      `: ${kinds.join(', ')}.`,
   );
   out();
   const now = Date.now();
@@ -483,4 +522,5 @@ function printText(
     out(
       `${result.warnings.length} advisory entries could not be evaluated (see the log with LOG_LEVEL=warn).`,
     );
+  for (const w of result.firmwareWarnings) out(`NOT EVALUATED firmware: ${w.message}`);
 }

@@ -8,11 +8,24 @@
  */
 import { SSVC_RANK } from '../risk/ssvc.js';
 import { getScheme, schemeForEcosystem } from '../versions/index.js';
-import type { RiskAssessment, RiskFactor, Severity, SsvcDecision } from '../model.js';
+import type { FindingKind, RiskAssessment, RiskFactor, Severity, SsvcDecision } from '../model.js';
+
+/**
+ * Where a finding's package is, for language packages and firmware (absent for a distribution
+ * package): the interpreter, npm's global prefix, the lockfile, or the fwupd device.
+ */
+export interface FindingOwner {
+  /** interpreter / site-packages directory / npm prefix / lockfile path / fwupd device id. */
+  path: string;
+  kind: 'interpreter' | 'site-packages' | 'global-npm' | 'lockfile' | 'device';
+}
 
 /** One scored match: host x package x advisory. */
 export interface ScoredMatch {
   host: string;
+  /** Absent: a distribution package ("os"). */
+  kind?: FindingKind;
+  owner?: FindingOwner;
   package: string;
   sourcePackage: string;
   arch: string;
@@ -38,6 +51,9 @@ export interface GroupRisk {
 /** What one host needs for one package: the `scan --format json` finding. */
 export interface HostFinding {
   host: string;
+  kind: FindingKind;
+  /** Where the package is (language packages, firmware); absent for a distribution package. */
+  owner?: FindingOwner;
   package: string;
   sourcePackage: string;
   arch: string;
@@ -57,7 +73,9 @@ export interface HostFinding {
 }
 
 /** One fix across hosts: the package and the version to install. */
-export interface FixGroup extends Omit<HostFinding, 'host' | 'installedVersion' | 'arch'> {
+export interface FixGroup extends Omit<HostFinding, 'host' | 'installedVersion' | 'arch' | 'owner'> {
+  /** Where the package is on each host (language packages, firmware). */
+  owners?: { host: string; owner: FindingOwner }[];
   hosts: string[];
   installedVersions: string[];
 }
@@ -118,6 +136,8 @@ function add(acc: Acc, m: ScoredMatch): void {
 
 function common(acc: Acc) {
   return {
+    kind: acc.first.kind ?? 'os',
+    ...(acc.first.owner === undefined ? {} : { owner: acc.first.owner }),
     package: acc.first.package,
     sourcePackage: acc.first.sourcePackage,
     fixedVersion: acc.fixedVersion,
@@ -146,7 +166,7 @@ function byRisk(a: { risk: GroupRisk; dueDate: Date; package: string }, b: typeo
 export function groupByHostPackage(matches: Iterable<ScoredMatch>): HostFinding[] {
   const groups = new Map<string, Acc>();
   for (const m of matches) {
-    const key = `${m.host}\u0000${m.package}\u0000${m.arch}\u0000${m.fixedVersion === null ? 'unfixed' : 'fix'}`;
+    const key = `${m.host}\u0000${m.kind ?? 'os'}\u0000${m.owner?.path ?? ''}\u0000${m.package}\u0000${m.arch}\u0000${m.fixedVersion === null ? 'unfixed' : 'fix'}`;
     const acc = groups.get(key);
     if (acc) add(acc, m);
     else groups.set(key, start(m));
@@ -165,19 +185,21 @@ export function groupByHostPackage(matches: Iterable<ScoredMatch>): HostFinding[
 export function groupByFix(findings: Iterable<HostFinding>): FixGroup[] {
   const groups = new Map<string, FixGroup>();
   for (const f of findings) {
-    const key = `${f.package}\u0000${f.fixedVersion ?? ''}`;
+    const key = `${f.kind}\u0000${f.package}\u0000${f.fixedVersion ?? ''}`;
     const g = groups.get(key);
     if (!g) {
-      const { host, installedVersion, arch: _arch, ...rest } = f;
+      const { host, installedVersion, arch: _arch, owner, ...rest } = f;
       groups.set(key, {
         ...rest,
         advisories: [...f.advisories],
         cves: [...f.cves],
         hosts: [host],
         installedVersions: [installedVersion],
+        ...(owner === undefined ? {} : { owners: [{ host, owner }] }),
       });
       continue;
     }
+    if (f.owner !== undefined) (g.owners ??= []).push({ host: f.host, owner: f.owner });
     if (!g.hosts.includes(f.host)) g.hosts.push(f.host);
     if (!g.installedVersions.includes(f.installedVersion)) g.installedVersions.push(f.installedVersion);
     for (const a of f.advisories) if (!g.advisories.includes(a)) g.advisories.push(a);
@@ -209,6 +231,8 @@ export function groupByFix(findings: Iterable<HostFinding>): FixGroup[] {
  */
 export interface SourceFix {
   host: string;
+  kind: FindingKind;
+  owner?: FindingOwner;
   sourcePackage: string;
   /** Installed versions of its binaries (usually one). */
   installedVersions: string[];
@@ -240,7 +264,7 @@ export function groupBySourceFix(matches: Iterable<ScoredMatch>): SourceFix[] {
     { acc: Acc; packages: Set<string>; installed: Set<string>; kevCves: Set<string> }
   >();
   for (const m of matches) {
-    const key = `${m.host}\u0000${m.sourcePackage}\u0000${m.fixedVersion === null ? 'unfixed' : 'fix'}`;
+    const key = `${m.host}\u0000${m.kind ?? 'os'}\u0000${m.owner?.path ?? ''}\u0000${m.sourcePackage}\u0000${m.fixedVersion === null ? 'unfixed' : 'fix'}`;
     const g = groups.get(key);
     const kevCves = m.kevCves ?? (m.kev ? m.cves : []);
     if (g) {
@@ -262,6 +286,8 @@ export function groupBySourceFix(matches: Iterable<ScoredMatch>): SourceFix[] {
       const c = common(acc);
       const fix: SourceFix = {
         host: acc.first.host,
+        kind: c.kind,
+        ...(c.owner === undefined ? {} : { owner: c.owner }),
         sourcePackage: acc.first.sourcePackage,
         installedVersions: [...installed].sort(),
         fixedVersion: c.fixedVersion,

@@ -121,6 +121,11 @@ export const ScopeMetrics = z.object({
     atOrAboveThreshold: count,
     byBand: bySeverity(count),
     byAge: z.object({ lt7: count, d7to30: count, d30to90: count, ge90: count }),
+    /**
+     * Fleet view: open findings of distribution packages, language packages and firmware. Absent
+     * in snapshots stored before firmware and third-party software were inventoried.
+     */
+    byKind: z.object({ os: count, thirdParty: count, firmware: count }).optional(),
     /** Open findings past their SLA due date (SLA breaches). */
     overdue: count,
     /** Open findings due within the next seven days (not yet overdue). */
@@ -160,6 +165,8 @@ export interface RawScopeCounts {
   inventoried: number;
   openByBand: Record<Severity, number>;
   openByAge: Record<AgeBucket, number>;
+  /** Open findings per kind (os, third-party, firmware). */
+  openByKind: { os: number; thirdParty: number; firmware: number };
   openOverdue: number;
   openDueThisWeek: number;
   kevOpen: number;
@@ -206,6 +213,7 @@ export function emptyCounts(): RawScopeCounts {
     inventoried: 0,
     openByBand: zeroBands(),
     openByAge: { lt7: 0, d7to30: 0, d30to90: 0, ge90: 0 },
+    openByKind: { os: 0, thirdParty: 0, firmware: 0 },
     openOverdue: 0,
     openDueThisWeek: 0,
     kevOpen: 0,
@@ -264,6 +272,7 @@ export function assembleMetrics(raw: RawScopeCounts, ctx: MetricsContext): Scope
       atOrAboveThreshold: atOrAbove,
       byBand: { ...raw.openByBand },
       byAge: { ...raw.openByAge },
+      byKind: { ...raw.openByKind },
       overdue: raw.openOverdue,
       dueThisWeek: raw.openDueThisWeek,
     },

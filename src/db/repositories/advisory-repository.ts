@@ -24,7 +24,7 @@ import type {
 } from '../../core/model.js';
 import { freshnessBasis, type FeedFreshnessRecord } from '../../core/freshness/feeds.js';
 import type { DbClient } from '../client.js';
-import type { Prisma } from '../generated/client.js';
+import { Prisma } from '../generated/client.js';
 
 const STATUS_TO_DB = {
   affected: 'affected',
@@ -323,6 +323,38 @@ export class AdvisoryRepository implements FeedSink {
   async findForEcosystems(ecosystems: string[], packages?: Iterable<string>): Promise<Advisory[]> {
     if (ecosystems.length === 0) return [];
     const names = packages ? JSON.stringify([...new Set(packages)]) : null;
+    return this
+      .advisoriesWhere(Prisma.sql`ap.ecosystem = ANY (ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(ecosystems)}::jsonb)))
+          AND (${names}::jsonb IS NULL OR ap.package = ANY (ARRAY(SELECT jsonb_array_elements_text(${names}::jsonb))))`);
+  }
+
+  /**
+   * Advisories of language packages by ecosystem and name, names compared as the ecosystem does
+   * (PyPI: PEP 503 normalised, case-insensitive; the others as written). Only the entries naming
+   * one of the packages are returned.
+   */
+  async findForPackages(ecosystem: string, names: Iterable<string>): Promise<Advisory[]> {
+    const list = [...new Set(names)];
+    if (list.length === 0) return [];
+    if (ecosystem === 'PyPI') {
+      const normalised = JSON.stringify([
+        ...new Set(list.map((n) => n.replace(/[-_.]+/g, '-').toLowerCase())),
+      ]);
+      return this.advisoriesWhere(Prisma.sql`ap.ecosystem = 'PyPI'
+          AND regexp_replace(lower(ap.package), '[-_.]+', '-', 'g') = ANY (ARRAY(SELECT jsonb_array_elements_text(${normalised}::jsonb)))`);
+    }
+    return this.findForEcosystems([ecosystem], list);
+  }
+
+  /** Firmware advisories (LVFS, ecosystem `fwupd[:<format>]`) naming one of these GUIDs. */
+  async findFirmware(guids: Iterable<string>): Promise<Advisory[]> {
+    const list = JSON.stringify([...new Set([...guids].map((g) => g.toLowerCase()))]);
+    return this.advisoriesWhere(Prisma.sql`(ap.ecosystem = 'fwupd' OR ap.ecosystem LIKE 'fwupd:%')
+          AND lower(ap.package) = ANY (ARRAY(SELECT jsonb_array_elements_text(${list}::jsonb)))`);
+  }
+
+  /** Advisories with the entries that pass `where` (over "AffectedPackage" ap), in entry order. */
+  private async advisoriesWhere(where: Prisma.Sql): Promise<Advisory[]> {
     // one JSON text per advisory with its entries (in entry order): a fleet scan reads ~10^5 entries
     const rows = await this.prisma.$queryRaw<{ row: string }[]>`
       SELECT json_build_array(a.id, a.source, a.aliases, a.cves,
@@ -334,8 +366,7 @@ export class AdvisoryRepository implements FeedSink {
           json_agg(json_build_array(ap.ecosystem, ap.package, ap."nameKind", ap.status, ap.ranges, ap.versions,
             ap.binaries, ap.urgency) ORDER BY ap.id) AS entries
         FROM "AffectedPackage" ap
-        WHERE ap.ecosystem = ANY (ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(ecosystems)}::jsonb)))
-          AND (${names}::jsonb IS NULL OR ap.package = ANY (ARRAY(SELECT jsonb_array_elements_text(${names}::jsonb))))
+        WHERE ${where}
         GROUP BY ap."advisoryId"
       ) e
       JOIN "Advisory" a ON a.id = e."advisoryId"

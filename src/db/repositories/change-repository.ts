@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { NotFoundError, PatchbotError, ValidationError } from '../../core/errors.js';
-import type { Severity } from '../../core/model.js';
+import type { FindingKind, Severity } from '../../core/model.js';
 import type { DbClient } from '../client.js';
 import type { Prisma } from '../generated/client.js';
 import type { Surface } from '../types.js';
@@ -88,6 +88,10 @@ export interface ChangeFindingRecord {
   labels: Record<string, string>;
   hostGroups: string[];
   hostTeam: string | null;
+  kind: FindingKind;
+  /** Where the package is (interpreter, lockfile, fwupd device id); "" for a distribution package. */
+  owner: string;
+  ownerKind: string | null;
   packageName: string;
   sourcePackage: string;
   installedVersion: string;
@@ -109,6 +113,8 @@ export interface ChangeFindingRecord {
 export interface ChangeDetail {
   id: string;
   number: number;
+  /** What the change installs: distribution packages, language packages or firmware. */
+  kind: FindingKind;
   ecosystem: string;
   packageName: string;
   sourcePackage: string | null;
@@ -157,6 +163,10 @@ export const OPEN_CHANGE_STATUSES: readonly ChangeStatus[] = ['pending', 'deferr
 
 export interface CampaignUpsert {
   team: string;
+  /** Default "os". */
+  kind?: FindingKind;
+  /** Language packages found in lockfiles: announced as a bump, a campaign of their own. */
+  lockfile?: boolean;
   ecosystem: string;
   packageName: string;
   sourcePackage: string;
@@ -292,6 +302,7 @@ function toDetail(row: ChangeRow): ChangeDetail {
   return {
     id: row.id,
     number: row.number,
+    kind: row.kind === 'third_party' ? 'third-party' : row.kind,
     ecosystem: row.ecosystem,
     packageName: row.packageName,
     sourcePackage: row.sourcePackage,
@@ -323,6 +334,9 @@ function toDetail(row: ChangeRow): ChangeDetail {
           labels: labels.success ? labels.data : {},
           hostGroups: f.host.groups,
           hostTeam: f.host.team?.name ?? null,
+          kind: f.kind === 'third_party' ? ('third-party' as const) : f.kind,
+          owner: f.owner,
+          ownerKind: f.ownerKind,
           packageName: f.packageName,
           sourcePackage: f.sourcePackage,
           installedVersion: f.installedVersion,
@@ -509,8 +523,14 @@ export class ChangeRepository {
   constructor(private readonly prisma: DbClient) {}
 
   /** The active campaign's key: at most one active change per fix and team. */
-  static activeKey(i: Pick<CampaignUpsert, 'team' | 'ecosystem' | 'packageName' | 'fixedVersion'>): string {
-    return [i.team, i.ecosystem, i.packageName, i.fixedVersion].join('|');
+  static activeKey(
+    i: Pick<CampaignUpsert, 'team' | 'ecosystem' | 'packageName' | 'fixedVersion' | 'kind' | 'lockfile'>,
+  ): string {
+    const key = [i.team, i.ecosystem, i.packageName, i.fixedVersion];
+    // a distribution package's key is unchanged; a lockfile bump and an installed upgrade differ
+    if (i.kind !== undefined && i.kind !== 'os')
+      key.push(i.lockfile === true ? `${i.kind}:lockfile` : i.kind);
+    return key.join('|');
   }
 
   /**
@@ -591,6 +611,7 @@ export class ChangeRepository {
           const team = await tx.team.findUnique({ where: { name: input.team }, select: { id: true } });
           const created = await tx.changeRequest.create({
             data: {
+              kind: input.kind === 'third-party' ? 'third_party' : (input.kind ?? 'os'),
               ecosystem: input.ecosystem,
               packageName: input.packageName,
               sourcePackage: input.sourcePackage,

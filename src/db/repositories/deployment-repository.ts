@@ -256,6 +256,8 @@ export interface ChangeForDeployment {
   id: string;
   number: number;
   status: string;
+  /** os, third-party or firmware: only distribution packages are deployed. */
+  kind: 'os' | 'third-party' | 'firmware';
   ecosystem: string;
   packageName: string;
   sourcePackage: string | null;
@@ -272,6 +274,9 @@ export interface ChangeForDeployment {
     sourcePackage: string;
     installedVersion: string;
     fixedVersion: string | null;
+    /** Where the package is (language packages, firmware): "" for a distribution package. */
+    owner: string;
+    ownerKind: string | null;
   }[];
 }
 
@@ -680,6 +685,8 @@ export class DeploymentRepository {
                 sourcePackage: true,
                 installedVersion: true,
                 fixedVersion: true,
+                owner: true,
+                ownerKind: true,
                 host: { select: { name: true } },
               },
             },
@@ -692,6 +699,7 @@ export class DeploymentRepository {
       id: row.id,
       number: row.number,
       status: row.status,
+      kind: row.kind === 'third_party' ? 'third-party' : row.kind,
       ecosystem: row.ecosystem,
       packageName: row.packageName,
       sourcePackage: row.sourcePackage,
@@ -709,6 +717,8 @@ export class DeploymentRepository {
           sourcePackage: f.finding.sourcePackage,
           installedVersion: f.finding.installedVersion,
           fixedVersion: f.finding.fixedVersion,
+          owner: f.finding.owner,
+          ownerKind: f.finding.ownerKind,
         }))
         .sort((a, b) => a.hostName.localeCompare(b.hostName) || a.packageName.localeCompare(b.packageName)),
     };

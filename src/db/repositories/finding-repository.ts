@@ -4,7 +4,7 @@
  * with the time, a finding that comes back after a fix is reopened, and unchanged ones only have
  * their last-seen time moved. Accepted and deferred findings keep their status until it expires.
  */
-import type { RiskAssessment, RiskFactor, Severity, SsvcDecision } from '../../core/model.js';
+import type { FindingKind, RiskAssessment, RiskFactor, Severity, SsvcDecision } from '../../core/model.js';
 import type { DbClient } from '../client.js';
 import type { Prisma } from '../generated/client.js';
 
@@ -12,6 +12,11 @@ export type FindingStatus = 'open' | 'fixed' | 'accepted' | 'deferred';
 
 /** One current match of a host, scored. */
 export interface FindingWrite {
+  /** Default "os". */
+  kind?: FindingKind;
+  /** Where the package is (interpreter, lockfile, fwupd device id); "" or absent for a distribution package. */
+  owner?: string;
+  ownerKind?: string | null;
   packageName: string;
   sourcePackage: string;
   advisoryId: string;
@@ -28,6 +33,10 @@ export interface StoredFinding {
   id: string;
   hostId: string;
   hostName: string;
+  kind: FindingKind;
+  /** "" for a distribution package. */
+  owner: string;
+  ownerKind: string | null;
   packageName: string;
   sourcePackage: string;
   advisoryId: string;
@@ -67,7 +76,8 @@ const SSVC_FROM_DB: Record<string, SsvcDecision> = {
   Act: 'Act',
 };
 
-const keyOf = (packageName: string, advisoryId: string): string => `${packageName}\u0000${advisoryId}`;
+const keyOf = (packageName: string, advisoryId: string, owner = ''): string =>
+  `${packageName}\u0000${advisoryId}\u0000${owner}`;
 
 /** Risk numbers are stored with two decimals: comparisons must use the same rounding. */
 const round2 = (n: number): number => Math.round(n * 100) / 100;
@@ -99,7 +109,7 @@ export class FindingRepository {
         current.set(hostId, (byKey = new Map<string, FindingWrite>()));
         changes.set(hostId, { opened: [], updated: [], unchanged: 0, resolved: [] });
       }
-      for (const w of writes) byKey.set(keyOf(w.packageName, w.advisoryId), w);
+      for (const w of writes) byKey.set(keyOf(w.packageName, w.advisoryId, w.owner), w);
     }
     if (current.size === 0) return changes;
 
@@ -111,7 +121,7 @@ export class FindingRepository {
             json_agg(json_build_array(f.id, f."packageName", f."advisoryId", f.status,
               (extract(epoch FROM f."statusUntil") * 1000)::bigint, f."installedVersion", f."fixedVersion",
               f."riskScore", f.severity, f.ssvc, f.kev, f."epssScore",
-              (extract(epoch FROM f."slaDueAt") * 1000)::bigint) ORDER BY f.id)::text AS rows
+              (extract(epoch FROM f."slaDueAt") * 1000)::bigint, f.owner) ORDER BY f.id)::text AS rows
           FROM "Finding" f
           WHERE f."hostId" = ANY (ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify([...current.keys()])}::jsonb)::uuid))
           GROUP BY f."hostId"`;
@@ -124,7 +134,7 @@ export class FindingRepository {
           const byKey = current.get(hostId)!;
           for (const row of JSON.parse(rows) as ExistingRow[]) {
             const [id, packageName, advisoryId, status, statusUntil] = row;
-            const key = keyOf(packageName, advisoryId);
+            const key = keyOf(packageName, advisoryId, row[13]);
             const w = byKey.get(key);
             if (!w) {
               if (status !== 'fixed') {
@@ -160,16 +170,16 @@ export class FindingRepository {
 
         for (let i = 0; i < fresh.length; i += WRITE_CHUNK) {
           const created = await tx.$queryRaw<{ id: string; hostId: string }[]>`
-            INSERT INTO "Finding" ("hostId", "packageName", "sourcePackage", "advisoryId", ecosystem,
+            INSERT INTO "Finding" ("hostId", kind, owner, "ownerKind", "packageName", "sourcePackage", "advisoryId", ecosystem,
               "installedVersion", "fixedVersion", cves, "firstSeenAt", "lastSeenAt", status, "riskScore",
               "riskBreakdown", severity, ssvc, kev, "epssScore", "slaDueAt", "dueReason", "updatedAt")
-            SELECT v."hostId"::uuid, v."packageName", v."sourcePackage", v."advisoryId", v.ecosystem,
+            SELECT v."hostId"::uuid, coalesce(v.kind, 'os')::"FindingKind", coalesce(v.owner, ''), v."ownerKind", v."packageName", v."sourcePackage", v."advisoryId", v.ecosystem,
               v."installedVersion", v."fixedVersion", ARRAY(SELECT jsonb_array_elements_text(v.cves)),
               ${now}::timestamptz, ${now}::timestamptz, 'open'::"FindingStatus", v."riskScore", v."riskBreakdown",
               v.severity::"SeverityBand", v.ssvc::"SsvcDecision", v.kev, v."epssScore", v."slaDueAt",
               v."dueReason", CURRENT_TIMESTAMP
             FROM jsonb_to_recordset(${rowsJson(fresh.slice(i, i + WRITE_CHUNK), (f) => ({ hostId: f.hostId, ...f.write }))}::jsonb)
-              AS v(ord int, "hostId" text, "packageName" text, "sourcePackage" text, "advisoryId" text, ecosystem text,
+              AS v(ord int, "hostId" text, kind text, owner text, "ownerKind" text, "packageName" text, "sourcePackage" text, "advisoryId" text, ecosystem text,
                 "installedVersion" text, "fixedVersion" text, cves jsonb, "riskScore" double precision,
                 "riskBreakdown" jsonb, severity text, ssvc text, kev boolean, "epssScore" double precision,
                 "slaDueAt" timestamptz, "dueReason" text)
@@ -232,9 +242,10 @@ export class FindingRepository {
     if (hostIds.length === 0) return out;
     const rows = await this.prisma.finding.findMany({
       where: { hostId: { in: [...hostIds] }, status: { in: ['open', 'accepted', 'deferred'] } },
-      select: { hostId: true, packageName: true, advisoryId: true, firstSeenAt: true },
+      select: { hostId: true, packageName: true, advisoryId: true, owner: true, firstSeenAt: true },
     });
-    for (const r of rows) out.set(findingSeenKey(r.hostId, r.packageName, r.advisoryId), r.firstSeenAt);
+    for (const r of rows)
+      out.set(findingSeenKey(r.hostId, r.packageName, r.advisoryId, r.owner), r.firstSeenAt);
     return out;
   }
 
@@ -281,6 +292,7 @@ type ExistingRow = [
   boolean,
   number | null,
   number | null,
+  string,
 ];
 
 /** Whether what the database holds differs from the current match (risk numbers as stored). */
@@ -312,8 +324,8 @@ interface Rewrite {
 }
 
 /** The key of `FindingRepository.firstSeen`. */
-export const findingSeenKey = (hostId: string, packageName: string, advisoryId: string): string =>
-  `${hostId}\u0000${packageName}\u0000${advisoryId}`;
+export const findingSeenKey = (hostId: string, packageName: string, advisoryId: string, owner = ''): string =>
+  `${hostId}\u0000${packageName}\u0000${advisoryId}\u0000${owner}`;
 
 /**
  * Rows for `jsonb_to_recordset`: the scored fields of each write (as the database stores them,
@@ -352,6 +364,9 @@ function toStored(r: FindingRow): StoredFinding {
     id: r.id,
     hostId: r.hostId,
     hostName: r.host.name,
+    kind: r.kind === 'third_party' ? 'third-party' : r.kind,
+    owner: r.owner,
+    ownerKind: r.ownerKind,
     packageName: r.packageName,
     sourcePackage: r.sourcePackage,
     advisoryId: r.advisoryId,

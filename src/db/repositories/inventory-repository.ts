@@ -1,5 +1,16 @@
 import { NotFoundError } from '../../core/errors.js';
-import type { InstalledPackage, InventorySnapshot, OsFamily } from '../../core/model.js';
+import type {
+  BaselineSourceStatus,
+  DmiInfo,
+  FirmwareDevice,
+  HostBaseline,
+  HsiAttribute,
+  InstalledPackage,
+  InventorySnapshot,
+  OsFamily,
+  ThirdPartyEcosystem,
+  ThirdPartyPackage,
+} from '../../core/model.js';
 import type { DbClient } from '../client.js';
 import type { Prisma } from '../generated/client.js';
 
@@ -54,9 +65,25 @@ export class InventoryRepository {
             rebootRequired: snapshot.rebootRequired,
             rebootPackages: snapshot.rebootPackages,
             packageCount: snapshot.packages.length,
+            ...baselineColumns(snapshot.baseline),
           },
           select: { id: true },
         });
+        const thirdParty = snapshot.baseline?.thirdParty ?? [];
+        for (let i = 0; i < thirdParty.length; i += PACKAGE_CHUNK) {
+          await tx.thirdPartyPackage.createMany({
+            data: thirdParty.slice(i, i + PACKAGE_CHUNK).map((p) => ({
+              snapshotId: created.id,
+              ecosystem: p.ecosystem,
+              name: p.name,
+              version: p.version,
+              owner: p.owner,
+              ownerKind: p.ownerKind,
+              dev: p.dev === true,
+            })),
+            skipDuplicates: true,
+          });
+        }
         for (let i = 0; i < snapshot.packages.length; i += PACKAGE_CHUNK) {
           await tx.installedPackage.createMany({
             data: snapshot.packages.slice(i, i + PACKAGE_CHUNK).map((p) => ({
@@ -107,7 +134,8 @@ export class InventoryRepository {
       sourceName: p.sourceName,
       sourceVersion: p.sourceVersion,
     }));
-    return toSnapshot(row, packages);
+    const thirdParty = await this.thirdPartyOf([row.id]);
+    return toSnapshot(row, packages, thirdParty.get(row.id) ?? []);
   }
 
   /**
@@ -150,7 +178,33 @@ export class InventoryRepository {
       // row by row instead
       packagesOf.set(l.snapshotId, list ?? (await this.packagesOf(l.snapshotId)));
     }
-    for (const row of rows) out.set(row.hostId, toSnapshot(row, packagesOf.get(row.id) ?? []));
+    const thirdParty = await this.thirdPartyOf(ids);
+    for (const row of rows)
+      out.set(row.hostId, toSnapshot(row, packagesOf.get(row.id) ?? [], thirdParty.get(row.id) ?? []));
+    return out;
+  }
+
+  /** The language packages of the snapshots, by snapshot id. */
+  private async thirdPartyOf(snapshotIds: readonly string[]): Promise<Map<string, ThirdPartyPackage[]>> {
+    const out = new Map<string, ThirdPartyPackage[]>();
+    if (snapshotIds.length === 0) return out;
+    const rows = await this.prisma.thirdPartyPackage.findMany({
+      where: { snapshotId: { in: [...snapshotIds] } },
+      orderBy: { id: 'asc' },
+    });
+    for (const r of rows) {
+      let list = out.get(r.snapshotId);
+      if (!list) out.set(r.snapshotId, (list = []));
+      const pkg: ThirdPartyPackage = {
+        ecosystem: r.ecosystem as ThirdPartyEcosystem,
+        name: r.name,
+        version: r.version,
+        owner: r.owner,
+        ownerKind: r.ownerKind as ThirdPartyPackage['ownerKind'],
+      };
+      if (r.dev) pkg.dev = true;
+      list.push(pkg);
+    }
     return out;
   }
 
@@ -200,7 +254,40 @@ function splitPackages(text: string, count: number, cache: PackageCache): Instal
 
 type SnapshotRow = Prisma.InventorySnapshotGetPayload<{ include: { host: { select: { name: true } } } }>;
 
-function toSnapshot(row: SnapshotRow, packages: InstalledPackage[]): StoredSnapshot {
+/** The snapshot columns of a baseline (none for an input without one). */
+function baselineColumns(
+  baseline: HostBaseline | undefined,
+): Prisma.InventorySnapshotUncheckedCreateInput extends infer T ? Partial<T> : never {
+  if (baseline === undefined) return {};
+  return {
+    ...(baseline.dmi === undefined ? {} : { dmi: baseline.dmi as Prisma.InputJsonValue }),
+    firmware: baseline.firmware as unknown as Prisma.InputJsonValue,
+    ...(baseline.hsi === undefined ? {} : { hsi: baseline.hsi as unknown as Prisma.InputJsonValue }),
+    sources: baseline.sources as unknown as Prisma.InputJsonValue,
+    thirdPartyCount: baseline.thirdParty.length,
+  };
+}
+
+/** The baseline stored with a snapshot; undefined for a snapshot stored without one. */
+function baselineOf(row: SnapshotRow, thirdParty: ThirdPartyPackage[]): HostBaseline | undefined {
+  const sources = Array.isArray(row.sources) ? (row.sources as unknown as BaselineSourceStatus[]) : [];
+  if (sources.length === 0) return undefined;
+  const baseline: HostBaseline = {
+    firmware: Array.isArray(row.firmware) ? (row.firmware as unknown as FirmwareDevice[]) : [],
+    thirdParty,
+    sources,
+  };
+  if (row.dmi !== null && typeof row.dmi === 'object') baseline.dmi = row.dmi as DmiInfo;
+  if (Array.isArray(row.hsi)) baseline.hsi = row.hsi as unknown as HsiAttribute[];
+  return baseline;
+}
+
+function toSnapshot(
+  row: SnapshotRow,
+  packages: InstalledPackage[],
+  thirdParty: ThirdPartyPackage[] = [],
+): StoredSnapshot {
+  const baseline = baselineOf(row, thirdParty);
   const family = (OS_FAMILIES as readonly string[]).includes(row.osFamily)
     ? (row.osFamily as OsFamily)
     : 'unknown';
@@ -221,5 +308,6 @@ function toSnapshot(row: SnapshotRow, packages: InstalledPackage[]): StoredSnaps
     rebootRequired: row.rebootRequired,
     rebootPackages: row.rebootPackages,
     collectedAt: row.collectedAt,
+    ...(baseline === undefined ? {} : { baseline }),
   };
 }

@@ -215,6 +215,9 @@ export class MetricsQueries {
         name: 'due_week',
         expr: Prisma.sql`COUNT(*) FILTER (WHERE f."slaDueAt" >= ${now} AND f."slaDueAt" < ${weekAhead})`,
       },
+      { name: 'kind_os', expr: Prisma.sql`COUNT(*) FILTER (WHERE f.kind = 'os'::"FindingKind")` },
+      { name: 'kind_tp', expr: Prisma.sql`COUNT(*) FILTER (WHERE f.kind = 'third-party'::"FindingKind")` },
+      { name: 'kind_fw', expr: Prisma.sql`COUNT(*) FILTER (WHERE f.kind = 'firmware'::"FindingKind")` },
       { name: 'kev_open', expr: Prisma.sql`COUNT(*) FILTER (WHERE f.kev)` },
       { name: 'kev_overdue', expr: Prisma.sql`COUNT(*) FILTER (WHERE f.kev AND f."slaDueAt" < ${now})` },
     ];
@@ -227,6 +230,9 @@ export class MetricsQueries {
         due_week: number;
         kev_open: number;
         kev_overdue: number;
+        kind_os: number;
+        kind_tp: number;
+        kind_fw: number;
       } & Record<Severity, number> &
         Record<AgeBucket, number>)[]
     >`
@@ -247,6 +253,7 @@ export class MetricsQueries {
       const c = get(r.kind, r.key);
       for (const b of SEVERITIES) c.openByBand[b] = r[b];
       for (const a of AGE_BUCKETS) c.openByAge[a.key] = r[a.key];
+      c.openByKind = { os: r.kind_os, thirdParty: r.kind_tp, firmware: r.kind_fw };
       c.openOverdue = r.overdue;
       c.openDueThisWeek = r.due_week;
       c.kevOpen = r.kev_open;

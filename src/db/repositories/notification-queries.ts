@@ -3,7 +3,7 @@
  * got worse since (a coarse SQL filter; the use case decides with core/risk's isEscalation), the
  * "announced" marks, and the lock that keeps several workers from announcing the same thing twice.
  */
-import type { RiskFactor, Severity, SsvcDecision } from '../../core/model.js';
+import type { FindingKind, RiskFactor, Severity, SsvcDecision } from '../../core/model.js';
 import type { DatabaseKind, DbClient } from '../client.js';
 
 export interface NotifyCandidate {
@@ -13,6 +13,11 @@ export interface NotifyCandidate {
   environment: string;
   /** The host's owning team (null: none resolved). */
   team: string | null;
+  /** os, third-party or firmware. */
+  findingKind: FindingKind;
+  /** Where the package is (interpreter, lockfile, fwupd device id); "" for a distribution package. */
+  owner: string;
+  ownerKind: string | null;
   packageName: string;
   sourcePackage: string;
   ecosystem: string;
@@ -75,6 +80,7 @@ export class NotificationQueries {
       (Omit<NotifyCandidate, 'riskFactors' | 'ssvc'> & { riskBreakdown: unknown; ssvc: string | null })[]
     >`
       SELECT f.id, f."hostId", h.name AS "hostName", h.environment, t.name AS team,
+        f.kind::text AS "findingKind", f.owner, f."ownerKind",
         f."packageName", f."sourcePackage", f.ecosystem, f."advisoryId", f."installedVersion",
         f."fixedVersion", f.cves, f."riskScore", f."riskBreakdown", f.severity::text AS severity,
         f.ssvc::text AS ssvc, f.kev, f."epssScore", f."slaDueAt", f."dueReason", f."notifiedAt",

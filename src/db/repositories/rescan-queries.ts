@@ -29,6 +29,25 @@ export class RescanQueries {
         WHERE p.name IN (SELECT package FROM changed_packages)
            OR p."sourceName" IN (SELECT package FROM changed_packages)
       ),
+      by_third_party AS (
+        SELECT DISTINCT l."hostId"
+        FROM latest l
+        JOIN "ThirdPartyPackage" t ON t."snapshotId" = l.id
+        WHERE t.name IN (SELECT package FROM changed_packages)
+           -- PyPI names as PEP 503 compares them
+           OR (t.ecosystem = 'PyPI' AND regexp_replace(lower(t.name), '[-_.]+', '-', 'g') IN
+                (SELECT regexp_replace(lower(package), '[-_.]+', '-', 'g') FROM changed_packages))
+      ),
+      by_firmware AS (
+        SELECT DISTINCT s."hostId"
+        FROM latest l
+        JOIN "InventorySnapshot" s ON s.id = l.id
+        CROSS JOIN LATERAL jsonb_array_elements(
+          CASE WHEN jsonb_typeof(s.firmware) = 'array' THEN s.firmware ELSE '[]'::jsonb END) d
+        CROSS JOIN LATERAL jsonb_array_elements_text(
+          CASE WHEN jsonb_typeof(d->'guids') = 'array' THEN d->'guids' ELSE '[]'::jsonb END) g
+        WHERE lower(g) IN (SELECT lower(package) FROM changed_packages)
+      ),
       by_cve AS (
         SELECT DISTINCT f."hostId"
         FROM "Finding" f
@@ -36,7 +55,9 @@ export class RescanQueries {
         WHERE e."updatedAt" >= ${since} AND f.status <> 'fixed'
       )
       SELECT h.name FROM "Host" h
-      WHERE h."retiredAt" IS NULL AND h.id IN (SELECT "hostId" FROM by_package UNION SELECT "hostId" FROM by_cve)
+      WHERE h."retiredAt" IS NULL AND h.id IN (
+        SELECT "hostId" FROM by_package UNION SELECT "hostId" FROM by_third_party
+        UNION SELECT "hostId" FROM by_firmware UNION SELECT "hostId" FROM by_cve)
       ORDER BY h.name`;
     return rows.map((r) => r.name);
   }

@@ -11,6 +11,8 @@ export const BANDS: readonly Severity[] = ['critical', 'high', 'medium', 'low', 
 export interface ScopeCounts {
   hosts: number;
   openByBand: Record<Severity, number>;
+  /** Open findings of distribution packages, language packages and firmware. */
+  openByKind: { os: number; thirdParty: number; firmware: number };
   kevOverdue: number;
   slaBreaches: number;
   hostsNeedingReboot: number;
@@ -68,6 +70,12 @@ export class StatusQueries {
       FROM "Finding" f JOIN "Host" h ON h.id = f."hostId" LEFT JOIN "Team" t ON t.id = h."teamId"
       WHERE f.status = 'open' AND ${teamHost}
       GROUP BY f.severity`;
+    const kinds = await this.prisma.$queryRaw<{ kind: string; n: number }[]>`
+      SELECT f.kind::text AS kind, COUNT(*)::int AS n
+      FROM "Finding" f JOIN "Host" h ON h.id = f."hostId" LEFT JOIN "Team" t ON t.id = h."teamId"
+      WHERE f.status = 'open' AND ${teamHost}
+      GROUP BY f.kind`;
+    const kindCount = (k: string): number => kinds.find((r) => r.kind === k)?.n ?? 0;
     const [sla] = await this.prisma.$queryRaw<{ kev_overdue: number; breaches: number }[]>`
       SELECT
         COUNT(*) FILTER (WHERE f.status = 'open' AND f.kev AND f."slaDueAt" < ${opts.now})::int AS kev_overdue,
@@ -85,6 +93,11 @@ export class StatusQueries {
       hosts: hosts?.hosts ?? 0,
       hostsNeedingReboot: hosts?.reboot ?? 0,
       openByBand,
+      openByKind: {
+        os: kindCount('os'),
+        thirdParty: kindCount('third-party'),
+        firmware: kindCount('firmware'),
+      },
       kevOverdue: sla?.kev_overdue ?? 0,
       slaBreaches: sla?.breaches ?? 0,
       pendingApprovals: pending?.n ?? 0,

@@ -14,6 +14,8 @@ export function createCampaignStore(ctx: ApprovalsContext): CampaignStore {
       const created = await repos.changes.upsertCampaign(
         {
           team: input.team,
+          ...(input.kind === undefined ? {} : { kind: input.kind }),
+          ...(input.lockfile === undefined ? {} : { lockfile: input.lockfile }),
           ecosystem: input.ecosystem,
           packageName: input.packageName,
           sourcePackage: input.sourcePackage,

@@ -10,12 +10,17 @@ import {
   type CampaignView,
   type ItsmRecordView,
   type PersonRef,
+  type BaselineFixView,
 } from '../../bot/views/index.js';
 import { assignRings, type PlanHost } from '../../core/deployments/plan.js';
 import type { RiskFactor, Severity, SsvcDecision } from '../../core/model.js';
 import { ledgerState, type LedgerEntry } from '../../core/policy/ledger.js';
 import type { Policy } from '../../config/policy-schema.js';
-import type { ChangeDetail, DecisionRecord } from '../../db/repositories/change-repository.js';
+import type {
+  ChangeDetail,
+  ChangeFindingRecord,
+  DecisionRecord,
+} from '../../db/repositories/change-repository.js';
 import type { ItsmLinkRecord } from '../../db/repositories/itsm-link-repository.js';
 import type { CveFacts } from '../../db/repositories/notification-queries.js';
 import type { HostRecord } from '../../db/types.js';
@@ -203,6 +208,71 @@ export function itsmRecordViews(
     });
 }
 
+/** Where a language-package or firmware fix applies, and what to do with it (undefined for OS packages). */
+export function baselineFixOf(
+  change: Pick<ChangeDetail, 'kind' | 'packageName' | 'fixedVersion' | 'ecosystem'>,
+  findings: readonly Pick<
+    ChangeFindingRecord,
+    'hostName' | 'owner' | 'ownerKind' | 'packageName' | 'installedVersion'
+  >[],
+): BaselineFixView | undefined {
+  if (change.kind === 'os') return undefined;
+  const seen = new Set<string>();
+  const places: string[] = [];
+  for (const f of [...findings].sort(
+    (a, b) => a.hostName.localeCompare(b.hostName) || a.owner.localeCompare(b.owner),
+  )) {
+    const line =
+      change.kind === 'firmware'
+        ? `${f.hostName}: ${f.packageName} (device ${f.owner}) ${f.installedVersion}`
+        : `${f.hostName}: ${ownerWords(f.ownerKind)} ${f.owner} (${f.packageName} ${f.installedVersion})`;
+    if (seen.has(line)) continue;
+    seen.add(line);
+    places.push(line);
+  }
+  const version = change.fixedVersion;
+  if (change.kind === 'firmware') {
+    return {
+      places,
+      note:
+        `install firmware ${version} on each device with fwupd (\`fwupdmgr update <device-id>\`, a reboot may follow). ` +
+        'patchbot announces and tracks firmware fixes and does not deploy them; firmware often cannot be downgraded.',
+    };
+  }
+  const lockfile = findings.some((f) => f.ownerKind === 'lockfile');
+  if (lockfile) {
+    return {
+      places,
+      note: `bump ${change.packageName} to ${version} in each lockfile listed and release the project; patchbot never deploys lockfiles.`,
+    };
+  }
+  const how =
+    change.ecosystem === 'npm'
+      ? `\`npm install -g ${change.packageName}@${version}\``
+      : change.ecosystem === 'PyPI'
+        ? `\`python3 -m pip install --upgrade '${change.packageName}==${version}'\` with each interpreter listed`
+        : `the ${change.ecosystem} tool`;
+  return {
+    places,
+    note: `upgrade ${change.packageName} to ${version} where listed (${how}); patchbot does not deploy language packages.`,
+  };
+}
+
+function ownerWords(kind: string | null): string {
+  switch (kind) {
+    case 'interpreter':
+      return 'pip of';
+    case 'site-packages':
+      return 'installed in';
+    case 'global-npm':
+      return 'global npm';
+    case 'lockfile':
+      return 'lockfile';
+    default:
+      return 'in';
+  }
+}
+
 /** The campaign message of a change (pure: everything it shows is passed in). */
 export function buildCampaignView(input: ViewInputs): CampaignView {
   const { change, now } = input;
@@ -231,6 +301,9 @@ export function buildCampaignView(input: ViewInputs): CampaignView {
   const band: Severity = top?.severity ?? change.severity ?? 'none';
   const hosts = input.hosts.filter((h) => hostNames.includes(h.name));
   const ssvc = top?.ssvc ? SSVC[top.ssvc] : undefined;
+  const baseline = baselineFixOf(change, findings);
+  const actions = campaignActions(state);
+  const deployable = change.kind === 'os';
   return {
     type: 'campaign',
     changeId: change.id,
@@ -238,10 +311,22 @@ export function buildCampaignView(input: ViewInputs): CampaignView {
     team: change.team ?? 'unowned',
     ...(environments.length === 1 && environments[0] ? { environment: environments[0] } : {}),
     ecosystem: change.ecosystem,
-    package: change.packageName,
-    ...(change.sourcePackage && change.sourcePackage !== change.packageName
-      ? { sourcePackage: change.sourcePackage }
-      : {}),
+    ...(change.kind === 'os'
+      ? {
+          package: change.packageName,
+          ...(change.sourcePackage && change.sourcePackage !== change.packageName
+            ? { sourcePackage: change.sourcePackage }
+            : {}),
+        }
+      : {
+          kind: change.kind,
+          // a firmware change is named by its devices (its package is the component GUID)
+          package:
+            change.kind === 'firmware'
+              ? [...new Set(findings.map((f) => f.packageName))].sort().join(', ') || change.packageName
+              : change.packageName,
+        }),
+    ...(baseline === undefined ? {} : { baseline }),
     fixedVersion: change.fixedVersion,
     advisories: [...new Set(findings.map((f) => f.advisoryId))].sort(),
     ...(top?.advisorySummary ? { summary: top.advisorySummary } : {}),
@@ -273,7 +358,9 @@ export function buildCampaignView(input: ViewInputs): CampaignView {
     rings: plannedRings(input.policy, hosts),
     ...(input.itsm && input.itsm.length > 0 ? { itsm: itsmRecordViews(input.itsm, change) } : {}),
     state,
-    actions: campaignActions(state),
+    // patchbot deploys distribution packages only: the other kinds are announced, tracked, deferred
+    // or accepted, never requested or approved for a rollout
+    actions: deployable ? actions : actions.filter((a) => a !== 'request' && a !== 'approve'),
     asOf: now,
   };
 }

@@ -98,6 +98,10 @@ async function prepare(
   emergency: boolean,
   now: Date,
 ): Promise<{ change: ChangeForDeployment; planned: ChangePlan }> {
+  const refusal = notDeployable(change);
+  if (refusal !== undefined) {
+    throw new PolicyDeniedError(refusal, { details: { change: change.number, kind: change.kind } });
+  }
   const hostIds = [...new Set(change.findings.map((f) => f.hostId))];
   const ids = new Set(hostIds);
   // only the change's hosts are read, not the fleet
@@ -115,6 +119,36 @@ async function prepare(
   const snapshots = await deps.deployments.hostSourcePackages(hostIds, sources);
   const planned = planChange({ change, hosts, snapshots, policy: deps.policy, emergency, now });
   return { change, planned };
+}
+
+/**
+ * Why a change is not rolled out by patchbot, or undefined when it is: patchbot deploys
+ * distribution packages; language packages and firmware are announced and tracked, and a lockfile
+ * is changed in its project, never on a host (docs/deployments.md, "What patchbot deploys").
+ */
+export function notDeployable(
+  change: Pick<ChangeForDeployment, 'number' | 'kind' | 'packageName' | 'fixedVersion' | 'findings'>,
+): string | undefined {
+  if (change.kind === 'os') return undefined;
+  if (change.kind === 'firmware') {
+    return (
+      `change #${change.number} is a firmware update (${change.fixedVersion}): patchbot does not deploy firmware; ` +
+      'install it with fwupd on each device (`fwupdmgr update <device-id>`) and the next inventory closes the findings'
+    );
+  }
+  const lockfiles = [
+    ...new Set(change.findings.filter((f) => f.ownerKind === 'lockfile').map((f) => f.owner)),
+  ];
+  if (lockfiles.length > 0) {
+    return (
+      `change #${change.number} bumps ${change.packageName} to ${change.fixedVersion} in lockfiles (${lockfiles.slice(0, 5).join(', ')}): ` +
+      'a lockfile is changed in its project and released from there; patchbot never deploys lockfiles'
+    );
+  }
+  return (
+    `change #${change.number} upgrades the language package ${change.packageName} to ${change.fixedVersion}: ` +
+    'patchbot does not deploy pip or npm packages; upgrade it where the change lists it'
+  );
 }
 
 /** The plan a change would get now (nothing is stored). */

@@ -75,7 +75,7 @@ describe('prisma CLI offline (schema-engine stand-in)', () => {
     ]) {
       expect(run.stdout).toContain(`CREATE TABLE "${table}"`);
     }
-    expect(run.stdout).toContain('CREATE UNIQUE INDEX "Finding_hostId_packageName_advisoryId_key"');
+    expect(run.stdout).toContain('CREATE UNIQUE INDEX "Finding_hostId_packageName_advisoryId_owner_key"');
   });
 
   it('the committed migrations produce exactly prisma/schema.prisma (empty diff, shadow database dropped)', async () => {

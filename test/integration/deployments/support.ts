@@ -202,7 +202,12 @@ export async function seedChange(
     const host = await db.prisma.host.findUniqueOrThrow({ where: { name: h.name } });
     const finding = await db.prisma.finding.upsert({
       where: {
-        hostId_packageName_advisoryId: { hostId: host.id, packageName: input.packageName, advisoryId },
+        hostId_packageName_advisoryId_owner: {
+          hostId: host.id,
+          packageName: input.packageName,
+          advisoryId,
+          owner: '',
+        },
       },
       create: {
         hostId: host.id,

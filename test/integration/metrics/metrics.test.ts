@@ -89,6 +89,8 @@ forEachBackend('coverage metrics', (getDb) => {
       byBand: { critical: 1, high: 1, medium: 1, low: 1, none: 0 },
       // F2 3 days, F7 10 days, F1 40 days, F4 100 days
       byAge: { lt7: 1, d7to30: 1, d30to90: 1, ge90: 1 },
+      // every seeded finding is of a distribution package
+      byKind: { os: 4, thirdParty: 0, firmware: 0 },
       overdue: 2, // F1, F7
       dueThisWeek: 1, // F2
     });
