@@ -25,6 +25,11 @@ export interface AppContext {
 export interface OpenAppOptions {
   /** Apply pending migrations (always done for the embedded database, which patchbot owns). */
   migrate?: boolean;
+  /**
+   * The embedded database's code compilation (OpenDatabaseOptions.embeddedCode): `baseline` by
+   * default, right for a command that runs for a moment; `optimized` for long imports.
+   */
+  embeddedCode?: 'baseline' | 'optimized';
 }
 
 export async function loadCliConfig(io: CliIo): Promise<Config> {
@@ -52,6 +57,7 @@ export async function withApp<T>(
     url: config.env.databaseUrl,
     dataDir: path.resolve(io.cwd, config.env.dataDir, 'db'),
     logger,
+    embeddedCode: options.embeddedCode ?? 'baseline',
   });
   try {
     if (db.kind === 'embedded' || options.migrate) {
