@@ -29,6 +29,7 @@ import { PatchbotError } from './core/errors.js';
 import { feedAges, staleNotice } from './core/freshness/feeds.js';
 import {
   createRepositories,
+  installationId,
   openDatabase,
   pendingMigrations,
   type Database,
@@ -40,6 +41,7 @@ import { connectRedis } from './jobs/connection.js';
 import { Jobs } from './jobs/definitions.js';
 import { createDigestJob, scheduleDigests } from './jobs/digest.js';
 import { createJobHandlers, scheduleRecurring } from './jobs/handlers.js';
+import { resolveQueuePrefix } from './jobs/prefix.js';
 import { createJobQueue, type JobQueue } from './jobs/queue.js';
 import { startJobRunner, type JobRunner } from './jobs/worker.js';
 import { deploymentServices, type DeploymentServices } from './jobs/deployments/wiring.js';
@@ -167,6 +169,15 @@ async function openCore(config: Config, logger: Logger, options: CoreOptions, cl
       );
   }
   const repos = createRepositories(db);
+  const queuePrefix = await resolveQueuePrefix(config.env.queuePrefix, () => installationId(db));
+  logger.info(
+    {
+      database: db.description,
+      queuePrefix,
+      queuePrefixFrom: config.env.queuePrefix ? 'PATCHBOT_QUEUE_PREFIX' : 'installation id',
+    },
+    `database: ${db.description}; queues: ${queuePrefix}`,
+  );
   const now = options.now ?? (() => new Date());
   // The policy file is the source of its hosts, teams and channels. Without one (built-in
   // defaults), the hosts an earlier file defined are kept: a missing file is not an empty one.
@@ -229,7 +240,7 @@ async function openCore(config: Config, logger: Logger, options: CoreOptions, cl
       fn().catch((err: unknown) => logger.warn({ err }, 'could not put the schedules back in Redis'));
     }
   });
-  const queue: JobQueue = createJobQueue(producer, { prefix: config.env.queuePrefix });
+  const queue: JobQueue = createJobQueue(producer, { prefix: queuePrefix });
   closer.add('queues', () => queue.close());
   return {
     db,
@@ -237,6 +248,7 @@ async function openCore(config: Config, logger: Logger, options: CoreOptions, cl
     redis,
     producer,
     queue,
+    queuePrefix,
     now,
     whenRedisBack: (fn: () => Promise<void>) => whenBack.push(fn),
   };
@@ -337,7 +349,7 @@ function approvalsFor(
 function deploymentsFor(
   config: Config,
   logger: Logger,
-  core: { repos: Repositories; producer: Redis; now: () => Date },
+  core: { repos: Repositories; producer: Redis; queuePrefix: string; now: () => Date },
   approvals: Approvals,
   closer: Closer,
   shutdown: ShutdownSignal,
@@ -347,7 +359,7 @@ function deploymentsFor(
     repos: core.repos,
     connection: core.producer,
     shutdown,
-    prefix: config.env.queuePrefix,
+    prefix: core.queuePrefix,
     now: core.now,
     logger,
     messenger: () => approvals.messenger,
@@ -417,18 +429,18 @@ function mergeNotifyResults(results: readonly NotifyResult[]): NotifyResult {
 }
 
 function startRunner(
-  config: Config,
   logger: Logger,
   redis: Redis,
   handlers: ReturnType<typeof createJobHandlers>,
   metrics: Metrics,
+  prefix: string,
   deploymentConcurrency?: number,
 ): JobRunner {
   const runner = startJobRunner({
     connection: redis,
     handlers,
     logger,
-    prefix: config.env.queuePrefix,
+    prefix,
     ...(deploymentConcurrency === undefined ? {} : { concurrency: { deployments: deploymentConcurrency } }),
   });
   for (const w of runner.workers) {
@@ -582,7 +594,14 @@ export async function startServe(
     }
     if (options.worker !== false) {
       const jobHandlers = deployments.register(svc.jobHandlers);
-      const runner = startRunner(config, logger, core.redis, jobHandlers, metrics, deployments.concurrency);
+      const runner = startRunner(
+        logger,
+        core.redis,
+        jobHandlers,
+        metrics,
+        core.queuePrefix,
+        deployments.concurrency,
+      );
       closer.add('workers', () => drainRunner(runner, shutdown, config.env.shutdownGraceMs, logger));
       await deployments.scheduleReconciler(core.queue);
       core.whenRedisBack(() => deployments.scheduleReconciler(core.queue));
@@ -633,7 +652,14 @@ export async function startWorker(
       closer,
     );
     const jobHandlers = deployments.register(svc.jobHandlers);
-    const runner = startRunner(config, logger, core.redis, jobHandlers, metrics, deployments.concurrency);
+    const runner = startRunner(
+      logger,
+      core.redis,
+      jobHandlers,
+      metrics,
+      core.queuePrefix,
+      deployments.concurrency,
+    );
     closer.add('workers', () => drainRunner(runner, shutdown, config.env.shutdownGraceMs, logger));
     const schedules = async (): Promise<void> => {
       await scheduleRecurring(core.queue, config.policy);

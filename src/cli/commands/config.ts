@@ -106,7 +106,7 @@ export async function runConfigCheck(
     policy = check.policy;
   }
   if (policy) report.policy.summary = summarizePolicy(policy, now);
-  if (envCheck.env) report.env.summary = summarizeEnv(envCheck.env);
+  if (envCheck.env) report.env.summary = summarizeEnv(envCheck.env, io.cwd);
   report.ok = report.policy.errors.length === 0 && report.env.errors.length === 0;
   return report;
 }
@@ -179,9 +179,11 @@ function summarizePolicy(p: Policy, now: Date): PolicySummary {
   };
 }
 
-function summarizeEnv(e: Env): EnvSummary {
+function summarizeEnv(e: Env, cwd: string): EnvSummary {
   return {
-    database: e.databaseUrl ? `PostgreSQL ${redactUrl(e.databaseUrl)}` : `embedded under ${e.dataDir}`,
+    database: e.databaseUrl
+      ? `PostgreSQL ${redactUrl(e.databaseUrl)}`
+      : `embedded database at ${resolve(cwd, e.dataDir, 'db')}`,
     redis: redactUrl(e.redisUrl),
     port: e.port,
     slack: !e.slack ? 'off' : e.slack.appToken ? 'Socket Mode' : 'HTTP events',

@@ -148,7 +148,7 @@ export function registerFeeds(program: Command, io: CliIo): void {
       }
       const { result, rescan } = await withApp(
         io,
-        { embeddedCode: 'optimized' },
+        { embeddedCode: 'optimized', format },
         async ({ config, logger, repos }) => {
           const progress = createProgress(io, { label: 'feeds', quiet: opts.quiet === true });
           const started = new Date();

@@ -153,25 +153,29 @@ export function registerScan(program: Command, io: CliIo): void {
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 0)
         throw new UsageError(`--limit: expected a whole number, got ${opts.limit}`);
-      const outcome = await withApp(io, { migrate: opts.migrate ?? false }, async (app) => {
-        const feedProblems = await syncFirst(app, io, opts);
-        const { targets, skipped } = await scanTargetsFor(app, io, opts);
-        const result = await scanTargets(
-          {
-            repos: app.repos,
-            riskPolicy: app.config.policy.risk,
-            feedMaxAge: app.config.policy.feeds.maxAge,
-            logger: app.logger,
-          },
-          targets,
-        );
-        const problems: ScanProblems = { skipped, feeds: feedProblems };
-        const out = scanOutcome(result, problems, opts.failOn);
-        if (opts.format === 'json')
-          writeLine(io.stdout, JSON.stringify(scanJson(result, problems, out), null, 2));
-        else printText(io, result, problems, out, limit);
-        return out;
-      });
+      const outcome = await withApp(
+        io,
+        { migrate: opts.migrate ?? false, format: opts.format },
+        async (app) => {
+          const feedProblems = await syncFirst(app, io, opts);
+          const { targets, skipped } = await scanTargetsFor(app, io, opts);
+          const result = await scanTargets(
+            {
+              repos: app.repos,
+              riskPolicy: app.config.policy.risk,
+              feedMaxAge: app.config.policy.feeds.maxAge,
+              logger: app.logger,
+            },
+            targets,
+          );
+          const problems: ScanProblems = { skipped, feeds: feedProblems };
+          const out = scanOutcome(result, problems, opts.failOn);
+          if (opts.format === 'json')
+            writeLine(io.stdout, JSON.stringify(scanJson(result, problems, out), null, 2));
+          else printText(io, result, problems, out, limit);
+          return out;
+        },
+      );
       if (outcome.exitCode !== EXIT.ok) throw new CliExit(outcome.exitCode);
     });
 }
