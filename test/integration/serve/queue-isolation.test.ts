@@ -87,7 +87,7 @@ describe('installations sharing one Redis', () => {
     const workerB = startWorker(pgB.url);
     const [, prefixA] = await waitForLine(workerA, /queues: (patchbot-[0-9a-f]{16})/, 90_000);
     const [, prefixB] = await waitForLine(workerB, /queues: (patchbot-[0-9a-f]{16})/, 90_000);
-    prefixes.push(prefixA!, prefixB!);
+    prefixes.push(prefixA, prefixB);
     await waitForLine(workerA, /patchbot worker is up/, 60_000);
     await waitForLine(workerB, /patchbot worker is up/, 60_000);
     expect(prefixA).not.toBe(prefixB);
