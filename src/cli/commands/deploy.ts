@@ -151,7 +151,7 @@ async function withEngine<T>(
       now: () => new Date(),
       logger: app.logger,
     };
-    if (!options.redis) {
+    if (options.redis === false) {
       const offline: ServiceDeps = {
         ...base,
         scheduler: {
