@@ -29,7 +29,12 @@ export default tseslint.config(
     },
   },
   {
-    files: ['eslint.config.js'],
+    // plain JavaScript run by node itself (build stamp, loader hooks of tests): not type-checked
+    files: ['eslint.config.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: { process: 'readonly', URL: 'readonly' },
+    },
   },
 );

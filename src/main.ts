@@ -30,6 +30,7 @@ import { PatchbotError } from './core/errors.js';
 import { feedAges, staleNotice } from './core/freshness/feeds.js';
 import {
   createRepositories,
+  installationId,
   openDatabase,
   pendingMigrations,
   type Database,
@@ -43,6 +44,7 @@ import { createDigestJob, scheduleDigests } from './jobs/digest.js';
 import { createJobHandlers, scheduleRecurring } from './jobs/handlers.js';
 import { createJobQueue, queueStats, type JobQueue } from './jobs/queue.js';
 import { UnrecoverableError } from 'bullmq';
+import { resolveQueuePrefix } from './jobs/prefix.js';
 import { startJobRunner, type JobRunner } from './jobs/worker.js';
 import { deploymentServices, type DeploymentServices } from './jobs/deployments/wiring.js';
 import { createEventDispatcher } from './jobs/events/dispatcher.js';
@@ -192,6 +194,15 @@ async function openCore(config: Config, logger: Logger, options: CoreOptions, cl
       );
   }
   const repos = createRepositories(db);
+  const queuePrefix = await resolveQueuePrefix(config.env.queuePrefix, () => installationId(db));
+  logger.info(
+    {
+      database: db.description,
+      queuePrefix,
+      queuePrefixFrom: config.env.queuePrefix ? 'PATCHBOT_QUEUE_PREFIX' : 'installation id',
+    },
+    `database: ${db.description}; queues: ${queuePrefix}`,
+  );
   const now = options.now ?? (() => new Date());
   // The policy file is the source of its hosts, teams and channels. Without one (built-in
   // defaults), the hosts an earlier file defined are kept: a missing file is not an empty one.
@@ -254,7 +265,7 @@ async function openCore(config: Config, logger: Logger, options: CoreOptions, cl
       fn().catch((err: unknown) => logger.warn({ err }, 'could not put the schedules back in Redis'));
     }
   });
-  const queue: JobQueue = createJobQueue(producer, { prefix: config.env.queuePrefix });
+  const queue: JobQueue = createJobQueue(producer, { prefix: queuePrefix });
   closer.add('queues', () => queue.close());
   return {
     db,
@@ -262,6 +273,7 @@ async function openCore(config: Config, logger: Logger, options: CoreOptions, cl
     redis,
     producer,
     queue,
+    queuePrefix,
     now,
     whenRedisBack: (fn: () => Promise<void>) => whenBack.push(fn),
   };
@@ -362,7 +374,7 @@ function approvalsFor(
 function deploymentsFor(
   config: Config,
   logger: Logger,
-  core: { repos: Repositories; producer: Redis; now: () => Date },
+  core: { repos: Repositories; producer: Redis; queuePrefix: string; now: () => Date },
   approvals: Approvals,
   closer: Closer,
   shutdown: ShutdownSignal,
@@ -378,7 +390,7 @@ function deploymentsFor(
     repos: core.repos,
     connection: core.producer,
     shutdown,
-    prefix: config.env.queuePrefix,
+    prefix: core.queuePrefix,
     now: core.now,
     logger,
     messenger: () => approvals.messenger,
@@ -487,18 +499,18 @@ function mergeNotifyResults(results: readonly NotifyResult[]): NotifyResult {
 }
 
 function startRunner(
-  config: Config,
   logger: Logger,
   redis: Redis,
   handlers: ReturnType<typeof createJobHandlers>,
   metrics: Metrics,
+  prefix: string,
   deploymentConcurrency?: number,
 ): JobRunner {
   const runner = startJobRunner({
     connection: redis,
     handlers,
     logger,
-    prefix: config.env.queuePrefix,
+    prefix,
     ...(deploymentConcurrency === undefined ? {} : { concurrency: { deployments: deploymentConcurrency } }),
   });
   for (const w of runner.workers) {
@@ -667,7 +679,14 @@ export async function startServe(
     if (options.worker !== false) {
       startEvents(config, logger, core.repos, svc.itsm, closer);
       const jobHandlers = deployments.register(svc.jobHandlers);
-      const runner = startRunner(config, logger, core.redis, jobHandlers, metrics, deployments.concurrency);
+      const runner = startRunner(
+        logger,
+        core.redis,
+        jobHandlers,
+        metrics,
+        core.queuePrefix,
+        deployments.concurrency,
+      );
       closer.add('workers', () => drainRunner(runner, shutdown, config.env.shutdownGraceMs, logger));
       const every = config.policy.deployments.reconcileInterval;
       await deployments.scheduleReconciler(core.queue, every);
@@ -728,7 +747,14 @@ export async function startWorker(
     );
     startEvents(config, logger, core.repos, svc.itsm, closer);
     const jobHandlers = deployments.register(svc.jobHandlers);
-    const runner = startRunner(config, logger, core.redis, jobHandlers, metrics, deployments.concurrency);
+    const runner = startRunner(
+      logger,
+      core.redis,
+      jobHandlers,
+      metrics,
+      core.queuePrefix,
+      deployments.concurrency,
+    );
     closer.add('workers', () => drainRunner(runner, shutdown, config.env.shutdownGraceMs, logger));
     const schedules = async (): Promise<void> => {
       await scheduleRecurring(core.queue, config.policy);

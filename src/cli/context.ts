@@ -13,7 +13,7 @@ import {
   type Repositories,
 } from '../db/index.js';
 import { createLogger, type Logger } from '../logging/logger.js';
-import type { CliIo } from './io.js';
+import { writeLine, type CliIo } from './io.js';
 
 export interface AppContext {
   config: Config;
@@ -25,6 +25,22 @@ export interface AppContext {
 export interface OpenAppOptions {
   /** Apply pending migrations (always done for the embedded database, which patchbot owns). */
   migrate?: boolean;
+  /**
+   * The embedded database's code compilation (OpenDatabaseOptions.embeddedCode): `baseline` by
+   * default, right for a command that runs for a moment; `optimized` for long imports.
+   */
+  embeddedCode?: 'baseline' | 'optimized';
+  /**
+   * The command's output format. Text output starts with the line naming the database
+   * ("embedded database at /abs/path/db", "PostgreSQL at host:5432 (database x)"), so nobody
+   * reads another install's data unknowingly; machine formats (json, csv) stay pure.
+   */
+  format?: string;
+}
+
+/** The embedded database's directory: `db` under PATCHBOT_DATA_DIR, absolute (relative to `cwd`). */
+export function embeddedDataDir(cwd: string, dataDir: string): string {
+  return path.resolve(cwd, dataDir, 'db');
 }
 
 export async function loadCliConfig(io: CliIo): Promise<Config> {
@@ -50,8 +66,9 @@ export async function withApp<T>(
   const logger = cliLogger(io, config);
   const db = await openDatabase({
     url: config.env.databaseUrl,
-    dataDir: path.resolve(io.cwd, config.env.dataDir, 'db'),
+    dataDir: embeddedDataDir(io.cwd, config.env.dataDir),
     logger,
+    embeddedCode: options.embeddedCode ?? 'baseline',
   });
   try {
     if (db.kind === 'embedded' || options.migrate) {
@@ -65,6 +82,7 @@ export async function withApp<T>(
         );
       }
     }
+    if ((options.format ?? 'text') === 'text') writeLine(io.stdout, db.description);
     return await fn({ config, logger, db, repos: createRepositories(db) });
   } finally {
     await db.close();

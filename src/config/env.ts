@@ -153,8 +153,11 @@ export const Env = RawEnv.superRefine(
   databaseUrl: e.DATABASE_URL,
   dataDir: e.PATCHBOT_DATA_DIR ?? '.patchbot',
   redisUrl: e.REDIS_URL ?? 'redis://127.0.0.1:6379',
-  /** Prefix of the BullMQ keys in Redis. */
-  queuePrefix: e.PATCHBOT_QUEUE_PREFIX ?? 'patchbot',
+  /**
+   * Prefix of the BullMQ keys in Redis; undefined = derived from the installation's id stored in
+   * its database (src/jobs/prefix.ts).
+   */
+  queuePrefix: e.PATCHBOT_QUEUE_PREFIX,
   port: e.PORT ?? 3000,
   policyPath: e.PATCHBOT_CONFIG ?? './patchbot.yaml',
   /** Whether PATCHBOT_CONFIG named the file (then it must exist). */

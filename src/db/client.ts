@@ -9,10 +9,10 @@
  */
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { PrismaPg } from '@prisma/adapter-pg';
-import pg from 'pg';
-import { PrismaPGlite } from 'pglite-prisma-adapter';
+import v8 from 'node:v8';
+import type { PGlite } from '@electric-sql/pglite';
+import type pg from 'pg';
+import type { PrismaPGlite as PrismaPGliteAdapter } from 'pglite-prisma-adapter';
 import { PatchbotError } from '../core/errors.js';
 import { PrismaClient } from './generated/client.js';
 import { pgliteSql, poolSql, type SqlRunner } from './sql.js';
@@ -40,6 +40,15 @@ export interface OpenDatabaseOptions {
   logger?: DbLogger;
   /** Defaults to prisma/migrations of this package. */
   migrationsDir?: string;
+  /**
+   * How the embedded database's code (PostgreSQL compiled to WebAssembly) is compiled:
+   * `optimized` (default) compiles it a second time in the background with the optimizing
+   * compiler, which long-running processes (serve, worker) and big imports gain from; `baseline`
+   * keeps the first, quick compilation only, so a short command starts and exits in a fraction of
+   * the time (the optimizing compilation would take more CPU than the command). Process-wide: it
+   * applies to every WebAssembly module compiled after it is set.
+   */
+  embeddedCode?: 'baseline' | 'optimized';
 }
 
 export interface Database {
@@ -130,6 +139,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
 
 async function withPgClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const description = describePostgresUrl(url);
+  const { default: pg } = await import('pg');
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
   client.on('error', () => undefined);
   try {
@@ -160,6 +170,7 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   const description = describePostgresUrl(url);
   // fail early, with a clear message, when the server cannot be reached
   await withPgClient(url, (c) => c.query('SELECT 1'));
+  const [{ default: pg }, { PrismaPg }] = await Promise.all([import('pg'), import('@prisma/adapter-pg')]);
   // One pool for the Prisma client and the plain SQL of hot paths; closing the client ends it.
   // Nothing waits for ever: a connection that cannot be made, a statement that runs away and a
   // transaction left open all end with an error (transient ones are retried by the callers).
@@ -275,9 +286,16 @@ async function openEmbedded(options: OpenDatabaseOptions): Promise<Database> {
   }
   const release = await lockDataDir(dataDir);
   let db: PGlite;
+  let PrismaPGlite: typeof PrismaPGliteAdapter;
   const started = Date.now();
   try {
-    db = await PGlite.create(dataDir);
+    if (options.embeddedCode === 'baseline') v8.setFlagsFromString('--liftoff-only');
+    const [pglite, adapter] = await Promise.all([
+      import('@electric-sql/pglite'),
+      import('pglite-prisma-adapter'),
+    ]);
+    PrismaPGlite = adapter.PrismaPGlite;
+    db = await pglite.PGlite.create(dataDir);
   } catch (err) {
     await release();
     throw new PatchbotError(

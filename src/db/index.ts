@@ -21,6 +21,7 @@ import { TeamRepository } from './repositories/team-repository.js';
 
 export { openDatabase, type Database, type DatabaseKind } from './client.js';
 export type { MigrateResult } from './migrate.js';
+export { installationId } from './installation.js';
 
 export interface Repositories {
   hosts: HostRepository;

@@ -6,7 +6,8 @@ import {
   type Logger,
   type LoggerOptions,
 } from 'pino';
-import pinoPretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type PinoPretty from 'pino-pretty';
 import { REDACTED, redactDeep, redactSecrets } from './redact.js';
 
 export type { Logger } from 'pino';
@@ -88,6 +89,8 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   if (pretty) {
+    // loaded only for a terminal: most processes log JSON lines or nothing
+    const pinoPretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
     const stream = pinoPretty({
       colorize: options.destination === undefined && Boolean(process.stdout.isTTY),
       translateTime: 'SYS:HH:MM:ss.l',

@@ -202,7 +202,7 @@ async function decide(
   input: Omit<DecideInput, 'actor'> & { as?: string },
   format: Format,
 ): Promise<void> {
-  const result = await withApp(io, {}, async (app): Promise<DecideResult | { refused: string }> => {
+  const result = await withApp(io, { format }, async (app): Promise<DecideResult | { refused: string }> => {
     const who = osUser(io);
     const actorId = input.as ?? `cli:${who}`;
     const closer: (() => Promise<void>)[] = [];
@@ -305,7 +305,7 @@ export function registerChanges(program: Command, io: CliIo): void {
         throw new ValidationError(
           `--limit: expected a number from 1 to 10000, got ${JSON.stringify(o.limit)}`,
         );
-      await withApp(io, {}, async (app) => {
+      await withApp(io, { format: o.format }, async (app) => {
         const statuses = o.status?.includes('all')
           ? undefined
           : ((o.status as ChangeStatus[] | undefined) ?? OPEN_CHANGE_STATUSES);
@@ -350,7 +350,7 @@ export function registerChanges(program: Command, io: CliIo): void {
     .argument('<change>', 'change number (e.g. 42) or id')
     .addOption(formatOption())
     .action(async (ref: string, o: { format: Format }) => {
-      await withApp(io, {}, async (app) => {
+      await withApp(io, { format: o.format }, async (app) => {
         const c = await app.repos.changes.get(ref);
         const now = new Date();
         const records = itsmRecordViews(await app.repos.itsmLinks.forChange(c.id), c);

@@ -116,7 +116,7 @@ export async function runConfigCheck(
       });
     }
   }
-  if (envCheck.env) report.env.summary = summarizeEnv(envCheck.env);
+  if (envCheck.env) report.env.summary = summarizeEnv(envCheck.env, io.cwd);
   report.ok = report.policy.errors.length === 0 && report.env.errors.length === 0;
   return report;
 }
@@ -189,9 +189,11 @@ function summarizePolicy(p: Policy, now: Date): PolicySummary {
   };
 }
 
-function summarizeEnv(e: Env): EnvSummary {
+function summarizeEnv(e: Env, cwd: string): EnvSummary {
   return {
-    database: e.databaseUrl ? `PostgreSQL ${redactUrl(e.databaseUrl)}` : `embedded under ${e.dataDir}`,
+    database: e.databaseUrl
+      ? `PostgreSQL ${redactUrl(e.databaseUrl)}`
+      : `embedded database at ${resolve(cwd, e.dataDir, 'db')}`,
     redis: redactUrl(e.redisUrl),
     port: e.port,
     slack: !e.slack ? 'off' : e.slack.appToken ? 'Socket Mode' : 'HTTP events',

@@ -54,6 +54,7 @@ export function registerDb(program: Command, io: CliIo): void {
           );
           return;
         }
+        writeLine(io.stdout, database.description);
         for (const name of result.modified) {
           writeLine(io.stderr, `warning: migration ${name} was modified after it was applied`);
         }

@@ -9,7 +9,9 @@ import { Option, type Command } from 'commander';
 import type { DeploymentPlan } from '../../core/deployments/plan.js';
 import type { DeploymentDetail } from '../../db/repositories/deployment-repository.js';
 import { DeploymentRepository } from '../../db/repositories/deployment-repository.js';
+import { installationId } from '../../db/index.js';
 import { connectRedis } from '../../jobs/connection.js';
+import { resolveQueuePrefix } from '../../jobs/prefix.js';
 import { createDeploymentJobHandlers } from '../../jobs/deployments/handlers.js';
 import { createExecutorFactory } from '../../usecases/deployments/executors.js';
 import { firstLines } from '../../usecases/deployments/host-run.js';
@@ -131,9 +133,9 @@ function statusJson(d: DeploymentDetail): unknown {
 async function withEngine<T>(
   io: CliIo,
   fn: (deps: ServiceDeps, app: AppContext) => Promise<T>,
-  options: { redis: boolean } = { redis: true },
+  options: { redis?: boolean; format?: string } = {},
 ): Promise<T> {
-  return withApp(io, {}, async (app) => {
+  return withApp(io, { format: options.format ?? 'text' }, async (app) => {
     await syncHostsFromPolicy(app, io);
     const deployments = new DeploymentRepository(app.db.prisma, app.db.sql);
     const base: Omit<EngineDeps, 'scheduler'> = {
@@ -153,7 +155,7 @@ async function withEngine<T>(
     // approval.itsm: required: a change waits for the CAB in ServiceNow here too
     const gate =
       app.config.policy.approval.itsm === 'required' ? { gate: createCabHold(app.repos.itsmLinks) } : {};
-    if (!options.redis) {
+    if (options.redis === false) {
       const offline: ServiceDeps = {
         ...base,
         scheduler: {
@@ -172,7 +174,7 @@ async function withEngine<T>(
     const registration = createDeploymentJobHandlers({
       ...base,
       connection,
-      prefix: app.config.env.queuePrefix,
+      prefix: await resolveQueuePrefix(app.config.env.queuePrefix, () => installationId(app.db)),
     });
     try {
       return await fn(
@@ -222,7 +224,7 @@ export function registerDeploy(program: Command, io: CliIo): void {
               );
             },
           ),
-        { redis: false },
+        { redis: false, format: o.format },
       );
       if (o.format === 'json') {
         writeLine(
@@ -254,8 +256,15 @@ export function registerDeploy(program: Command, io: CliIo): void {
     )
     .addOption(formatOption())
     .action(async (change: string, o: { emergency?: boolean; format: Format }) => {
-      const result = await withEngine(io, (deps) =>
-        scheduleDeployment(deps, { changeId: change, emergency: o.emergency === true, actor: cliActor(io) }),
+      const result = await withEngine(
+        io,
+        (deps) =>
+          scheduleDeployment(deps, {
+            changeId: change,
+            emergency: o.emergency === true,
+            actor: cliActor(io),
+          }),
+        { format: o.format },
       );
       if (o.format === 'json') {
         writeLine(io.stdout, JSON.stringify(statusJson(result.deployment), null, 2));
@@ -274,7 +283,7 @@ export function registerDeploy(program: Command, io: CliIo): void {
     .argument('<deployment>', 'deployment number (e.g. 7) or id')
     .addOption(formatOption())
     .action(async (ref: string, o: { format: Format }) => {
-      const detail = await withApp(io, {}, (app) =>
+      const detail = await withApp(io, { format: o.format }, (app) =>
         new DeploymentRepository(app.db.prisma, app.db.sql).detail(ref),
       );
       if (o.format === 'json') writeLine(io.stdout, JSON.stringify(statusJson(detail), null, 2));

@@ -47,7 +47,7 @@ export function registerDigest(program: Command, io: CliIo): void {
         '(no channel, no chat platform, a post failed); 1 when all failed; 2 on bad usage.',
     )
     .action(async (o: { now: boolean; team?: string; format: Format }) => {
-      await withApp(io, {}, async (app) => {
+      await withApp(io, { format: o.format }, async (app) => {
         const policy = app.config.policy;
         let teams: string[];
         if (o.team !== undefined) {

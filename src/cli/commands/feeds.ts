@@ -146,43 +146,47 @@ export function registerFeeds(program: Command, io: CliIo): void {
       if (opts.offline && opts.from.length > 0) {
         throw new UsageError('--offline reads the bundled snapshot: it cannot be combined with --from');
       }
-      const { result, rescan } = await withApp(io, {}, async ({ config, logger, repos }) => {
-        const progress = createProgress(io, { label: 'feeds', quiet: opts.quiet === true });
-        const started = new Date();
-        try {
-          const synced = await syncFeedSources({
-            from: opts.from,
-            policyFeeds: config.policy.feeds.sources,
-            offline: opts.offline === true,
-            repos,
-            cwd: io.cwd,
-            // record-level warnings are in the summary; the log gets them only when asked for
-            ...(io.env.LOG_LEVEL ? { logger: logger.child({ name: 'feeds' }) } : {}),
-            onProgress: progress.update,
-            onSourceDone: (r) => {
-              const note =
-                r.status === 'failed'
-                  ? 'failed'
-                  : r.status === 'fallback'
-                    ? 'unreachable, bundled snapshot imported'
-                    : r.rejectedCount > 0
-                      ? `${numbers.format(r.rejectedCount)} rejected`
-                      : undefined;
-              progress.finish(r.source, note);
-            },
-          });
-          const touched = synced.totals.new + synced.totals.changed + synced.totals.withdrawn > 0;
-          const rematched: RescanSummary | undefined =
-            opts.rescan && touched
-              ? await rescanAfterSync({ repos, riskPolicy: config.policy.risk, logger }, started, {
-                  onProgress: progress.update,
-                })
-              : undefined;
-          return { result: synced, rescan: rematched };
-        } finally {
-          progress.stop();
-        }
-      });
+      const { result, rescan } = await withApp(
+        io,
+        { embeddedCode: 'optimized', format },
+        async ({ config, logger, repos }) => {
+          const progress = createProgress(io, { label: 'feeds', quiet: opts.quiet === true });
+          const started = new Date();
+          try {
+            const synced = await syncFeedSources({
+              from: opts.from,
+              policyFeeds: config.policy.feeds.sources,
+              offline: opts.offline === true,
+              repos,
+              cwd: io.cwd,
+              // record-level warnings are in the summary; the log gets them only when asked for
+              ...(io.env.LOG_LEVEL ? { logger: logger.child({ name: 'feeds' }) } : {}),
+              onProgress: progress.update,
+              onSourceDone: (r) => {
+                const note =
+                  r.status === 'failed'
+                    ? 'failed'
+                    : r.status === 'fallback'
+                      ? 'unreachable, bundled snapshot imported'
+                      : r.rejectedCount > 0
+                        ? `${numbers.format(r.rejectedCount)} rejected`
+                        : undefined;
+                progress.finish(r.source, note);
+              },
+            });
+            const touched = synced.totals.new + synced.totals.changed + synced.totals.withdrawn > 0;
+            const rematched: RescanSummary | undefined =
+              opts.rescan && touched
+                ? await rescanAfterSync({ repos, riskPolicy: config.policy.risk, logger }, started, {
+                    onProgress: progress.update,
+                  })
+                : undefined;
+            return { result: synced, rescan: rematched };
+          } finally {
+            progress.stop();
+          }
+        },
+      );
       if (format === 'json') {
         const {
           openedIds: _o,

@@ -140,7 +140,7 @@ async function runImport(io: CliIo, hostArgs: string[], o: ImportOptions): Promi
     });
   }
 
-  await withApp(io, {}, async (app) => {
+  await withApp(io, { format: o.format }, async (app) => {
     const { policy } = app.config;
     const ref = policyFileRef(app);
     const environment = envName ?? defaultEnvironment(policy.environments);

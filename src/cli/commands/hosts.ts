@@ -285,7 +285,7 @@ export function registerHosts(program: Command, io: CliIo): void {
     .option('--retired', 'retired hosts too (no longer managed; their history is kept)')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (opts: { team?: string; retired?: boolean; format: 'text' | 'json' }) => {
-      await withApp(io, {}, async (app) => {
+      await withApp(io, { format: opts.format }, async (app) => {
         await syncHostsFromPolicy(app, io);
         const ref = policyFileRef(app);
         const list = await listHosts(app.repos, {
@@ -369,7 +369,7 @@ export function registerHosts(program: Command, io: CliIo): void {
     .argument('<name>', 'host name')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (name: string, opts: { format: 'text' | 'json' }) => {
-      const ok = await withApp(io, {}, async (app) => {
+      const ok = await withApp(io, { format: opts.format }, async (app) => {
         await syncHostsFromPolicy(app, io);
         const host = await app.repos.hosts.require(check(HostName, name, 'NAME'));
         const report = await checkHost(

@@ -112,7 +112,7 @@ async function runCollect(io: CliIo, o: CollectOptions): Promise<void> {
     concurrency = Number(o.concurrency);
   }
 
-  const summary = await withApp(io, {}, async (app) => {
+  const summary = await withApp(io, { format: o.format }, async (app) => {
     await syncHostsFromPolicy(app, io);
     const actor = cliActor(io);
     const selection: string[] =

@@ -218,7 +218,7 @@ export function registerReport(program: Command, io: CliIo): void {
     )
     .action(async (o: { team?: string; hosts?: boolean; format: Format }) => {
       const hosts = o.hosts === true;
-      await withApp(io, {}, async (app) => {
+      await withApp(io, { format: o.format }, async (app) => {
         const r = await coverageReport(
           { repos: app.repos, policy: app.config.policy, now: new Date() },
           o.team,

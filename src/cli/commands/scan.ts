@@ -17,8 +17,7 @@ import type { InventorySnapshot, OsFamily, OsInfo, Severity } from '../../core/m
 import { topFactors } from '../../core/risk/score.js';
 import { parseDpkgStatus } from '../../inventory/parsers/dpkg.js';
 import { familyOf } from '../../inventory/parsers/os-release.js';
-import { defaultFeedSources, syncFeedSources, type PlannedSource } from '../../usecases/feeds-sync.js';
-import { collectHosts, collectLocal, resolveHosts } from '../../usecases/inventory.js';
+import type { PlannedSource } from '../../usecases/feeds-sync.js';
 import { scanTargets, type ScanResult, type ScanTarget } from '../../usecases/scan.js';
 import { withApp, type AppContext } from '../context.js';
 import { EXIT } from '../exit-codes.js';
@@ -154,25 +153,29 @@ export function registerScan(program: Command, io: CliIo): void {
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 0)
         throw new UsageError(`--limit: expected a whole number, got ${opts.limit}`);
-      const outcome = await withApp(io, { migrate: opts.migrate ?? false }, async (app) => {
-        const feedProblems = await syncFirst(app, io, opts);
-        const { targets, skipped } = await scanTargetsFor(app, io, opts);
-        const result = await scanTargets(
-          {
-            repos: app.repos,
-            riskPolicy: app.config.policy.risk,
-            feedMaxAge: app.config.policy.feeds.maxAge,
-            logger: app.logger,
-          },
-          targets,
-        );
-        const problems: ScanProblems = { skipped, feeds: feedProblems };
-        const out = scanOutcome(result, problems, opts.failOn);
-        if (opts.format === 'json')
-          writeLine(io.stdout, JSON.stringify(scanJson(result, problems, out), null, 2));
-        else printText(io, result, problems, out, limit);
-        return out;
-      });
+      const outcome = await withApp(
+        io,
+        { migrate: opts.migrate ?? false, format: opts.format },
+        async (app) => {
+          const feedProblems = await syncFirst(app, io, opts);
+          const { targets, skipped } = await scanTargetsFor(app, io, opts);
+          const result = await scanTargets(
+            {
+              repos: app.repos,
+              riskPolicy: app.config.policy.risk,
+              feedMaxAge: app.config.policy.feeds.maxAge,
+              logger: app.logger,
+            },
+            targets,
+          );
+          const problems: ScanProblems = { skipped, feeds: feedProblems };
+          const out = scanOutcome(result, problems, opts.failOn);
+          if (opts.format === 'json')
+            writeLine(io.stdout, JSON.stringify(scanJson(result, problems, out), null, 2));
+          else printText(io, result, problems, out, limit);
+          return out;
+        },
+      );
       if (outcome.exitCode !== EXIT.ok) throw new CliExit(outcome.exitCode);
     });
 }
@@ -184,9 +187,12 @@ async function syncFirst(app: AppContext, io: CliIo, opts: ScanOptions): Promise
   if (sources.length === 0) {
     const { advisories } = await app.repos.advisories.count();
     if (advisories > 0 && !opts.sync) return [];
+    const { defaultFeedSources } = await import('../../usecases/feeds-sync.js');
     sources = defaultFeedSources(app.config);
     if (!opts.quiet) writeLine(io.stderr, `syncing advisory feeds (${sources.length} sources)…`);
   }
+  // the feed readers and parsers are loaded only when a sync runs
+  const { syncFeedSources } = await import('../../usecases/feeds-sync.js');
   const progress = createProgress(io, { quiet: opts.quiet ?? false, label: 'feeds' });
   const problems: string[] = [];
   try {
@@ -263,6 +269,8 @@ async function scanTargetsFor(
       skipped: [],
     };
   }
+  // collection (SSH, this machine's package managers) is loaded only when hosts are scanned
+  const { collectHosts, collectLocal, resolveHosts } = await import('../../usecases/inventory.js');
   if (opts.host.length > 0 || opts.all) {
     const hosts = opts.all ? await app.repos.hosts.list() : await resolveHosts(app.repos, opts.host);
     if (hosts.length === 0)

@@ -140,7 +140,9 @@ for (const make of [postgresBackend, embeddedBackend]) {
       expect(second.code, second.stderr).toBe(0);
       expect(second.stderr).toBe('');
       const lines = second.stdout.split('\n');
-      expect(lines[0]).toMatch(/^source\s+read\s+new\s+changed\s+withdrawn\s+rejected\s+status$/);
+      // the database first, then the summary table
+      expect(lines[0]).toMatch(/^(embedded database at \/\S+|PostgreSQL at \S+ \(database \S+\))$/);
+      expect(lines[1]).toMatch(/^source\s+read\s+new\s+changed\s+withdrawn\s+rejected\s+status$/);
       for (const source of GOOD) {
         expect(lines.find((l) => l.startsWith(source))).toMatch(/\s0\s+0\s+0\s+0\s+ok$/);
       }

@@ -138,7 +138,10 @@ describe('patchbot hosts', () => {
       ['policy-1', 'policy', 'managed', KEY_A],
     ]);
     const team = await cli('hosts', 'list', '--team', 'payments');
-    expect(team.stdout.trim()).toBe('no hosts of team payments');
+    expect(team.stdout.trim().split('\n')).toEqual([
+      expect.stringMatching(/^PostgreSQL at 127\.0\.0\.1:5432 \(database \S+\)$/),
+      'no hosts of team payments',
+    ]);
   });
 
   it('refuses to add a host twice unless --replace, and --replace is audited with the old definition', async () => {

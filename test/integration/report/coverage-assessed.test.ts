@@ -161,7 +161,8 @@ describe('report coverage counts only what was assessed', () => {
     });
     try {
       const stale = await cli('report', 'coverage', '--hosts');
-      expect(stale.stdout.split('\n')[0]).toBe(
+      expect(stale.stdout.split('\n')[0]).toMatch(/^PostgreSQL at 127\.0\.0\.1:5432 \(database \S+\)$/);
+      expect(stale.stdout.split('\n')[1]).toBe(
         'WARNING: advisory data is 3 days old (stale: debian-tracker); run `patchbot feeds sync`',
       );
       expect(stale.stdout).toContain('Host coverage 0.0% (0 of 5 hosts)');

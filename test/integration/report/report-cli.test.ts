@@ -229,7 +229,7 @@ describe('patchbot digest --now', () => {
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(
-      /^payments \(week of \d{4}-\d{2}-\d{2}\): posted to slack:C0PAYMENTS1 with its chart; verdict: Action required\n$/,
+      /^PostgreSQL at 127\.0\.0\.1:5432 \(database \S+\)\npayments \(week of \d{4}-\d{2}-\d{2}\): posted to slack:C0PAYMENTS1 with its chart; verdict: Action required\n$/,
     );
     const top = fake.messages.filter((m) => m.channel === CH.payments && !m.threadTs);
     expect(top).toHaveLength(1);

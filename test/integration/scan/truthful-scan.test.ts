@@ -148,7 +148,9 @@ describe('scan with only the bundled snapshot', () => {
     const run = await cli('scan', '--dpkg-status', statusFile, '--os', 'debian:12', '--quiet');
     expect(run.code, run.stderr).toBe(4);
     const lines = run.stdout.split('\n');
-    expect(lines[0]).toMatch(/^WARNING: advisory data is \d+ days old \(bundled snapshot: debian-tracker/);
+    // the database first, then how old the data is
+    expect(lines[0]).toMatch(/^(embedded database at \/\S+|PostgreSQL at \S+ \(database \S+\))$/);
+    expect(lines[1]).toMatch(/^WARNING: advisory data is \d+ days old \(bundled snapshot: debian-tracker/);
     for (const l of lines) expect(l.length, l).toBeLessThanOrEqual(100);
     expect(run.stdout).toContain('NOT ASSESSED debian12-status: advisories for debian 12 are');
     // one row per host x source package x fixed version

@@ -15,7 +15,7 @@ describe('loadEnv', () => {
       dataDir: '.patchbot',
       redisUrl: 'redis://127.0.0.1:6379',
       port: 3000,
-      queuePrefix: 'patchbot',
+      queuePrefix: undefined,
       policyPath: './patchbot.yaml',
       policyPathExplicit: false,
       logLevel: 'info',
