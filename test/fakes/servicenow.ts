@@ -6,8 +6,8 @@
  * approval ("not requested", "requested", "approved", "rejected"), sysparm_query with `field=value`,
  * `fieldINa,b` and `^` (AND), journal fields (work_notes) appended rather than stored, errors as
  * `{ "error": { "message", "detail" }, "status": "failure" }`, Basic auth or OAuth bearer tokens
- * from POST /oauth_token.do (client credentials), and 429/5xx with Retry-After when told to.
- * Every request is recorded. Loopback only.
+ * from POST /oauth_token.do (client credentials), and 429/5xx (with Retry-After) or 401/403 when
+ * told to. Every request is recorded. Loopback only.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -87,6 +87,11 @@ export class FakeServiceNow {
     });
   }
 
+  /** Forgets every failure still to come: the instance answers normally again. */
+  clearFailures(): void {
+    this.failures = [];
+  }
+
   table(name: string): SnRecord[] {
     return this.records.filter((r) => r.table === name);
   }
@@ -152,7 +157,12 @@ export class FakeServiceNow {
         failure.status,
         {
           error: {
-            message: failure.status === 429 ? 'Too many requests' : 'Internal server error',
+            message:
+              failure.status === 429
+                ? 'Too many requests'
+                : failure.status === 401 || failure.status === 403
+                  ? 'User Not Authorized'
+                  : 'Internal server error',
             detail: null,
           },
           status: 'failure',
