@@ -114,6 +114,17 @@ describe('compose.yaml', () => {
     expect(compose.services.redis.healthcheck).toBeDefined();
   });
 
+  it('the worker serves its metrics port and is health-checked on it', () => {
+    const worker = compose.services.worker;
+    const command = (worker as { command?: string[] }).command ?? [];
+    const port = command[command.indexOf('--metrics-port') + 1];
+    expect(port).toMatch(/^\d+$/);
+    const test = worker.healthcheck!.test.join(' ');
+    expect(test).toContain(`127.0.0.1:${port}`);
+    expect(test).toContain('/healthz');
+    expect(test).toContain('/readyz');
+  });
+
   it('mounts the policy file and the SSH key or agent read-only, never creating a missing one', () => {
     for (const name of PATCHBOT_SERVICES) {
       const s = compose.services[name];

@@ -132,7 +132,11 @@ describe('deploy/kubernetes (kustomize base)', () => {
       expect(pod.containers[0]?.args, name).not.toContain('--migrate');
     }
     expect(podOf(find('Deployment', 'patchbot-serve')).containers[0]?.args).toEqual(['serve', '--no-worker']);
-    expect(podOf(find('Deployment', 'patchbot-worker')).containers[0]?.args).toEqual(['worker']);
+    expect(podOf(find('Deployment', 'patchbot-worker')).containers[0]?.args).toEqual([
+      'worker',
+      '--metrics-port',
+      '9464',
+    ]);
   });
 
   it('serve is live on /healthz and ready on /readyz, on the port it listens on', () => {
@@ -143,6 +147,16 @@ describe('deploy/kubernetes (kustomize base)', () => {
     expect(serve.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'http' });
     const service = find('Service', 'patchbot') as unknown as { spec: { ports: { targetPort: string }[] } };
     expect(service.spec.ports[0]?.targetPort).toBe('http');
+  });
+
+  it('the worker is live on /healthz and ready on /readyz on its metrics port, which it serves', () => {
+    const worker = podOf(find('Deployment', 'patchbot-worker')).containers[0];
+    const args = worker.args ?? [];
+    const served = Number(args[args.indexOf('--metrics-port') + 1]);
+    const port = worker.ports?.find((p) => p.name === 'metrics');
+    expect(port?.containerPort).toBe(served);
+    expect(worker.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+    expect(worker.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
   });
 
   it("gives the worker a termination grace longer than its drain (PATCHBOT_SHUTDOWN_GRACE), never cutting a host's install", () => {
