@@ -79,7 +79,7 @@ export function registerWebhooks(program: Command, io: CliIo): void {
     )
     .addOption(formatOption())
     .action(async (o: { format: Format }) => {
-      const { config, stats } = await withApp(io, {}, async (app) => ({
+      const { config, stats } = await withApp(io, { format: o.format }, async (app) => ({
         config: app.config,
         stats: await app.repos.events.stats(),
       }));
@@ -150,7 +150,7 @@ export function registerWebhooks(program: Command, io: CliIo): void {
     .addOption(formatOption())
     .action(async (o: { format: Format; sink?: string }) => {
       const sink = sinkNamed(o.sink);
-      const dead = await withApp(io, {}, (app) =>
+      const dead = await withApp(io, { format: o.format }, (app) =>
         app.repos.events.deadLetters(sink === undefined ? {} : { sink }),
       );
       if (o.format === 'json') {
@@ -193,7 +193,7 @@ export function registerWebhooks(program: Command, io: CliIo): void {
       if (o.all !== true && ids.length === 0) throw new UsageError('give delivery ids or --all');
       if (o.sink !== undefined && o.all !== true) throw new UsageError('--sink goes with --all');
       const sink = sinkNamed(o.sink);
-      const requeued = await withApp(io, {}, (app) =>
+      const requeued = await withApp(io, { format: o.format }, (app) =>
         app.repos.events.retry(
           o.all === true ? { all: true, ...(sink === undefined ? {} : { sink }) } : { ids },
         ),

@@ -4,7 +4,7 @@
  */
 import { createServer } from 'node:net';
 import type { Worker } from 'bullmq';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { statusLines } from '../../../src/cli/commands/deploy.js';
 import { PatchbotError } from '../../../src/core/errors.js';
 import { reconcile, startRing } from '../../../src/usecases/deployments/engine.js';
@@ -373,6 +373,10 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('staged deployments 
     const id = scheduled.deployment.id;
     const retired = await repos.hosts.retire('web-2');
     expect(retired?.retiredAt).toBeInstanceOf(Date);
+    // the other tests deploy to web-2: managed again once this one is done
+    onTestFinished(async () => {
+      await test.db.prisma.$executeRaw`UPDATE "Host" SET "retiredAt" = NULL WHERE name = 'web-2'`;
+    });
     const before = await fleet.host('web-2').installed();
     workers.push(startWorker(harness));
     await waitFor(
