@@ -2,7 +2,7 @@
  * What the ITSM sinks need from the rest of patchbot: the change and deployment as stored, the
  * store of ITSM records (ItsmLink) and delivered events, and where the change's chat thread is.
  */
-import type { PatchbotEvent } from '../../core/events/event.js';
+import { PATCHBOT_EVENT_TYPES, type PatchbotEvent, type PatchbotEventType } from '../../core/events/event.js';
 import type { AuditRepository } from '../../db/repositories/audit-repository.js';
 import type { ChangeRepository } from '../../db/repositories/change-repository.js';
 import type { DeploymentRepository } from '../../db/repositories/deployment-repository.js';
@@ -10,6 +10,14 @@ import type { ItsmLinkRepository } from '../../db/repositories/itsm-link-reposit
 import type { Logger } from '../../logging/logger.js';
 import type { ChangeContext } from './content.js';
 import type { FetchFn } from './http.js';
+
+/**
+ * The events a change record follows: all but `change.opened` (a campaign is announced long before
+ * anyone asks for a rollout; its record starts with the request).
+ */
+export const ITSM_EVENTS: ReadonlySet<PatchbotEventType> = new Set(
+  PATCHBOT_EVENT_TYPES.filter((t) => t !== 'change.opened'),
+);
 
 export interface ItsmDeps {
   changes: Pick<ChangeRepository, 'get' | 'transact'>;

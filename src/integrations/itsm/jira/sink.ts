@@ -11,7 +11,7 @@
  * ("patchbot-change-<id>", "patchbot-deployment-<id>") before one is created. A comment may
  * repeat when a delivery is retried after a crash, never an issue.
  */
-import type { EventSink, PatchbotEvent, PatchbotEventType } from '../../../core/events/event.js';
+import type { EventSink, PatchbotEvent } from '../../../core/events/event.js';
 import type { JiraIntegration, Policy } from '../../../config/policy-schema.js';
 import type { ItsmLinkRecord } from '../../../db/repositories/itsm-link-repository.js';
 import {
@@ -25,26 +25,10 @@ import {
   testPlan,
   type ChangeContext,
 } from '../content.js';
-import { loadContext, refreshChat, type ItsmDeps } from '../deps.js';
+import { ITSM_EVENTS, loadContext, refreshChat, type ItsmDeps } from '../deps.js';
 import { adf as adfOf, type JiraClient } from './client.js';
 
 export const JIRA_SINK = 'jira';
-
-const HANDLED: ReadonlySet<PatchbotEventType> = new Set<PatchbotEventType>([
-  'change.requested',
-  'change.approved',
-  'change.rejected',
-  'change.deferred',
-  'change.escalated',
-  'change.risk_accepted',
-  'deployment.planned',
-  'deployment.started',
-  'deployment.ring_completed',
-  'deployment.halted',
-  'deployment.rolled_back',
-  'deployment.completed',
-  'host.failed',
-]);
 
 export const changeLabel = (changeId: string) => `patchbot-change-${changeId}`;
 export const deploymentLabel = (deploymentId: string) => `patchbot-deployment-${deploymentId}`;
@@ -260,7 +244,7 @@ export function createJiraSink(options: JiraSinkOptions): EventSink {
   return {
     name: JIRA_SINK,
     accepts(event) {
-      if (!config.enabled || !HANDLED.has(event.type)) return false;
+      if (!config.enabled || !ITSM_EVENTS.has(event.type)) return false;
       if (config.teams && (event.teamName === null || !config.teams.includes(event.teamName))) return false;
       return true;
     },

@@ -12,7 +12,7 @@
  * retried after a crash between the create and the link row adopts the record instead of
  * creating a second. A work note may repeat in that window, never a record.
  */
-import type { EventSink, PatchbotEvent, PatchbotEventType } from '../../../core/events/event.js';
+import type { EventSink, PatchbotEvent } from '../../../core/events/event.js';
 import type { Policy, ServiceNowIntegration } from '../../../config/policy-schema.js';
 import type { ItsmLinkRecord } from '../../../db/repositories/itsm-link-repository.js';
 import {
@@ -28,26 +28,10 @@ import {
   testPlan,
   type ChangeContext,
 } from '../content.js';
-import { loadContext, refreshChat, type ItsmDeps } from '../deps.js';
+import { ITSM_EVENTS, loadContext, refreshChat, type ItsmDeps } from '../deps.js';
 import { CHANGE_STATE, type ChangeStateName, type ServiceNowClient } from './client.js';
 
 export const SERVICENOW_SINK = 'servicenow';
-
-const HANDLED: ReadonlySet<PatchbotEventType> = new Set<PatchbotEventType>([
-  'change.requested',
-  'change.approved',
-  'change.rejected',
-  'change.deferred',
-  'change.escalated',
-  'change.risk_accepted',
-  'deployment.planned',
-  'deployment.started',
-  'deployment.ring_completed',
-  'deployment.halted',
-  'deployment.rolled_back',
-  'deployment.completed',
-  'host.failed',
-]);
 
 /** "2026-12-05 02:00:00" in UTC: the Table API's value format for glide_date_time fields. */
 export function glideDateTime(d: Date): string {
@@ -333,7 +317,7 @@ export function createServiceNowSink(options: ServiceNowSinkOptions): EventSink 
   return {
     name: SERVICENOW_SINK,
     accepts(event) {
-      if (!config.enabled || !HANDLED.has(event.type)) return false;
+      if (!config.enabled || !ITSM_EVENTS.has(event.type)) return false;
       if (config.teams && (event.teamName === null || !config.teams.includes(event.teamName))) return false;
       return true;
     },
