@@ -529,6 +529,30 @@ function startRunner(
 }
 
 /** Everything both processes run on: connections, approvals, deployments and the job handlers. */
+/**
+ * The job workers of this process: outbound events to their sinks, and the job runner (feeds,
+ * inventory, announcements, deployments, digests), drained on stop.
+ */
+function startWorkers(
+  config: Config,
+  logger: Logger,
+  opened: Awaited<ReturnType<typeof openServices>>,
+  closer: Closer,
+): void {
+  const { core, metrics, deployments, svc, shutdown } = opened;
+  startEvents(config, logger, core.repos, svc.itsm, closer);
+  const jobHandlers = deployments.register(svc.jobHandlers);
+  const runner = startRunner(
+    logger,
+    core.redis,
+    jobHandlers,
+    metrics,
+    core.queuePrefix,
+    deployments.concurrency,
+  );
+  closer.add('workers', () => drainRunner(runner, shutdown, config.env.shutdownGraceMs, logger));
+}
+
 async function openServices(
   config: Config,
   logger: Logger,
@@ -677,17 +701,7 @@ export async function startServe(
       closer.add('slack', () => slack.edge.stop());
     }
     if (options.worker !== false) {
-      startEvents(config, logger, core.repos, svc.itsm, closer);
-      const jobHandlers = deployments.register(svc.jobHandlers);
-      const runner = startRunner(
-        logger,
-        core.redis,
-        jobHandlers,
-        metrics,
-        core.queuePrefix,
-        deployments.concurrency,
-      );
-      closer.add('workers', () => drainRunner(runner, shutdown, config.env.shutdownGraceMs, logger));
+      startWorkers(config, logger, opened, closer);
       const every = config.policy.deployments.reconcileInterval;
       await deployments.scheduleReconciler(core.queue, every);
       core.whenRedisBack(() => deployments.scheduleReconciler(core.queue, every));
@@ -745,17 +759,7 @@ export async function startWorker(
       createChatHandlers({ approvals: approvals.handlers, status: svc.statusDeps }),
       closer,
     );
-    startEvents(config, logger, core.repos, svc.itsm, closer);
-    const jobHandlers = deployments.register(svc.jobHandlers);
-    const runner = startRunner(
-      logger,
-      core.redis,
-      jobHandlers,
-      metrics,
-      core.queuePrefix,
-      deployments.concurrency,
-    );
-    closer.add('workers', () => drainRunner(runner, shutdown, config.env.shutdownGraceMs, logger));
+    startWorkers(config, logger, opened, closer);
     const schedules = async (): Promise<void> => {
       await scheduleRecurring(core.queue, config.policy);
       await deployments.scheduleReconciler(core.queue, config.policy.deployments.reconcileInterval);
