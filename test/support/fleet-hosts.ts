@@ -17,12 +17,17 @@
  * - `runs.log`: `start <pid> <tool>` and `end <pid> <tool> <status>` for every package-manager run;
  *   `signals.log`: every signal a package-manager stand-in received (none may ever arrive);
  * - markers: `fail-install` (its content goes to stderr, exit 100), `slow-install` (seconds the
- *   install sleeps before changing anything), `unhealthy` (the `healthcheck` command exits 1),
+ *   install sleeps before changing anything), `unhealthy` (the `healthcheck` command exits 1;
+ *   every run of it appends the boot id to `health.log`),
  *   `leave-interrupted` (the install changes the state, then leaves dpkg interrupted: `dpkg --audit`
  *   reports it, further installs refuse, as apt does), `reboot-after-install` (a successful install
  *   makes the host need a reboot: /var/run/reboot-required, `needs-restarting -r`, `zypper
  *   needs-rebooting`), `boot_id` (what /proc/sys/kernel/random/boot_id shows);
  * - `lock`: the package database lock (flock); installs wait for it as long as their command line says.
+ * - `fwupd-devices.json` (hosts with `fwupdDevices`): the `fwupdmgr get-devices --json` document the
+ *   `fwupdmgr` stand-in serves, each device's Version replaced by its line in `installed` (the device
+ *   id as the name); `fwupdmgr install ID VERSION --assume-yes --no-reboot-check` changes that line
+ *   like any install (and logs it). A host without the document runs the real fwupdmgr, if any.
  *
  * Reboots: the `reboot` stand-in (allowed by the sudoers rules) asks for one; the fleet then takes
  * the host's sshd and its sessions down, gives the host a new boot id, clears its reboot-required
@@ -286,7 +291,40 @@ const REBOOT = `#!/bin/sh
 date +%s >> "$(dirname "$0")/../state/reboot-requested"
 `;
 
+/** Prints the fwupd document with the installed versions: run by node, argv [state dir]. */
+const FWUPD_DEVICES_JS = `'use strict';
+const fs = require('node:fs');
+const state = process.argv[2];
+const doc = JSON.parse(fs.readFileSync(state + '/fwupd-devices.json', 'utf8'));
+const installed = new Map(
+  fs.readFileSync(state + '/installed', 'utf8').split('\\n').filter(Boolean).map((l) => l.split('\\t')),
+);
+for (const d of doc.Devices ?? []) if (installed.has(d.DeviceId)) d.Version = installed.get(d.DeviceId);
+process.stdout.write(JSON.stringify(doc, null, 2) + '\\n');
+`;
+
+const FWUPDMGR = `#!/bin/sh
+state="$(cd "$(dirname "$0")/../state" && pwd)"
+if [ ! -f "$state/fwupd-devices.json" ]; then
+  [ -x /usr/bin/fwupdmgr ] && exec /usr/bin/fwupdmgr "$@"
+  echo "fwupdmgr: not found" >&2
+  exit 127
+fi
+if [ $# -eq 2 ] && [ "$1" = get-devices ] && [ "$2" = --json ]; then
+  exec ${JSON.stringify(process.execPath)} "$(dirname "$0")/fwupd-devices.cjs" "$state"
+fi
+. "$(dirname "$0")/pkgstub.sh"
+if [ $# -eq 5 ] && [ "$1" = install ] && [ "$4" = --assume-yes ] && [ "$5" = --no-reboot-check ]; then
+  [ "$(id -u)" = 0 ] || { echo "Failed to install: permission denied (run as root)" >&2; exit 1; }
+  take_lock 60
+  printf '%s %s\\n' "$2" "$3" | apply_specs 0
+fi
+echo "fwupdmgr stand-in: unexpected arguments: $*" >&2
+exit 1
+`;
+
 const HEALTHCHECK = `#!/bin/sh
+/bin/cat "$(dirname "$0")/../state/boot_id" >> "$(dirname "$0")/../state/health.log"
 [ -f "$(dirname "$0")/../state/unhealthy" ] && { echo "service is down" >&2; exit 1; }
 echo ok
 `;
@@ -311,6 +349,8 @@ const STUBS: Record<string, string> = {
   test: TEST,
   cat: CAT,
   reboot: REBOOT,
+  fwupdmgr: FWUPDMGR,
+  'fwupd-devices.cjs': FWUPD_DEVICES_JS,
   healthcheck: HEALTHCHECK,
   systemctl: SYSTEMCTL,
 };
@@ -331,6 +371,11 @@ export interface FleetHostSpec {
   installed: FleetPackage[];
   /** Versions the repository offers (the installed ones are added). */
   available: { name: string; version: string }[];
+  /**
+   * A `fwupdmgr get-devices --json` document (a real one from test/fixtures/firmware) the fwupdmgr
+   * stand-in serves; its devices' versions come from `installed` (the device id as the name).
+   */
+  fwupdDevices?: string;
 }
 
 export interface FleetHost {
@@ -351,6 +396,8 @@ export interface FleetHost {
   unfinishedRuns(): Promise<string[]>;
   /** Reboots the fleet carried out for this host. */
   reboots(): Promise<number>;
+  /** One line per run of the `healthcheck` command: the boot id the host had then. */
+  healthChecks(): Promise<string[]>;
   bootId(): Promise<string>;
   setFailInstall(message: string | null): Promise<void>;
   setSlowInstall(seconds: number | null): Promise<void>;
@@ -385,7 +432,15 @@ async function marker(dir: string, file: string, content: string | null): Promis
 const lines = async (file: string): Promise<string[]> =>
   (await readFile(file, 'utf8').catch(() => '')).split('\n').filter((l) => l !== '');
 
-const LOGS = ['install.log', 'install.begun', 'runs.log', 'signals.log', 'systemctl.log', 'reboots.log'];
+const LOGS = [
+  'install.log',
+  'install.begun',
+  'runs.log',
+  'signals.log',
+  'systemctl.log',
+  'reboots.log',
+  'health.log',
+];
 const MARKERS = [
   'fail-install',
   'slow-install',
@@ -435,6 +490,9 @@ export async function startFleet(
           offered.map((a) => `${a.name}\t${a.version}\n`).join(''),
         );
         for (const m of MARKERS) await rm(join(stateDir, m), { force: true });
+        if (spec.fwupdDevices !== undefined) {
+          await writeFile(join(stateDir, 'fwupd-devices.json'), spec.fwupdDevices, { mode: 0o644 });
+        }
         for (const f of LOGS) await writeFile(join(stateDir, f), '', { mode: 0o666 });
         await writeFile(join(stateDir, 'lock'), '', { mode: 0o666 });
         await writeFile(join(stateDir, 'boot_id'), `${randomUUID()}\n`, { mode: 0o644 });
@@ -510,6 +568,7 @@ export async function startFleet(
           return [...open].map(([pid, tool]) => `${tool} (pid ${pid})`);
         },
         reboots: async () => (await lines(join(stateDir, 'reboots.log'))).length,
+        healthChecks: () => lines(join(stateDir, 'health.log')),
         bootId: async () => (await readFile(join(stateDir, 'boot_id'), 'utf8')).trim(),
         setFailInstall: (m) => marker(stateDir, 'fail-install', m === null ? null : `${m}\n`),
         setSlowInstall: (s) => marker(stateDir, 'slow-install', s === null ? null : String(s)),
