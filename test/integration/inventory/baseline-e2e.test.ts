@@ -367,7 +367,7 @@ describe('scan, chat and report: firmware and third-party findings with their ki
     expect(run.stdout).toMatch(/\d+ OS, \d+ third-party, 1 firmware/);
   });
 
-  it('chat: each kind is its own campaign, saying what patchbot does and does not do, without Request or Approve', async () => {
+  it('chat: each kind is its own campaign, saying what patchbot does and does not do; only firmware can be requested', async () => {
     let edge: SlackEdge | undefined;
     try {
       const noHandlers = () => Promise.reject(new Error('not used'));
@@ -412,9 +412,9 @@ describe('scan, chat and report: firmware and third-party findings with their ki
       const fwBlocks = JSON.stringify(fwPost!.params.blocks);
       expect(fwBlocks).toContain('firmware cannot be rolled back by patchbot');
       expect(fwBlocks).toContain('fw-1: UEFI dbx (device 362301da643102b9f38477387e2193e57abaa590) 0');
-      // firmware is rolled out like a distribution package: it can be approved
-      expect(fwBlocks).toContain('"action_id":"approve"');
-      expect(fwBlocks).not.toContain('Request rollout');
+      // firmware is rolled out like a distribution package: its rollout can be requested
+      expect(fwBlocks).toContain('"action_id":"patch_request"');
+      expect(fwBlocks).toContain('Request rollout');
       const jinjaPost = posts.find((p) =>
         JSON.stringify(p.params.blocks).includes('[third-party PyPI] Jinja2 → 2.11.3'),
       );
