@@ -27,7 +27,9 @@
  * - `fwupd-devices.json` (hosts with `fwupdDevices`): the `fwupdmgr get-devices --json` document the
  *   `fwupdmgr` stand-in serves, each device's Version replaced by its line in `installed` (the device
  *   id as the name); `fwupdmgr install ID VERSION --assume-yes --no-reboot-check` changes that line
- *   like any install (and logs it). A host without the document runs the real fwupdmgr, if any.
+ *   like any install (and logs it); with the marker `stage-firmware` it stages the release
+ *   (`staged`) as a UEFI capsule does, and the version changes during the next reboot. A host
+ *   without the document runs the real fwupdmgr, if any.
  *
  * Reboots: the `reboot` stand-in (allowed by the sudoers rules) asks for one; the fleet then takes
  * the host's sshd and its sessions down, gives the host a new boot id, clears its reboot-required
@@ -317,6 +319,14 @@ fi
 if [ $# -eq 5 ] && [ "$1" = install ] && [ "$4" = --assume-yes ] && [ "$5" = --no-reboot-check ]; then
   [ "$(id -u)" = 0 ] || { echo "Failed to install: permission denied (run as root)" >&2; exit 1; }
   take_lock 60
+  if [ -f "$state/stage-firmware" ]; then
+    # a UEFI capsule: scheduled for the next boot; the device keeps its version until then
+    awk -F'\\t' -v n="$2" -v v="$3" '$1 == n && $2 == v { f = 1 } END { exit !f }' "$state/available" || { echo "No release $3 for $2" >&2; exit 1; }
+    printf '%s\\t%s\\n' "$2" "$3" > "$state/staged"
+    echo "stage $2 $3 " >> "$state/install.log"
+    echo "Scheduling $2 $3 for the next reboot"
+    exit 0
+  fi
   printf '%s %s\\n' "$2" "$3" | apply_specs 0
 fi
 echo "fwupdmgr stand-in: unexpected arguments: $*" >&2
@@ -404,6 +414,8 @@ export interface FleetHost {
   setUnhealthy(unhealthy: boolean): Promise<void>;
   setLeaveInterrupted(on: boolean): Promise<void>;
   setRebootAfterInstall(on: boolean): Promise<void>;
+  /** `fwupdmgr install` stages the release for the next boot instead of flashing it now. */
+  setStageFirmware(on: boolean): Promise<void>;
   /** A host that is rebooted does not come back (sshd stays down). */
   setNoReturn(on: boolean): void;
   /** Holds the package database lock for `ms` (another apt run); resolves once it is held. */
@@ -453,7 +465,29 @@ const MARKERS = [
   'reboot-requested',
   'rpm-duplicate',
   'apk-installed',
+  'stage-firmware',
+  'staged',
 ];
+
+/** Firmware staged by `fwupdmgr install` (marker stage-firmware) takes effect during the boot. */
+async function applyStaged(stateDir: string): Promise<void> {
+  const staged = await readFile(join(stateDir, 'staged'), 'utf8').catch(() => '');
+  if (staged === '') return;
+  const versions = new Map(
+    staged
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => l.split('\t') as [string, string]),
+  );
+  const rows = (await readFile(join(stateDir, 'installed'), 'utf8')).split('\n').filter((l) => l !== '');
+  const next = rows.map((l) => {
+    const f = l.split('\t');
+    const v = versions.get(f[0] ?? '');
+    return v === undefined ? l : [f[0], v, ...f.slice(2)].join('\t');
+  });
+  await writeFile(join(stateDir, 'installed'), `${next.join('\n')}\n`);
+  await rm(join(stateDir, 'staged'), { force: true });
+}
 
 /**
  * Starts one sshd per spec on 127.0.0.(first + i), or on `address(i)` for fleets larger than one
@@ -525,6 +559,7 @@ export async function startFleet(
               await appendFile(join(stateDir, 'reboots.log'), `${Date.now()}\n`);
               await ssh.down();
               await writeFile(join(stateDir, 'boot_id'), `${randomUUID()}\n`);
+              await applyStaged(stateDir);
               await rm(join(stateDir, 'reboot-required'), { force: true });
               await new Promise((r) => setTimeout(r, bootMs));
               if (!noReturn) await ssh.up();
@@ -575,6 +610,7 @@ export async function startFleet(
         setUnhealthy: (u) => marker(stateDir, 'unhealthy', u ? 'down\n' : null),
         setLeaveInterrupted: (on) => marker(stateDir, 'leave-interrupted', on ? '1\n' : null),
         setRebootAfterInstall: (on) => marker(stateDir, 'reboot-after-install', on ? '1\n' : null),
+        setStageFirmware: (on) => marker(stateDir, 'stage-firmware', on ? '1\n' : null),
         setNoReturn(on) {
           noReturn = on;
         },

@@ -2,8 +2,9 @@
  * Firmware rollouts over real sshd hosts: a fwupd device (from a real `fwupdmgr get-devices --json`,
  * test/fixtures/firmware) updated through a ring with `sudo -n fwupdmgr install DEVICE VERSION
  * --assume-yes --no-reboot-check` under the documented sudoers rules, its version read back, the
- * host rebooted because the device needs it, then health-checked; the plan and the chat message
- * say that firmware cannot be rolled back, and a rollback says so instead of trying.
+ * host rebooted because the device needs it, then health-checked; a release staged for the next
+ * boot is verified after the reboot; the plan and the chat message say that firmware cannot be
+ * rolled back, and a rollback says so instead of trying.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -245,5 +246,34 @@ describe.runIf(sshdAvailable() && process.getuid?.() === 0)('firmware rollouts (
     // nothing was sent for the rollback: the device stays at the new release, installed once
     expect(await host.installLog()).toEqual([`install ${BIOS} ${FIXED} `]);
     expect((await host.installed()).get(BIOS)).toBe(FIXED);
+  }, 120_000);
+
+  it('a release staged for the next boot (a UEFI capsule) is verified after the reboot', async () => {
+    harness = await createHarness({
+      db: test.db,
+      repos,
+      policy: policyFor('halt'),
+      clock: new TestClock(new Date()),
+    });
+    workers.push(startWorker(harness));
+    const host = fleet.host('fw-3');
+    await host.setStageFirmware(true);
+    const change = await seedFirmwareChange(test.db, [host]);
+    await createDeploymentPort(harness.deps).approved(change.id, { id: 'U_ALICE', surface: 'slack' });
+    const dep = await repos.deployments.latestForChange(change.id);
+    if (!dep) throw new Error('no deployment was scheduled');
+    await waitFor(
+      'ended',
+      async () => ['completed', 'halted'].includes((await repos.deployments.get(dep.id)).state.status),
+      90_000,
+    );
+    const run = (await repos.deployments.detail(dep.id)).rings[0]?.hosts[0];
+    expect(run?.status, run?.error ?? '').toBe('succeeded');
+    expect(run?.output).toMatch(/staged for the next boot: its version is verified after the reboot/);
+    expect(run?.preBaseline).toEqual({ [BIOS]: [OLD] });
+    expect(run?.postBaseline).toEqual({ [BIOS]: [FIXED] });
+    expect(await host.installLog()).toEqual([`stage ${BIOS} ${FIXED} `]);
+    expect(await host.reboots()).toBe(1);
+    expect(await host.healthChecks()).toEqual([await host.bootId()]);
   }, 120_000);
 });
