@@ -57,6 +57,7 @@ const SAMPLE: Record<PackageTool, PackageTarget> = {
   yum: { name: 'patchbot-check', version: '1.0-1.el7' },
   zypper: { name: 'patchbot-check', version: '1.0-1.1' },
   apk: { name: 'patchbot-check', version: '1.0-r0' },
+  fwupd: { name: '0'.repeat(40), version: '1.0.0' },
 };
 
 const DETECT =

@@ -17,12 +17,19 @@
  * - `runs.log`: `start <pid> <tool>` and `end <pid> <tool> <status>` for every package-manager run;
  *   `signals.log`: every signal a package-manager stand-in received (none may ever arrive);
  * - markers: `fail-install` (its content goes to stderr, exit 100), `slow-install` (seconds the
- *   install sleeps before changing anything), `unhealthy` (the `healthcheck` command exits 1),
+ *   install sleeps before changing anything), `unhealthy` (the `healthcheck` command exits 1;
+ *   every run of it appends the boot id to `health.log`),
  *   `leave-interrupted` (the install changes the state, then leaves dpkg interrupted: `dpkg --audit`
  *   reports it, further installs refuse, as apt does), `reboot-after-install` (a successful install
  *   makes the host need a reboot: /var/run/reboot-required, `needs-restarting -r`, `zypper
  *   needs-rebooting`), `boot_id` (what /proc/sys/kernel/random/boot_id shows);
  * - `lock`: the package database lock (flock); installs wait for it as long as their command line says.
+ * - `fwupd-devices.json` (hosts with `fwupdDevices`): the `fwupdmgr get-devices --json` document the
+ *   `fwupdmgr` stand-in serves, each device's Version replaced by its line in `installed` (the device
+ *   id as the name); `fwupdmgr install ID VERSION --assume-yes --no-reboot-check` changes that line
+ *   like any install (and logs it); with the marker `stage-firmware` it stages the release
+ *   (`staged`) as a UEFI capsule does, and the version changes during the next reboot. A host
+ *   without the document runs the real fwupdmgr, if any.
  *
  * Reboots: the `reboot` stand-in (allowed by the sudoers rules) asks for one; the fleet then takes
  * the host's sshd and its sessions down, gives the host a new boot id, clears its reboot-required
@@ -286,7 +293,48 @@ const REBOOT = `#!/bin/sh
 date +%s >> "$(dirname "$0")/../state/reboot-requested"
 `;
 
+/** Prints the fwupd document with the installed versions: run by node, argv [state dir]. */
+const FWUPD_DEVICES_JS = `'use strict';
+const fs = require('node:fs');
+const state = process.argv[2];
+const doc = JSON.parse(fs.readFileSync(state + '/fwupd-devices.json', 'utf8'));
+const installed = new Map(
+  fs.readFileSync(state + '/installed', 'utf8').split('\\n').filter(Boolean).map((l) => l.split('\\t')),
+);
+for (const d of doc.Devices ?? []) if (installed.has(d.DeviceId)) d.Version = installed.get(d.DeviceId);
+process.stdout.write(JSON.stringify(doc, null, 2) + '\\n');
+`;
+
+const FWUPDMGR = `#!/bin/sh
+state="$(cd "$(dirname "$0")/../state" && pwd)"
+if [ ! -f "$state/fwupd-devices.json" ]; then
+  [ -x /usr/bin/fwupdmgr ] && exec /usr/bin/fwupdmgr "$@"
+  echo "fwupdmgr: not found" >&2
+  exit 127
+fi
+if [ $# -eq 2 ] && [ "$1" = get-devices ] && [ "$2" = --json ]; then
+  exec ${JSON.stringify(process.execPath)} "$(dirname "$0")/fwupd-devices.cjs" "$state"
+fi
+. "$(dirname "$0")/pkgstub.sh"
+if [ $# -eq 5 ] && [ "$1" = install ] && [ "$4" = --assume-yes ] && [ "$5" = --no-reboot-check ]; then
+  [ "$(id -u)" = 0 ] || { echo "Failed to install: permission denied (run as root)" >&2; exit 1; }
+  take_lock 60
+  if [ -f "$state/stage-firmware" ]; then
+    # a UEFI capsule: scheduled for the next boot; the device keeps its version until then
+    awk -F'\\t' -v n="$2" -v v="$3" '$1 == n && $2 == v { f = 1 } END { exit !f }' "$state/available" || { echo "No release $3 for $2" >&2; exit 1; }
+    printf '%s\\t%s\\n' "$2" "$3" > "$state/staged"
+    echo "stage $2 $3 " >> "$state/install.log"
+    echo "Scheduling $2 $3 for the next reboot"
+    exit 0
+  fi
+  printf '%s %s\\n' "$2" "$3" | apply_specs 0
+fi
+echo "fwupdmgr stand-in: unexpected arguments: $*" >&2
+exit 1
+`;
+
 const HEALTHCHECK = `#!/bin/sh
+/bin/cat "$(dirname "$0")/../state/boot_id" >> "$(dirname "$0")/../state/health.log"
 [ -f "$(dirname "$0")/../state/unhealthy" ] && { echo "service is down" >&2; exit 1; }
 echo ok
 `;
@@ -311,6 +359,8 @@ const STUBS: Record<string, string> = {
   test: TEST,
   cat: CAT,
   reboot: REBOOT,
+  fwupdmgr: FWUPDMGR,
+  'fwupd-devices.cjs': FWUPD_DEVICES_JS,
   healthcheck: HEALTHCHECK,
   systemctl: SYSTEMCTL,
 };
@@ -331,6 +381,11 @@ export interface FleetHostSpec {
   installed: FleetPackage[];
   /** Versions the repository offers (the installed ones are added). */
   available: { name: string; version: string }[];
+  /**
+   * A `fwupdmgr get-devices --json` document (a real one from test/fixtures/firmware) the fwupdmgr
+   * stand-in serves; its devices' versions come from `installed` (the device id as the name).
+   */
+  fwupdDevices?: string;
 }
 
 export interface FleetHost {
@@ -351,12 +406,16 @@ export interface FleetHost {
   unfinishedRuns(): Promise<string[]>;
   /** Reboots the fleet carried out for this host. */
   reboots(): Promise<number>;
+  /** One line per run of the `healthcheck` command: the boot id the host had then. */
+  healthChecks(): Promise<string[]>;
   bootId(): Promise<string>;
   setFailInstall(message: string | null): Promise<void>;
   setSlowInstall(seconds: number | null): Promise<void>;
   setUnhealthy(unhealthy: boolean): Promise<void>;
   setLeaveInterrupted(on: boolean): Promise<void>;
   setRebootAfterInstall(on: boolean): Promise<void>;
+  /** `fwupdmgr install` stages the release for the next boot instead of flashing it now. */
+  setStageFirmware(on: boolean): Promise<void>;
   /** A host that is rebooted does not come back (sshd stays down). */
   setNoReturn(on: boolean): void;
   /** Holds the package database lock for `ms` (another apt run); resolves once it is held. */
@@ -385,7 +444,15 @@ async function marker(dir: string, file: string, content: string | null): Promis
 const lines = async (file: string): Promise<string[]> =>
   (await readFile(file, 'utf8').catch(() => '')).split('\n').filter((l) => l !== '');
 
-const LOGS = ['install.log', 'install.begun', 'runs.log', 'signals.log', 'systemctl.log', 'reboots.log'];
+const LOGS = [
+  'install.log',
+  'install.begun',
+  'runs.log',
+  'signals.log',
+  'systemctl.log',
+  'reboots.log',
+  'health.log',
+];
 const MARKERS = [
   'fail-install',
   'slow-install',
@@ -398,7 +465,29 @@ const MARKERS = [
   'reboot-requested',
   'rpm-duplicate',
   'apk-installed',
+  'stage-firmware',
+  'staged',
 ];
+
+/** Firmware staged by `fwupdmgr install` (marker stage-firmware) takes effect during the boot. */
+async function applyStaged(stateDir: string): Promise<void> {
+  const staged = await readFile(join(stateDir, 'staged'), 'utf8').catch(() => '');
+  if (staged === '') return;
+  const versions = new Map(
+    staged
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => l.split('\t') as [string, string]),
+  );
+  const rows = (await readFile(join(stateDir, 'installed'), 'utf8')).split('\n').filter((l) => l !== '');
+  const next = rows.map((l) => {
+    const f = l.split('\t');
+    const v = versions.get(f[0] ?? '');
+    return v === undefined ? l : [f[0], v, ...f.slice(2)].join('\t');
+  });
+  await writeFile(join(stateDir, 'installed'), `${next.join('\n')}\n`);
+  await rm(join(stateDir, 'staged'), { force: true });
+}
 
 /**
  * Starts one sshd per spec on 127.0.0.(first + i), or on `address(i)` for fleets larger than one
@@ -435,6 +524,9 @@ export async function startFleet(
           offered.map((a) => `${a.name}\t${a.version}\n`).join(''),
         );
         for (const m of MARKERS) await rm(join(stateDir, m), { force: true });
+        if (spec.fwupdDevices !== undefined) {
+          await writeFile(join(stateDir, 'fwupd-devices.json'), spec.fwupdDevices, { mode: 0o644 });
+        }
         for (const f of LOGS) await writeFile(join(stateDir, f), '', { mode: 0o666 });
         await writeFile(join(stateDir, 'lock'), '', { mode: 0o666 });
         await writeFile(join(stateDir, 'boot_id'), `${randomUUID()}\n`, { mode: 0o644 });
@@ -467,6 +559,7 @@ export async function startFleet(
               await appendFile(join(stateDir, 'reboots.log'), `${Date.now()}\n`);
               await ssh.down();
               await writeFile(join(stateDir, 'boot_id'), `${randomUUID()}\n`);
+              await applyStaged(stateDir);
               await rm(join(stateDir, 'reboot-required'), { force: true });
               await new Promise((r) => setTimeout(r, bootMs));
               if (!noReturn) await ssh.up();
@@ -510,12 +603,14 @@ export async function startFleet(
           return [...open].map(([pid, tool]) => `${tool} (pid ${pid})`);
         },
         reboots: async () => (await lines(join(stateDir, 'reboots.log'))).length,
+        healthChecks: () => lines(join(stateDir, 'health.log')),
         bootId: async () => (await readFile(join(stateDir, 'boot_id'), 'utf8')).trim(),
         setFailInstall: (m) => marker(stateDir, 'fail-install', m === null ? null : `${m}\n`),
         setSlowInstall: (s) => marker(stateDir, 'slow-install', s === null ? null : String(s)),
         setUnhealthy: (u) => marker(stateDir, 'unhealthy', u ? 'down\n' : null),
         setLeaveInterrupted: (on) => marker(stateDir, 'leave-interrupted', on ? '1\n' : null),
         setRebootAfterInstall: (on) => marker(stateDir, 'reboot-after-install', on ? '1\n' : null),
+        setStageFirmware: (on) => marker(stateDir, 'stage-firmware', on ? '1\n' : null),
         setNoReturn(on) {
           noReturn = on;
         },

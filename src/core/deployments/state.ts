@@ -387,7 +387,8 @@ export function budgetExceeded(
 // ---------------------------------------------------------------------------------------------
 // rollback eligibility
 
-export const PACKAGE_TOOLS = ['apt', 'dnf', 'yum', 'zypper', 'apk'] as const;
+/** The distribution package managers, and fwupd for firmware (a device id at a release version). */
+export const PACKAGE_TOOLS = ['apt', 'dnf', 'yum', 'zypper', 'apk', 'fwupd'] as const;
 export type PackageTool = (typeof PACKAGE_TOOLS)[number];
 
 export interface RollbackEligibility {
@@ -395,6 +396,10 @@ export interface RollbackEligibility {
   /** A sentence for the deployment thread: how, or plainly why not. */
   reason: string;
 }
+
+/** Said by the plan, the chat message and a rollback of a firmware deployment. */
+export const FIRMWARE_NO_ROLLBACK =
+  "firmware cannot be rolled back by patchbot: devices often refuse older releases (anti-rollback), and a failed downgrade can leave a device unusable; the device stays at its new version (downgrade it by hand with the vendor's tools if you must)";
 
 /**
  * Whether a package can be put back to its pre-deployment version.
@@ -411,6 +416,9 @@ export interface RollbackEligibility {
  *   .apk is still offered by a configured repository (a local mirror or cache that kept it), which
  *   `availableVersions` (from `apk policy`) shows. Otherwise the host stays on the new version and
  *   has to be restored from a snapshot or backup.
+ * - fwupd: never. Many devices refuse an older release (a raised VersionLowest, anti-rollback
+ *   fuses, signed capsules that reject downgrades), and a failed flash of an older image can leave
+ *   a device unbootable; patchbot does not attempt it. The firmware stays at its new version.
  *
  * With `availableVersions` undefined (not queried) the answer is what the tool can do in principle.
  */
@@ -418,6 +426,9 @@ export function rollbackEligibility(
   tool: PackageTool,
   pkg: { name: string; baselineVersion: string | undefined; availableVersions?: readonly string[] },
 ): RollbackEligibility {
+  if (tool === 'fwupd') {
+    return { possible: false, reason: `device ${pkg.name}: ${FIRMWARE_NO_ROLLBACK}` };
+  }
   if (pkg.baselineVersion === undefined) {
     return {
       possible: false,

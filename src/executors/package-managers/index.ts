@@ -2,11 +2,12 @@ import type { PackageTool } from '../../core/deployments/state.js';
 import { ValidationError } from '../../core/errors.js';
 import { apkDriver } from './apk.js';
 import { aptDriver } from './apt.js';
+import { fwupdDriver } from './fwupd.js';
 import { dnfDriver, yumDriver, zypperDriver } from './rpm-family.js';
 import type { PackageManagerDriver } from './types.js';
 
 export type { CommandSpec, PackageManagerDriver, PackageTarget, RebootCheckResult } from './types.js';
-export { apkDriver, aptDriver, dnfDriver, yumDriver, zypperDriver };
+export { apkDriver, aptDriver, dnfDriver, fwupdDriver, yumDriver, zypperDriver };
 
 export const DRIVERS: Readonly<Record<PackageTool, PackageManagerDriver>> = {
   apt: aptDriver,
@@ -14,6 +15,7 @@ export const DRIVERS: Readonly<Record<PackageTool, PackageManagerDriver>> = {
   yum: yumDriver,
   zypper: zypperDriver,
   apk: apkDriver,
+  fwupd: fwupdDriver,
 };
 
 export function driverFor(tool: string): PackageManagerDriver {

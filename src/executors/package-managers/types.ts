@@ -46,8 +46,8 @@ export interface RebootCheckResult {
  */
 export interface PackageManagerDriver {
   readonly tool: PackageTool;
-  /** The package database and version scheme the tool works on. */
-  readonly kind: PackageManagerKind;
+  /** The package database and version scheme the tool works on (fwupd: firmware devices). */
+  readonly kind: PackageManagerKind | 'fwupd';
   /** Install (upgrade to) exactly these versions (run as root, see docs/patchbot.sudoers). */
   install(targets: readonly PackageTarget[]): CommandSpec;
   /** Go back to exactly these (older) versions (run as root). */

@@ -235,8 +235,9 @@ export function baselineFixOf(
     return {
       places,
       note:
-        `install firmware ${version} on each device with fwupd (\`fwupdmgr update <device-id>\`, a reboot may follow). ` +
-        'patchbot announces and tracks firmware fixes and does not deploy them; firmware often cannot be downgraded.',
+        `once approved, patchbot installs firmware ${version} on each device listed through the rings ` +
+        '(`fwupdmgr install <device-id> <version>`, with a reboot where the device needs one) and health-checks each host; ' +
+        'firmware cannot be rolled back by patchbot: a device stays at its new version.',
     };
   }
   const lockfile = findings.some((f) => f.ownerKind === 'lockfile');
@@ -303,7 +304,7 @@ export function buildCampaignView(input: ViewInputs): CampaignView {
   const ssvc = top?.ssvc ? SSVC[top.ssvc] : undefined;
   const baseline = baselineFixOf(change, findings);
   const actions = campaignActions(state);
-  const deployable = change.kind === 'os';
+  const deployable = change.kind === 'os' || change.kind === 'firmware';
   return {
     type: 'campaign',
     changeId: change.id,
@@ -358,8 +359,8 @@ export function buildCampaignView(input: ViewInputs): CampaignView {
     rings: plannedRings(input.policy, hosts),
     ...(input.itsm && input.itsm.length > 0 ? { itsm: itsmRecordViews(input.itsm, change) } : {}),
     state,
-    // patchbot deploys distribution packages only: the other kinds are announced, tracked, deferred
-    // or accepted, never requested or approved for a rollout
+    // patchbot deploys distribution packages and firmware: third-party changes are announced,
+    // tracked, deferred or accepted, never requested or approved for a rollout
     actions: deployable ? actions : actions.filter((a) => a !== 'request' && a !== 'approve'),
     asOf: now,
   };

@@ -83,7 +83,7 @@ export function firstLines(text: string, lines = 5, chars = 600): string {
   return kept.length > chars ? `${kept.slice(0, chars)}…` : kept;
 }
 
-const SCHEME: Record<string, VersionScheme> = { dpkg: 'deb', rpm: 'rpm', apk: 'apk' };
+const SCHEME: Record<string, VersionScheme> = { dpkg: 'deb', rpm: 'rpm', apk: 'apk', fwupd: 'fwupd' };
 
 function sameVersion(driver: PackageManagerDriver, a: string, b: string): boolean {
   try {
@@ -527,8 +527,12 @@ async function postBaseline(ctx: RunContext): Promise<void> {
 
 async function verify(ctx: RunContext): Promise<void> {
   const missing = missingTargets(ctx, ctx.run.targets, ctx.run.postBaseline ?? {});
-  if (missing.length > 0) throw new StepFailed(`verification failed: expected ${missing.join('; ')}`);
   const policy = ctx.settings.reboot.policy;
+  // firmware staged for the next boot (a UEFI capsule) keeps its old version until then
+  const staged = missing.length > 0 && ctx.tool === 'fwupd';
+  if (missing.length > 0 && !staged) {
+    throw new StepFailed(`verification failed: expected ${missing.join('; ')}`);
+  }
   // apk has no check command: a changed kernel package is what needs the reboot
   const check = ctx.driver.rebootCheck();
   let result: { exitCode: number | null; stdout: string } | undefined;
@@ -537,6 +541,19 @@ async function verify(ctx: RunContext): Promise<void> {
     result = { exitCode: r.exitCode, stdout: r.stdout };
   }
   const needed = ctx.driver.interpretRebootCheck(result, uniqueNames(ctx.run.targets)) === true;
+  if (staged) {
+    if (!needed) throw new StepFailed(`verification failed: expected ${missing.join('; ')}`);
+    if (policy === 'never') {
+      throw new StepFailed(
+        `the firmware update waits for a reboot (${missing.join('; ')}), and deployments.reboot.policy is never: reboot the host to finish it`,
+      );
+    }
+    if (!windowOpen(ctx)) {
+      throw new StepFailed(
+        `the firmware update waits for a reboot (${missing.join('; ')}); not rebooted because the maintenance window had closed: reboot the host inside a window to finish it`,
+      );
+    }
+  }
   const wanted = policy === 'always' || (policy === 'if-required' && needed);
   // A reboot happens inside the host's maintenance window only (the install may have outlasted it).
   const closed = wanted && !windowOpen(ctx);
@@ -546,6 +563,12 @@ async function verify(ctx: RunContext): Promise<void> {
     { type: 'verified', rebootNeeded: reboot },
     {
       rebootNeeded: needed || wanted,
+      ...(staged
+        ? {
+            output:
+              'the firmware update is staged for the next boot: its version is verified after the reboot',
+          }
+        : {}),
       ...(closed
         ? { output: 'the host needs a reboot; not rebooted because its maintenance window had closed' }
         : {}),
@@ -592,6 +615,15 @@ async function reboot(ctx: RunContext): Promise<void> {
     throw new StepFailed(
       `the host did not come back with a new boot id within ${Math.round(ctx.settings.reboot.waitLimitMs / 1000)} s of the reboot`,
     );
+  }
+  if (ctx.tool === 'fwupd') {
+    // firmware finishes its update during the boot: the device's version now is the result
+    const now = await queryInstalled(ctx, uniqueNames(ctx.run.targets));
+    const missing = missingTargets(ctx, ctx.run.targets, now);
+    keep(ctx, { postBaseline: now });
+    if (missing.length > 0) {
+      throw new StepFailed(`verification after the reboot failed: expected ${missing.join('; ')}`);
+    }
   }
   step(ctx, { type: 'rebooted' }, { rebootedAt: ctx.deps.now(), bootId: back });
 }
@@ -678,13 +710,16 @@ async function rollbackInstall(ctx: RunContext): Promise<void> {
         continue;
       }
       let available: string[] | undefined;
-      try {
-        const spec = ctx.driver.availableVersions(name);
-        const r = await withRetry(ctx, () => exec(ctx, spec));
-        available = r.exitCode === 0 ? ctx.driver.parseAvailableVersions(r.stdout, name) : undefined;
-      } catch (err) {
-        if (err instanceof PatchbotError && err.transient) throw err;
-        available = undefined;
+      // firmware is never rolled back (rollbackEligibility says why): nothing to ask the host
+      if (ctx.tool !== 'fwupd') {
+        try {
+          const spec = ctx.driver.availableVersions(name);
+          const r = await withRetry(ctx, () => exec(ctx, spec));
+          available = r.exitCode === 0 ? ctx.driver.parseAvailableVersions(r.stdout, name) : undefined;
+        } catch (err) {
+          if (err instanceof PatchbotError && err.transient) throw err;
+          available = undefined;
+        }
       }
       const eligibility = rollbackEligibility(ctx.tool, {
         name,

@@ -14,7 +14,7 @@ import {
   type RingSelector,
   type RingSpec,
 } from '../../core/deployments/plan.js';
-import type { PackageTool } from '../../core/deployments/state.js';
+import { FIRMWARE_NO_ROLLBACK, type PackageTool } from '../../core/deployments/state.js';
 import { MaintenanceWindowSpec } from '../../core/deployments/windows.js';
 import { PatchbotError, ValidationError } from '../../core/errors.js';
 import type { VersionScheme } from '../../core/model.js';
@@ -75,11 +75,13 @@ export function toolFor(snapshot: HostSourcePackages | undefined, ecosystem: str
  * problem) when a name or version would not pass the driver.
  */
 export function targetsForHost(
-  change: Pick<ChangeForDeployment, 'packageName' | 'sourcePackage' | 'fixedVersion' | 'ecosystem'>,
-  findings: readonly { packageName: string; sourcePackage: string }[],
+  change: Pick<ChangeForDeployment, 'packageName' | 'sourcePackage' | 'fixedVersion' | 'ecosystem'> &
+    Partial<Pick<ChangeForDeployment, 'kind'>>,
+  findings: readonly { packageName: string; sourcePackage: string; owner?: string }[],
   snapshot: HostSourcePackages | undefined,
   hostName: string,
 ): { tool: PackageTool; targets: PackageTargetRecord[] } {
+  if (change.kind === 'firmware') return firmwareTargets(change, findings, hostName);
   const tool = toolFor(snapshot, change.ecosystem);
   const wanted = new Map<string, PackageTargetRecord>();
   const add = (name: string, arch?: string): void => {
@@ -121,6 +123,27 @@ export function targetsForHost(
     }
   }
   const targets = [...wanted.values()].sort((a, b) => a.name.localeCompare(b.name));
+  checkTargets(tool, targets, hostName);
+  return { tool, targets };
+}
+
+/**
+ * A firmware change on one host: each device of its findings (the finding's owner is the fwupd
+ * DeviceId; the package name is the GUID the advisory matched) at the change's release.
+ */
+function firmwareTargets(
+  change: Pick<ChangeForDeployment, 'fixedVersion'>,
+  findings: readonly { owner?: string }[],
+  hostName: string,
+): { tool: PackageTool; targets: PackageTargetRecord[] } {
+  const devices = [...new Set(findings.map((f) => f.owner ?? ''))].sort();
+  const targets = devices.map((name) => ({ name, version: change.fixedVersion }));
+  checkTargets('fwupd', targets, hostName);
+  return { tool: 'fwupd', targets };
+}
+
+/** The driver's validation of a host's targets, as a ValidationError naming the host. */
+function checkTargets(tool: PackageTool, targets: PackageTargetRecord[], hostName: string): void {
   try {
     driverFor(tool).install(targets);
   } catch (err) {
@@ -132,7 +155,6 @@ export function targetsForHost(
     }
     throw err;
   }
-  return { tool, targets };
 }
 
 export function ringSpecs(policy: Pick<Policy, 'rings'>, hosts: readonly HostRecord[]): RingSpec[] {
@@ -196,10 +218,11 @@ export function planChange(input: {
 }): ChangePlan {
   const { change, policy } = input;
   const scheme = schemeForEcosystem(change.ecosystem);
-  if (scheme !== 'deb' && scheme !== 'rpm' && scheme !== 'apk') {
+  const firmware = change.kind === 'firmware' && scheme === 'fwupd';
+  if (!firmware && scheme !== 'deb' && scheme !== 'rpm' && scheme !== 'apk') {
     throw new PatchbotError(
       'UNSUPPORTED',
-      `change #${change.number} fixes ${change.packageName} in ${change.ecosystem}; patchbot deploys operating-system packages (apt, dnf, yum, zypper, apk) only`,
+      `change #${change.number} fixes ${change.packageName} in ${change.ecosystem}; patchbot deploys operating-system packages (apt, dnf, yum, zypper, apk) and firmware (fwupd) only`,
     );
   }
   if (change.findings.length === 0) {
@@ -234,7 +257,7 @@ export function planChange(input: {
     }),
   );
   const specs = ringSpecs(policy, hosts);
-  const plan = planDeployment({
+  const planned0 = planDeployment({
     hosts: hosts.map((h) => {
       const window = windowOf(policy, h);
       return {
@@ -253,6 +276,10 @@ export function planChange(input: {
     requireWindow: policy.deployments.requireWindow,
     blackoutDates: policy.deployments.blackoutDates,
   });
+  // what an operator reads before starting (plan text and JSON, the chat message): no way back
+  const plan: DeploymentPlan = firmware
+    ? { ...planned0, warnings: [FIRMWARE_NO_ROLLBACK, ...planned0.warnings] }
+    : planned0;
   const hostByName = new Map(hosts.map((h) => [h.name, h]));
   const targetsByName = new Map(planned.map((p) => [p.hostName, p]));
   const unschedulable = new Set(plan.unschedulable);

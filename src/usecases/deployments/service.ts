@@ -123,19 +123,14 @@ async function prepare(
 
 /**
  * Why a change is not rolled out by patchbot, or undefined when it is: patchbot deploys
- * distribution packages; language packages and firmware are announced and tracked, and a lockfile
- * is changed in its project, never on a host (docs/deployments.md, "What patchbot deploys").
+ * distribution packages and firmware (fwupd, one device per host, no rollback); language packages
+ * are announced and tracked, and a lockfile is changed in its project, never on a host
+ * (docs/deployments.md, "What patchbot deploys").
  */
 export function notDeployable(
   change: Pick<ChangeForDeployment, 'number' | 'kind' | 'packageName' | 'fixedVersion' | 'findings'>,
 ): string | undefined {
-  if (change.kind === 'os') return undefined;
-  if (change.kind === 'firmware') {
-    return (
-      `change #${change.number} is a firmware update (${change.fixedVersion}): patchbot does not deploy firmware; ` +
-      'install it with fwupd on each device (`fwupdmgr update <device-id>`) and the next inventory closes the findings'
-    );
-  }
+  if (change.kind === 'os' || change.kind === 'firmware') return undefined;
   const lockfiles = [
     ...new Set(change.findings.filter((f) => f.ownerKind === 'lockfile').map((f) => f.owner)),
   ];

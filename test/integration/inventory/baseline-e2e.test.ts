@@ -367,7 +367,7 @@ describe('scan, chat and report: firmware and third-party findings with their ki
     expect(run.stdout).toMatch(/\d+ OS, \d+ third-party, 1 firmware/);
   });
 
-  it('chat: each kind is its own campaign, saying what patchbot does and does not do, without Request or Approve', async () => {
+  it('chat: each kind is its own campaign, saying what patchbot does and does not do; only firmware can be requested', async () => {
     let edge: SlackEdge | undefined;
     try {
       const noHandlers = () => Promise.reject(new Error('not used'));
@@ -410,10 +410,11 @@ describe('scan, chat and report: firmware and third-party findings with their ki
       const fwPost = posts.find((p) => JSON.stringify(p.params.blocks).includes('[firmware] UEFI dbx → 26'));
       expect(fwPost, 'the firmware campaign message').toBeDefined();
       const fwBlocks = JSON.stringify(fwPost!.params.blocks);
-      expect(fwBlocks).toContain('does not deploy them');
+      expect(fwBlocks).toContain('firmware cannot be rolled back by patchbot');
       expect(fwBlocks).toContain('fw-1: UEFI dbx (device 362301da643102b9f38477387e2193e57abaa590) 0');
-      expect(fwBlocks).not.toContain('"action_id":"approve"');
-      expect(fwBlocks).not.toContain('Request rollout');
+      // firmware is rolled out like a distribution package: its rollout can be requested
+      expect(fwBlocks).toContain('"action_id":"patch_request"');
+      expect(fwBlocks).toContain('Request rollout');
       const jinjaPost = posts.find((p) =>
         JSON.stringify(p.params.blocks).includes('[third-party PyPI] Jinja2 → 2.11.3'),
       );
@@ -426,15 +427,16 @@ describe('scan, chat and report: firmware and third-party findings with their ki
       const view = await parts.campaignView(firmware!.id, new Date());
       const card = JSON.stringify(renderTeamsCampaign(view));
       expect(card).toContain('[firmware] UEFI dbx → 26');
-      expect(card).toContain('does not deploy them');
-      expect(card).not.toContain('Approve');
+      expect(card).toContain('firmware cannot be rolled back by patchbot');
 
-      // deploy refuses a firmware change and a lockfile change, saying why
+      // deploy refuses a lockfile change, saying why; a firmware change is planned, without rollback
       const plan = await cli('deploy', 'plan', String(jinja!.number));
       expect(plan.code).not.toBe(0);
       expect(plan.stderr + plan.stdout).toContain('patchbot never deploys lockfiles');
       const fwPlan = await cli('deploy', 'plan', String(firmware!.number));
-      expect(fwPlan.stderr + fwPlan.stdout).toContain('patchbot does not deploy firmware');
+      expect(fwPlan.code, fwPlan.stderr).toBe(0);
+      expect(fwPlan.stdout).toContain('fwupd: 362301da643102b9f38477387e2193e57abaa590=26');
+      expect(fwPlan.stdout).toContain('warning: firmware cannot be rolled back by patchbot');
     } finally {
       await edge?.stop();
     }

@@ -15,13 +15,13 @@ describe('docs/patchbot.sudoers', () => {
     expect(block).toBe(read('patchbot.sudoers'));
   });
 
-  it('grants NOPASSWD root for the package managers and reboot only, never ALL', () => {
+  it('grants NOPASSWD root for the package managers, fwupd and reboot only, never ALL', () => {
     const rules = read('patchbot.sudoers')
       .split('\n')
       .filter((l) => l !== '' && !l.startsWith('#'));
     const spec = rules.filter((l) => /^patchbot\s/.test(l));
     expect(spec).toEqual([
-      'patchbot ALL=(root) NOPASSWD: PATCHBOT_APT, PATCHBOT_DNF, PATCHBOT_ZYPPER, PATCHBOT_APK, PATCHBOT_REBOOT',
+      'patchbot ALL=(root) NOPASSWD: PATCHBOT_APT, PATCHBOT_DNF, PATCHBOT_ZYPPER, PATCHBOT_APK, PATCHBOT_FWUPD, PATCHBOT_REBOOT',
     ]);
     for (const alias of rules.filter((l) => l.startsWith('Cmnd_Alias'))) {
       expect(alias).not.toMatch(/=\s*ALL\b/);

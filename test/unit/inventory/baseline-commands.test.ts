@@ -78,12 +78,10 @@ describe('what patchbot does not deploy', () => {
     ownerKind,
   });
 
-  it('refuses firmware, lockfile and language-package changes with the reason, and deploys OS ones', () => {
+  it('refuses lockfile and language-package changes with the reason, and deploys OS and firmware ones', () => {
     const base = { number: 7, packageName: 'Jinja2', fixedVersion: '2.11.3' };
     expect(notDeployable({ ...base, kind: 'os', findings: [] })).toBeUndefined();
-    expect(notDeployable({ ...base, kind: 'firmware', findings: [] })).toContain(
-      'patchbot does not deploy firmware',
-    );
+    expect(notDeployable({ ...base, kind: 'firmware', findings: [] })).toBeUndefined();
     expect(
       notDeployable({
         ...base,
