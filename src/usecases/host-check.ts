@@ -14,7 +14,7 @@
  * changes.
  */
 import { PatchbotError, userMessageOf } from '../core/errors.js';
-import type { PackageTool } from '../core/deployments/state.js';
+import type { OsPackageTool as PackageTool } from '../core/deployments/state.js';
 import type { HostRecord } from '../db/types.js';
 import type { ExecResult, Executor } from '../executors/executor.js';
 import { JOB_DIR } from '../executors/jobs.js';

@@ -254,7 +254,10 @@ export function baselineFixOf(
         : `the ${change.ecosystem} tool`;
   return {
     places,
-    note: `upgrade ${change.packageName} to ${version} where listed (${how}); patchbot does not deploy language packages.`,
+    note:
+      change.ecosystem === 'npm' || change.ecosystem === 'PyPI'
+        ? `upgrade ${change.packageName} to ${version} where listed: once approved, patchbot deploys it on hosts policy deployments.languagePackages allows; elsewhere run ${how}.`
+        : `upgrade ${change.packageName} to ${version} where listed (${how}); patchbot does not deploy ${change.ecosystem} packages.`,
   };
 }
 

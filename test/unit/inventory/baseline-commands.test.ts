@@ -78,8 +78,8 @@ describe('what patchbot does not deploy', () => {
     ownerKind,
   });
 
-  it('refuses firmware, lockfile and language-package changes with the reason, and deploys OS ones', () => {
-    const base = { number: 7, packageName: 'Jinja2', fixedVersion: '2.11.3' };
+  it('refuses firmware, lockfile and metadata-only changes with the reason; deploys OS, pip and npm ones', () => {
+    const base = { number: 7, packageName: 'Jinja2', fixedVersion: '2.11.3', ecosystem: 'PyPI' };
     expect(notDeployable({ ...base, kind: 'os', findings: [] })).toBeUndefined();
     expect(notDeployable({ ...base, kind: 'firmware', findings: [] })).toContain(
       'patchbot does not deploy firmware',
@@ -91,9 +91,25 @@ describe('what patchbot does not deploy', () => {
         findings: [finding('lockfile', '/srv/app/requirements.txt')],
       }),
     ).toContain('bumps Jinja2 to 2.11.3 in lockfiles (/srv/app/requirements.txt)');
+    // pip of an interpreter: deployable (policy deployments.languagePackages decides per host)
     expect(
       notDeployable({ ...base, kind: 'third-party', findings: [finding('interpreter', '/usr/bin/python3')] }),
-    ).toContain('does not deploy pip or npm packages');
+    ).toBeUndefined();
+    expect(
+      notDeployable({
+        ...base,
+        kind: 'third-party',
+        findings: [finding('site-packages', '/usr/lib/python3/dist-packages')],
+      }),
+    ).toContain('no interpreter of policy inventory.python lists it with pip');
+    expect(
+      notDeployable({
+        ...base,
+        ecosystem: 'crates.io',
+        kind: 'third-party',
+        findings: [finding('interpreter', '/usr/bin/python3')],
+      }),
+    ).toContain('patchbot deploys only pip and global npm packages');
   });
 
   it('says where a language-package fix applies and the exact command to run', () => {
@@ -111,7 +127,7 @@ describe('what patchbot does not deploy', () => {
     );
     expect(view).toEqual({
       places: ['app-1: pip of /usr/bin/python3 (requests 2.28.1)'],
-      note: "upgrade requests to 2.31.0 where listed (`python3 -m pip install --upgrade 'requests==2.31.0'` with each interpreter listed); patchbot does not deploy language packages.",
+      note: "upgrade requests to 2.31.0 where listed: once approved, patchbot deploys it on hosts policy deployments.languagePackages allows; elsewhere run `python3 -m pip install --upgrade 'requests==2.31.0'` with each interpreter listed.",
     });
     expect(
       baselineFixOf({ kind: 'os', packageName: 'glibc', fixedVersion: '2', ecosystem: 'Debian:12' }, []),
