@@ -12,7 +12,8 @@ import {
   lockfileFindCommand,
   pipListCommand,
 } from '../../../src/inventory/baseline.js';
-import { baselineFixOf } from '../../../src/usecases/approvals/view.js';
+import type { HostRecord } from '../../../src/db/types.js';
+import { baselineFixOf, languageDeployable } from '../../../src/usecases/approvals/view.js';
 import { notDeployable } from '../../../src/usecases/deployments/service.js';
 
 describe('policy inventory keys', () => {
@@ -110,6 +111,37 @@ describe('what patchbot does not deploy', () => {
         findings: [finding('interpreter', '/usr/bin/python3')],
       }),
     ).toContain('patchbot deploys only pip and global npm packages');
+  });
+
+  it('offers Request and Approve for pip and npm changes only where policy opens every host', () => {
+    const host = (name: string, labels: Record<string, string>) =>
+      ({ name, labels, groups: [], environment: 'production', team: null }) as unknown as HostRecord;
+    const hosts = [host('app-1', { python: 'managed' }), host('ops-1', {})];
+    const policy = {
+      inventory: { python: ['/usr/bin/python3'] },
+      deployments: {
+        languagePackages: [{ match: { labels: { python: ['managed'] } }, pip: true, npm: false }],
+      },
+    } as unknown as Parameters<typeof languageDeployable>[0];
+    const pipOn = (hostName: string, owner = '/usr/bin/python3', ownerKind = 'interpreter') => [
+      { hostName, owner, ownerKind },
+    ];
+    const pypi = { kind: 'third-party' as const, ecosystem: 'PyPI' };
+    expect(languageDeployable(policy, pypi, pipOn('app-1'), hosts)).toBe(true);
+    expect(languageDeployable(policy, pypi, pipOn('ops-1'), hosts)).toBe(false);
+    expect(languageDeployable(policy, pypi, pipOn('app-1', '/opt/py/bin/python3'), hosts)).toBe(false);
+    expect(languageDeployable(policy, pypi, pipOn('app-1', '/srv/req.txt', 'lockfile'), hosts)).toBe(false);
+    expect(
+      languageDeployable(
+        policy,
+        { kind: 'third-party', ecosystem: 'npm' },
+        pipOn('app-1', '/usr/local', 'global-npm'),
+        hosts,
+      ),
+    ).toBe(false);
+    expect(languageDeployable(policy, { kind: 'os', ecosystem: 'Debian:12' }, pipOn('app-1'), hosts)).toBe(
+      false,
+    );
   });
 
   it('says where a language-package fix applies and the exact command to run', () => {
