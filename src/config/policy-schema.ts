@@ -374,8 +374,24 @@ export const HealthCheck = z
   .refine((c) => c.command !== undefined || c.http !== undefined, { error: 'expected command and/or http' });
 export type HealthCheck = z.infer<typeof HealthCheck>;
 
+/**
+ * Hosts on which patchbot may upgrade language packages system-wide (docs/deployments.md, "What
+ * patchbot deploys"): pip of the interpreters in inventory.python, and global npm. Nothing is
+ * allowed unless a rule says so; a host matched by several rules gets what any of them allows.
+ */
+export const LanguagePackageRule = z
+  .strictObject({
+    match: HostSelector,
+    pip: z.boolean().default(false),
+    npm: z.boolean().default(false),
+  })
+  .refine((r) => r.pip || r.npm, { error: 'expected pip: true and/or npm: true' });
+export type LanguagePackageRule = z.infer<typeof LanguagePackageRule>;
+
 export const Deployments = z.strictObject({
   sudo: z.boolean().default(true),
+  /** Where pip and global npm packages may be upgraded (default: nowhere). */
+  languagePackages: z.array(LanguagePackageRule).max(256).default([]),
   /** How long patchbot waits for an install; past it the install goes on, and the host is looked at again. */
   installTimeout: Duration.prefault('30m'),
   /** How often a host whose install or rollback result is unknown is looked at again. */

@@ -14,7 +14,7 @@
  * changes.
  */
 import { PatchbotError, userMessageOf } from '../core/errors.js';
-import type { PackageTool } from '../core/deployments/state.js';
+import type { OsPackageTool as PackageTool } from '../core/deployments/state.js';
 import type { HostRecord } from '../db/types.js';
 import type { ExecResult, Executor } from '../executors/executor.js';
 import { JOB_DIR } from '../executors/jobs.js';
@@ -57,7 +57,6 @@ const SAMPLE: Record<PackageTool, PackageTarget> = {
   yum: { name: 'patchbot-check', version: '1.0-1.el7' },
   zypper: { name: 'patchbot-check', version: '1.0-1.1' },
   apk: { name: 'patchbot-check', version: '1.0-r0' },
-  fwupd: { name: '0'.repeat(40), version: '1.0.0' },
 };
 
 const DETECT =

@@ -343,6 +343,92 @@ const SYSTEMCTL = `#!/bin/sh
 echo "systemctl $*" >> "$(dirname "$0")/../state/systemctl.log"
 `;
 
+/**
+ * Language packages: `<interpreter> -m pip` (any interpreter path ending in bin/python3) and `npm`,
+ * over `pip-installed` / `npm-installed` (`name<TAB>version`) and what the index offers,
+ * `pip-available` / `npm-available`. Reads (list, index versions, ls, view, prefix) run as the test
+ * user; installs (root, through the sudoers rules) append `pip|npm install name==version uid=N` to
+ * install.log.
+ */
+const LANG_APPLY = `
+# apply "name version" lines on stdin to $1-installed (pip or npm), offered by $1-available
+apply_lang() {
+  tool=$1
+  specs=$(cat)
+  echo "$tool $(echo "$specs" | tr '\\n' ' ')" >> "$state/install.begun"
+  if [ -f "$state/fail-install" ]; then cat "$state/fail-install" >&2; exit 1; fi
+  echo "$specs" | while read -r name ver; do
+    [ -z "$name" ] && continue
+    if ! awk -F'\\t' -v n="$name" -v v="$ver" '$1 == n && $2 == v { f = 1 } END { exit !f }' "$state/$tool-available"; then
+      echo "ERROR: No matching distribution found for $name==$ver" >&2
+      exit 1
+    fi
+  done || exit 1
+  echo "$specs" | while read -r name ver; do
+    [ -z "$name" ] && continue
+    awk -F'\\t' -v OFS='\\t' -v n="$name" '$1 != n { print }' "$state/$tool-installed" > "$state/$tool-installed.tmp"
+    printf '%s\\t%s\\n' "$name" "$ver" >> "$state/$tool-installed.tmp"
+    mv "$state/$tool-installed.tmp" "$state/$tool-installed"
+    chmod 666 "$state/$tool-installed"
+    echo "$tool install $name==$ver uid=$(id -u)" >> "$state/install.log"
+  done
+  echo "$specs" | while read -r name ver; do [ -n "$name" ] && echo "Successfully installed $name-$ver"; done
+  exit 0
+}
+`;
+
+const PYTHON3 = `#!/bin/sh
+if [ "$1" != -m ] || [ "$2" != pip ]; then exec /usr/bin/python3 "$@"; fi
+. "$(dirname "$0")/pkgstub.sh"
+${LANG_APPLY}
+shift 2
+verb=$1; shift
+case "$verb" in
+  list)
+    awk -F'\\t' 'BEGIN { printf "[" } { printf "%s{\\"name\\": \\"%s\\", \\"version\\": \\"%s\\"}", (NR > 1 ? ", " : ""), $1, $2 } END { print "]" }' "$state/pip-installed"
+    ;;
+  index)
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do shift; done
+    name=$2
+    vs=$(awk -F'\\t' -v n="$name" '$1 == n { print $2 }' "$state/pip-available" | sort -r | paste -sd, - | sed 's/,/, /g')
+    [ -n "$vs" ] || { echo "ERROR: No matching distribution found for $name" >&2; exit 1; }
+    echo "$name ($(echo "$vs" | cut -d, -f1))"
+    echo "Available versions: $vs"
+    ;;
+  install)
+    while [ $# -gt 0 ]; do case "$1" in --) shift; break ;; *) shift ;; esac; done
+    take_lock 600
+    for spec in "$@"; do echo "\${spec%%==*} \${spec#*==}"; done > "$state/.pipspecs.$$"
+    apply_lang pip < "$state/.pipspecs.$$"
+    ;;
+  *) echo "ERROR: unknown command $verb" >&2; exit 1 ;;
+esac
+`;
+
+const NPM = `#!/bin/sh
+. "$(dirname "$0")/pkgstub.sh"
+${LANG_APPLY}
+verb=$1; shift
+case "$verb" in
+  prefix) echo /usr/local ;;
+  ls)
+    awk -F'\\t' 'BEGIN { printf "{\\"dependencies\\": {" } { printf "%s\\"%s\\": {\\"version\\": \\"%s\\"}", (NR > 1 ? ", " : ""), $1, $2 } END { print "}}" }' "$state/npm-installed"
+    ;;
+  view)
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do shift; done
+    name=$2
+    awk -F'\\t' -v n="$name" 'BEGIN { printf "[" } $1 == n { printf "%s\\"%s\\"", (c++ ? ", " : ""), $2 } END { print "]" }' "$state/npm-available"
+    ;;
+  install)
+    while [ $# -gt 0 ]; do case "$1" in --) shift; break ;; *) shift ;; esac; done
+    take_lock 600
+    for spec in "$@"; do echo "\${spec%@*} \${spec##*@}"; done > "$state/.npmspecs.$$"
+    apply_lang npm < "$state/.npmspecs.$$"
+    ;;
+  *) echo "npm ERR! unknown command $verb" >&2; exit 1 ;;
+esac
+`;
+
 const STUBS: Record<string, string> = {
   'pkgstub.sh': PKGSTUB,
   'dpkg-query': DPKG_QUERY,
@@ -363,6 +449,8 @@ const STUBS: Record<string, string> = {
   'fwupd-devices.cjs': FWUPD_DEVICES_JS,
   healthcheck: HEALTHCHECK,
   systemctl: SYSTEMCTL,
+  python3: PYTHON3,
+  npm: NPM,
 };
 
 export type Flavor = 'apt' | 'dnf' | 'yum' | 'zypper' | 'apk';
@@ -386,6 +474,10 @@ export interface FleetHostSpec {
    * stand-in serves; its devices' versions come from `installed` (the device id as the name).
    */
   fwupdDevices?: string;
+  /** Packages pip lists for the host's `bin/python3`, and versions the index offers beside them. */
+  pip?: { installed: { name: string; version: string }[]; available: { name: string; version: string }[] };
+  /** Global npm packages, and versions the registry offers beside them. */
+  npm?: { installed: { name: string; version: string }[]; available: { name: string; version: string }[] };
 }
 
 export interface FleetHost {
@@ -396,6 +488,10 @@ export interface FleetHost {
   /** Back to the spec's package state; markers and logs cleared, a new boot id. */
   reset(): Promise<void>;
   installed(): Promise<Map<string, string>>;
+  /** What pip or global npm has installed, by name. */
+  languageInstalled(tool: 'pip' | 'npm'): Promise<Map<string, string>>;
+  /** The host's pip stand-in: what `inventory.python` names for it. */
+  python: string;
   /** Lines of install.log (one per install or downgrade that changed the state). */
   installLog(): Promise<string[]>;
   /** Lines of install.begun: installs that reached the host, finished or not. */
@@ -523,6 +619,17 @@ export async function startFleet(
           join(stateDir, 'available'),
           offered.map((a) => `${a.name}\t${a.version}\n`).join(''),
         );
+        for (const tool of ['pip', 'npm'] as const) {
+          const lang = spec[tool] ?? { installed: [], available: [] };
+          await writeFile(
+            join(stateDir, `${tool}-installed`),
+            lang.installed.map((p) => `${p.name}\t${p.version}\n`).join(''),
+          );
+          await writeFile(
+            join(stateDir, `${tool}-available`),
+            [...lang.installed, ...lang.available].map((p) => `${p.name}\t${p.version}\n`).join(''),
+          );
+        }
         for (const m of MARKERS) await rm(join(stateDir, m), { force: true });
         if (spec.fwupdDevices !== undefined) {
           await writeFile(join(stateDir, 'fwupd-devices.json'), spec.fwupdDevices, { mode: 0o644 });
@@ -532,7 +639,16 @@ export async function startFleet(
         await writeFile(join(stateDir, 'boot_id'), `${randomUUID()}\n`, { mode: 0o644 });
         const uid = uidOf(TEST_USER);
         await chown(stateDir, uid, uid);
-        for (const f of ['installed', 'available', ...LOGS, 'lock']) {
+        for (const f of [
+          'installed',
+          'available',
+          'pip-installed',
+          'pip-available',
+          'npm-installed',
+          'npm-available',
+          ...LOGS,
+          'lock',
+        ]) {
           await chown(join(stateDir, f), uid, uid);
           await chmod(join(stateDir, f), 0o666);
         }
@@ -578,6 +694,15 @@ export async function startFleet(
         ssh,
         stateDir,
         reset,
+        python: join(ssh.dir, 'bin', 'python3'),
+        async languageInstalled(tool) {
+          return new Map(
+            (await lines(join(stateDir, `${tool}-installed`))).map((l) => {
+              const [name = '', version = ''] = l.split('\t');
+              return [name, version] as const;
+            }),
+          );
+        },
         async installed() {
           const text = await readFile(join(stateDir, 'installed'), 'utf8');
           return new Map(

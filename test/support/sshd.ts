@@ -107,7 +107,7 @@ export function sudoersForTests(documented: string, user = TEST_USER, hostsDir =
     return line
       .replace(/^(Defaults:)patchbot\b/, `$1${user}`)
       .replace(/^patchbot(\s)/, `${user}$1`)
-      .replace(/(^\s*|[=,]\s*)\/(?:usr\/)?s?bin\/([a-z-]+)/g, `$1${hostsDir}/*/bin/$2`);
+      .replace(/(^\s*|[=,]\s*)\/(?:usr\/)?s?bin\/([a-z0-9-]+)/g, `$1${hostsDir}/*/bin/$2`);
   });
   return [
     ...lines,

@@ -387,8 +387,14 @@ export function budgetExceeded(
 // ---------------------------------------------------------------------------------------------
 // rollback eligibility
 
-/** The distribution package managers, and fwupd for firmware (a device id at a release version). */
-export const PACKAGE_TOOLS = ['apt', 'dnf', 'yum', 'zypper', 'apk', 'fwupd'] as const;
+export const OS_PACKAGE_TOOLS = ['apt', 'dnf', 'yum', 'zypper', 'apk'] as const;
+export type OsPackageTool = (typeof OS_PACKAGE_TOOLS)[number];
+/** fwupd for firmware: a device id at a release version. */
+export const FIRMWARE_TOOLS = ['fwupd'] as const;
+/** Language package managers: system-wide pip of one interpreter, global npm. */
+export const LANGUAGE_PACKAGE_TOOLS = ['pip', 'npm'] as const;
+export type LanguagePackageTool = (typeof LANGUAGE_PACKAGE_TOOLS)[number];
+export const PACKAGE_TOOLS = [...OS_PACKAGE_TOOLS, ...FIRMWARE_TOOLS, ...LANGUAGE_PACKAGE_TOOLS] as const;
 export type PackageTool = (typeof PACKAGE_TOOLS)[number];
 
 export interface RollbackEligibility {
@@ -433,6 +439,26 @@ export function rollbackEligibility(
     return {
       possible: false,
       reason: `${pkg.name} was not installed before the deployment; rolling back would mean removing it, which patchbot does not do`,
+    };
+  }
+  if (tool === 'pip' || tool === 'npm') {
+    // the index keeps every published version unless it was yanked or unpublished
+    const how =
+      tool === 'pip'
+        ? `pip install --no-deps ${pkg.name}==${pkg.baselineVersion}`
+        : `npm install -g ${pkg.name}@${pkg.baselineVersion}`;
+    const listed = pkg.availableVersions?.includes(pkg.baselineVersion);
+    if (listed === false) {
+      return {
+        possible: false,
+        reason: `${pkg.name} ${pkg.baselineVersion} is no longer offered by the package index (yanked or unpublished), so ${tool} cannot reinstall it; restore the host from a snapshot or backup`,
+      };
+    }
+    return {
+      possible: true,
+      reason: listed
+        ? `${how}: the version is still offered by the package index`
+        : `${how}, provided the package index still offers that version`,
     };
   }
   const baseline = withoutZeroEpoch(pkg.baselineVersion);

@@ -1,5 +1,5 @@
 import type { PackageTool } from '../../core/deployments/state.js';
-import type { PackageManagerKind } from '../../core/model.js';
+import type { PackageManagerKind, ThirdPartyEcosystem } from '../../core/model.js';
 
 /** A program and its argument list: handed to an Executor as is, never joined into a shell string. */
 export interface CommandSpec {
@@ -46,8 +46,8 @@ export interface RebootCheckResult {
  */
 export interface PackageManagerDriver {
   readonly tool: PackageTool;
-  /** The package database and version scheme the tool works on (fwupd: firmware devices). */
-  readonly kind: PackageManagerKind | 'fwupd';
+  /** The package database and version scheme the tool works on (fwupd: firmware devices; pip, npm: the registry). */
+  readonly kind: PackageManagerKind | 'fwupd' | Extract<ThirdPartyEcosystem, 'PyPI' | 'npm'>;
   /** Install (upgrade to) exactly these versions (run as root, see docs/patchbot.sudoers). */
   install(targets: readonly PackageTarget[]): CommandSpec;
   /** Go back to exactly these (older) versions (run as root). */

@@ -24,7 +24,7 @@ import type {
 import type { ItsmLinkRecord } from '../../db/repositories/itsm-link-repository.js';
 import type { CveFacts } from '../../db/repositories/notification-queries.js';
 import type { HostRecord } from '../../db/types.js';
-import { ringSpecs } from '../deployments/plan.js';
+import { languageRuleFor, languageToolOf, ringSpecs } from '../deployments/plan.js';
 import { ledgerOf, ledgerPolicy, type ApprovalPolicy } from './rules.js';
 
 const SSVC: Record<string, SsvcDecision> = {
@@ -162,8 +162,36 @@ export function plannedRings(
     .map((r) => ({ name: r.ring.name, hostCount: r.hosts.length }));
 }
 
+/**
+ * Whether a third-party change can be rolled out by patchbot: pip packages of interpreters in
+ * inventory.python and global npm packages, on hosts deployments.languagePackages opens for the
+ * tool (when the policy given has those sections; deploy checks them again either way).
+ */
+export function languageDeployable(
+  policy: Partial<Pick<Policy, 'deployments' | 'inventory'>>,
+  change: Pick<ChangeDetail, 'kind' | 'ecosystem'>,
+  findings: readonly Pick<ChangeFindingRecord, 'hostName' | 'owner' | 'ownerKind'>[],
+  hosts: readonly HostRecord[],
+): boolean {
+  if (change.kind !== 'third-party' || findings.length === 0) return false;
+  const tool = languageToolOf(change.ecosystem);
+  if (tool === undefined) return false;
+  const ownerKind = tool === 'pip' ? 'interpreter' : 'global-npm';
+  if (!findings.every((f) => f.ownerKind === ownerKind)) return false;
+  const python = policy.inventory?.python;
+  if (tool === 'pip' && python !== undefined && !findings.every((f) => python.includes(f.owner)))
+    return false;
+  const deployments = policy.deployments;
+  if (deployments === undefined) return true;
+  const byName = new Map(hosts.map((h) => [h.name, h]));
+  return findings.every((f) => {
+    const host = byName.get(f.hostName);
+    return host !== undefined && languageRuleFor({ deployments }, host, tool) !== undefined;
+  });
+}
+
 export interface ViewInputs {
-  policy: ApprovalPolicy & Pick<Policy, 'rings'>;
+  policy: ApprovalPolicy & Pick<Policy, 'rings'> & Partial<Pick<Policy, 'deployments' | 'inventory'>>;
   change: ChangeDetail;
   facts: Map<string, CveFacts>;
   hosts: readonly HostRecord[];
@@ -255,7 +283,10 @@ export function baselineFixOf(
         : `the ${change.ecosystem} tool`;
   return {
     places,
-    note: `upgrade ${change.packageName} to ${version} where listed (${how}); patchbot does not deploy language packages.`,
+    note:
+      change.ecosystem === 'npm' || change.ecosystem === 'PyPI'
+        ? `upgrade ${change.packageName} to ${version} where listed: once approved, patchbot deploys it on hosts policy deployments.languagePackages allows; elsewhere run ${how}.`
+        : `upgrade ${change.packageName} to ${version} where listed (${how}); patchbot does not deploy ${change.ecosystem} packages.`,
   };
 }
 
@@ -304,7 +335,10 @@ export function buildCampaignView(input: ViewInputs): CampaignView {
   const ssvc = top?.ssvc ? SSVC[top.ssvc] : undefined;
   const baseline = baselineFixOf(change, findings);
   const actions = campaignActions(state);
-  const deployable = change.kind === 'os' || change.kind === 'firmware';
+  const deployable =
+    change.kind === 'os' ||
+    change.kind === 'firmware' ||
+    languageDeployable(input.policy, change, findings, input.hosts);
   return {
     type: 'campaign',
     changeId: change.id,
@@ -359,8 +393,9 @@ export function buildCampaignView(input: ViewInputs): CampaignView {
     rings: plannedRings(input.policy, hosts),
     ...(input.itsm && input.itsm.length > 0 ? { itsm: itsmRecordViews(input.itsm, change) } : {}),
     state,
-    // patchbot deploys distribution packages and firmware: third-party changes are announced,
-    // tracked, deferred or accepted, never requested or approved for a rollout
+    // patchbot deploys distribution packages, firmware, and pip / global npm packages where the
+    // policy allows; the rest is announced, tracked, deferred or accepted, never requested or approved
+    // for a rollout
     actions: deployable ? actions : actions.filter((a) => a !== 'request' && a !== 'approve'),
     asOf: now,
   };

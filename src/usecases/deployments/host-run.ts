@@ -83,7 +83,14 @@ export function firstLines(text: string, lines = 5, chars = 600): string {
   return kept.length > chars ? `${kept.slice(0, chars)}…` : kept;
 }
 
-const SCHEME: Record<string, VersionScheme> = { dpkg: 'deb', rpm: 'rpm', apk: 'apk', fwupd: 'fwupd' };
+const SCHEME: Record<string, VersionScheme> = {
+  dpkg: 'deb',
+  rpm: 'rpm',
+  apk: 'apk',
+  fwupd: 'fwupd',
+  PyPI: 'pep440',
+  npm: 'semver',
+};
 
 function sameVersion(driver: PackageManagerDriver, a: string, b: string): boolean {
   try {
@@ -890,7 +897,8 @@ export async function runHostRun(
   const timing = timingOf(deps);
   let driver: PackageManagerDriver;
   try {
-    driver = driverFor(run.tool);
+    const python = settings.hosts[run.hostName]?.python;
+    driver = driverFor(run.tool, python === undefined ? {} : { python });
   } catch (err) {
     const message = userMessageOf(err);
     const failed = await deps.deployments.saveProgress(run, workerId, [{ type: 'fail', error: message }], {

@@ -14,9 +14,14 @@ import {
   type RingSelector,
   type RingSpec,
 } from '../../core/deployments/plan.js';
-import { FIRMWARE_NO_ROLLBACK, type PackageTool } from '../../core/deployments/state.js';
+import {
+  FIRMWARE_NO_ROLLBACK,
+  type LanguagePackageTool,
+  type OsPackageTool,
+  type PackageTool,
+} from '../../core/deployments/state.js';
 import { MaintenanceWindowSpec } from '../../core/deployments/windows.js';
-import { PatchbotError, ValidationError } from '../../core/errors.js';
+import { PatchbotError, PolicyDeniedError, ValidationError } from '../../core/errors.js';
 import type { VersionScheme } from '../../core/model.js';
 import { getScheme, schemeForEcosystem } from '../../core/versions/index.js';
 import type {
@@ -27,6 +32,7 @@ import type {
 } from '../../db/repositories/deployment-repository.js';
 import type { HostRecord } from '../../db/types.js';
 import { driverFor } from '../../executors/package-managers/index.js';
+import { interpreterProblem } from '../../executors/package-managers/language.js';
 import { matchesSelector } from '../hosts.js';
 import type { DeploymentSettings, StoredHealthCheck, StoredPlan } from './types.js';
 
@@ -52,7 +58,7 @@ const KIND_SCHEME: Record<HostSourcePackages['packageManager'], VersionScheme> =
 };
 
 /** The package tool of a host, from its latest snapshot (or the change's ecosystem without one). */
-export function toolFor(snapshot: HostSourcePackages | undefined, ecosystem: string): PackageTool {
+export function toolFor(snapshot: HostSourcePackages | undefined, ecosystem: string): OsPackageTool {
   if (snapshot) {
     if (snapshot.packageManager === 'dpkg') return 'apt';
     if (snapshot.packageManager === 'apk') return 'apk';
@@ -200,8 +206,85 @@ function healthChecksOf(policy: Pick<Policy, 'deployments'>, h: HostRecord): Sto
 
 export type PlanPolicy = Pick<
   Policy,
-  'rings' | 'maintenanceWindows' | 'deployments' | 'approval' | 'hosts' | 'ssh'
+  'rings' | 'maintenanceWindows' | 'deployments' | 'approval' | 'hosts' | 'ssh' | 'inventory'
 >;
+
+/** The language tool of a third-party change: pip for PyPI, npm for npm; undefined otherwise. */
+export function languageToolOf(ecosystem: string): LanguagePackageTool | undefined {
+  if (ecosystem === 'PyPI') return 'pip';
+  if (ecosystem === 'npm') return 'npm';
+  return undefined;
+}
+
+/** The first policy rule (deployments.languagePackages) that lets `tool` upgrade packages on `host`. */
+export function languageRuleFor(
+  policy: Pick<Policy, 'deployments'>,
+  host: HostRecord,
+  tool: LanguagePackageTool,
+): number | undefined {
+  const i = policy.deployments.languagePackages.findIndex((r) => r[tool] && matchesSelector(host, r.match));
+  return i < 0 ? undefined : i;
+}
+
+/**
+ * The language-package plan of one host: the tool, the interpreter (pip) and the exact targets.
+ * Refuses (PolicyDeniedError naming the policy key) a host policy deployments.languagePackages
+ * does not open for the tool, and an interpreter that is not in inventory.python.
+ */
+export function languageTargetsForHost(
+  change: Pick<ChangeForDeployment, 'number' | 'packageName' | 'fixedVersion' | 'ecosystem'>,
+  findings: readonly { packageName: string; owner: string; ownerKind: string | null }[],
+  host: HostRecord,
+  policy: Pick<Policy, 'deployments' | 'inventory'>,
+): { tool: LanguagePackageTool; python?: string; targets: PackageTargetRecord[] } {
+  const tool = languageToolOf(change.ecosystem);
+  if (tool === undefined) {
+    throw new PatchbotError(
+      'UNSUPPORTED',
+      `change #${change.number} fixes ${change.packageName} in ${change.ecosystem}; patchbot deploys pip and global npm packages only`,
+    );
+  }
+  let python: string | undefined;
+  if (tool === 'pip') {
+    const owners = [...new Set(findings.filter((f) => f.ownerKind === 'interpreter').map((f) => f.owner))];
+    if (owners.length !== 1) {
+      throw new ValidationError(
+        owners.length === 0
+          ? `change #${change.number}: host ${host.name} has no finding from a pip interpreter; nothing patchbot can upgrade there`
+          : `change #${change.number}: host ${host.name} has ${change.packageName} under several interpreters (${owners.join(', ')}); a deployment upgrades one interpreter per host: deploy it on one and upgrade the others by hand`,
+      );
+    }
+    python = owners[0];
+    if (!policy.inventory.python.includes(python)) {
+      throw new PolicyDeniedError(
+        `change #${change.number}: interpreter ${python} on ${host.name} is not in policy inventory.python; patchbot runs pip only with the interpreters listed there`,
+      );
+    }
+    const problem = interpreterProblem(python);
+    if (problem !== undefined) throw new ValidationError(`host ${host.name}: ${problem}`);
+  }
+  if (languageRuleFor(policy, host, tool) === undefined) {
+    throw new PolicyDeniedError(
+      `change #${change.number}: ${tool} upgrades are not allowed on ${host.name} by policy deployments.languagePackages; ` +
+        `add a rule matching the host with ${tool}: true, or upgrade ${change.packageName} to ${change.fixedVersion} by hand`,
+      { details: { host: host.name, tool, key: 'deployments.languagePackages' } },
+    );
+  }
+  const names = [...new Set(findings.map((f) => f.packageName))].sort();
+  const targets = names.map((name) => ({ name, version: change.fixedVersion }));
+  try {
+    driverFor(tool, python === undefined ? {} : { python }).install(targets);
+  } catch (err) {
+    if (err instanceof PatchbotError) {
+      throw new ValidationError(`host ${host.name}: ${err.userMessage}; the deployment was not created`, {
+        cause: err,
+        details: { host: host.name, ...err.details },
+      });
+    }
+    throw err;
+  }
+  return { tool, ...(python === undefined ? {} : { python }), targets };
+}
 
 /**
  * Plans a change: hosts, targets, rings, windows, times. `emergency` is the lane's decision (the
@@ -219,7 +302,8 @@ export function planChange(input: {
   const { change, policy } = input;
   const scheme = schemeForEcosystem(change.ecosystem);
   const firmware = change.kind === 'firmware' && scheme === 'fwupd';
-  if (!firmware && scheme !== 'deb' && scheme !== 'rpm' && scheme !== 'apk') {
+  const language = change.kind === 'third-party';
+  if (!firmware && !language && scheme !== 'deb' && scheme !== 'rpm' && scheme !== 'apk') {
     throw new PatchbotError(
       'UNSUPPORTED',
       `change #${change.number} fixes ${change.packageName} in ${change.ecosystem}; patchbot deploys operating-system packages (apt, dnf, yum, zypper, apk) and firmware (fwupd) only`,
@@ -235,6 +319,7 @@ export function planChange(input: {
   const hostById = new Map(input.hosts.map((h) => [h.id, h]));
   const hosts: HostRecord[] = [];
   const planned: PlannedHostTargets[] = [];
+  const pythonOf = new Map<string, string>();
   for (const [hostId, findings] of byHost) {
     const host = hostById.get(hostId);
     if (!host)
@@ -242,6 +327,12 @@ export function planChange(input: {
         `change #${change.number}: host ${findings[0]?.hostName ?? hostId} is no longer known`,
       );
     hosts.push(host);
+    if (language) {
+      const l = languageTargetsForHost(change, findings, host, policy);
+      if (l.python !== undefined) pythonOf.set(host.name, l.python);
+      planned.push({ hostId, hostName: host.name, tool: l.tool, targets: l.targets });
+      continue;
+    }
     const { tool, targets } = targetsForHost(change, findings, input.snapshots.get(hostId), host.name);
     planned.push({ hostId, hostName: host.name, tool, targets });
   }
@@ -306,6 +397,7 @@ export function planChange(input: {
             sudo: policyHost.get(h.name)?.sudo ?? policy.deployments.sudo,
             ...(window ? { window } : {}),
             healthChecks: healthChecksOf(policy, h),
+            ...(pythonOf.has(h.name) ? { python: pythonOf.get(h.name) } : {}),
           },
         ];
       }),

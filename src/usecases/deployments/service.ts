@@ -8,6 +8,7 @@ import type {
   ChangeForDeployment,
   DeploymentDetail,
   DeploymentRecord,
+  HostSourcePackages,
 } from '../../db/repositories/deployment-repository.js';
 import type { HostRepository } from '../../db/repositories/host-repository.js';
 import type { DeploymentGate } from '../approvals/ports.js';
@@ -116,19 +117,25 @@ async function prepare(
       [change.sourcePackage, ...change.findings.map((f) => f.sourcePackage)].filter((s): s is string => !!s),
     ),
   ];
-  const snapshots = await deps.deployments.hostSourcePackages(hostIds, sources);
+  const snapshots =
+    change.kind === 'os'
+      ? await deps.deployments.hostSourcePackages(hostIds, sources)
+      : new Map<string, HostSourcePackages>();
   const planned = planChange({ change, hosts, snapshots, policy: deps.policy, emergency, now });
   return { change, planned };
 }
 
 /**
- * Why a change is not rolled out by patchbot, or undefined when it is: patchbot deploys
- * distribution packages and firmware (fwupd, one device per host, no rollback); language packages
- * are announced and tracked, and a lockfile is changed in its project, never on a host
- * (docs/deployments.md, "What patchbot deploys").
+ * Why a change is not rolled out by patchbot, or undefined when it is: distribution packages,
+ * firmware (fwupd, one device per host, no rollback), and system-wide pip and global npm packages
+ * (where policy deployments.languagePackages allows them, checked when the change is planned). A
+ * lockfile is changed in its project, never on a host (docs/deployments.md, "What patchbot deploys").
  */
 export function notDeployable(
-  change: Pick<ChangeForDeployment, 'number' | 'kind' | 'packageName' | 'fixedVersion' | 'findings'>,
+  change: Pick<
+    ChangeForDeployment,
+    'number' | 'kind' | 'packageName' | 'fixedVersion' | 'findings' | 'ecosystem'
+  >,
 ): string | undefined {
   if (change.kind === 'os' || change.kind === 'firmware') return undefined;
   const lockfiles = [
@@ -136,14 +143,25 @@ export function notDeployable(
   ];
   if (lockfiles.length > 0) {
     return (
-      `change #${change.number} bumps ${change.packageName} to ${change.fixedVersion} in lockfiles (${lockfiles.slice(0, 5).join(', ')}): ` +
-      'a lockfile is changed in its project and released from there; patchbot never deploys lockfiles'
+      `change #${change.number} bumps ${change.packageName} to ${change.fixedVersion} in lockfiles (${lockfiles.slice(0, 5).join(', ')}${lockfiles.length > 5 ? ', ...' : ''}): ` +
+      `the owning project changes the pin to ${change.packageName} ${change.fixedVersion} and releases it; patchbot never deploys lockfiles`
     );
   }
-  return (
-    `change #${change.number} upgrades the language package ${change.packageName} to ${change.fixedVersion}: ` +
-    'patchbot does not deploy pip or npm packages; upgrade it where the change lists it'
-  );
+  if (change.ecosystem !== 'PyPI' && change.ecosystem !== 'npm') {
+    return `change #${change.number} upgrades ${change.packageName} (${change.ecosystem}) to ${change.fixedVersion}: patchbot deploys only pip and global npm packages among language packages`;
+  }
+  const metadataOnly = [
+    ...new Set(
+      change.findings.filter((f) => f.ownerKind === 'site-packages').map((f) => `${f.hostName}:${f.owner}`),
+    ),
+  ];
+  if (metadataOnly.length > 0) {
+    return (
+      `change #${change.number} upgrades ${change.packageName} to ${change.fixedVersion}, found by its metadata in ${metadataOnly.slice(0, 5).join(', ')}: ` +
+      'no interpreter of policy inventory.python lists it with pip there, so patchbot cannot upgrade it; upgrade it with the tool that installed it'
+    );
+  }
+  return undefined;
 }
 
 /** The plan a change would get now (nothing is stored). */

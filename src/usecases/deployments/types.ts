@@ -30,6 +30,8 @@ export const StoredHost = z.object({
   sudo: z.boolean(),
   window: z.string().optional(),
   healthChecks: z.array(StoredHealthCheck).default([]),
+  /** pip deployments: the interpreter (policy inventory.python) whose pip installs. */
+  python: z.string().optional(),
 });
 export type StoredHost = z.infer<typeof StoredHost>;
 

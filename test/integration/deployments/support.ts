@@ -178,6 +178,8 @@ export async function seedChange(
     status?: 'approved' | 'pending' | 'rejected';
     kev?: boolean;
     ecosystem?: string;
+    /** A language-package change: each host's finding has this owner (interpreter, npm prefix, lockfile). */
+    thirdParty?: { owner: (host: FleetHost) => string; ownerKind: string };
   },
 ): Promise<{ id: string; number: number }> {
   const ecosystem = input.ecosystem ?? 'Debian:12';
@@ -196,20 +198,25 @@ export async function seedChange(
       requestedBy: 'patchbot',
       policySnapshot: {},
       kev: input.kev ?? false,
+      ...(input.thirdParty ? { kind: 'third_party' as const } : {}),
     },
   });
   for (const h of input.hosts) {
     const host = await db.prisma.host.findUniqueOrThrow({ where: { name: h.name } });
+    const owner = input.thirdParty?.owner(h) ?? '';
     const finding = await db.prisma.finding.upsert({
       where: {
         hostId_packageName_advisoryId_owner: {
           hostId: host.id,
           packageName: input.packageName,
           advisoryId,
-          owner: '',
+          owner,
         },
       },
       create: {
+        ...(input.thirdParty
+          ? { kind: 'third_party' as const, owner, ownerKind: input.thirdParty.ownerKind }
+          : {}),
         hostId: host.id,
         packageName: input.packageName,
         sourcePackage: input.sourcePackage ?? input.packageName,

@@ -21,12 +21,12 @@ describe('docs/patchbot.sudoers', () => {
       .filter((l) => l !== '' && !l.startsWith('#'));
     const spec = rules.filter((l) => /^patchbot\s/.test(l));
     expect(spec).toEqual([
-      'patchbot ALL=(root) NOPASSWD: PATCHBOT_APT, PATCHBOT_DNF, PATCHBOT_ZYPPER, PATCHBOT_APK, PATCHBOT_FWUPD, PATCHBOT_REBOOT',
+      'patchbot ALL=(root) NOPASSWD: PATCHBOT_APT, PATCHBOT_DNF, PATCHBOT_ZYPPER, PATCHBOT_APK, PATCHBOT_FWUPD, PATCHBOT_PIP, PATCHBOT_NPM, PATCHBOT_REBOOT',
     ]);
     for (const alias of rules.filter((l) => l.startsWith('Cmnd_Alias'))) {
       expect(alias).not.toMatch(/=\s*ALL\b/);
       // every command is a full path with an argument pattern (or none at all)
-      expect(alias).toMatch(/= \/(usr\/)?s?bin\/[a-z-]+ (\^.*\$|"")/);
+      expect(alias).toMatch(/= \/(usr\/)?s?bin\/[a-z0-9-]+ (\^.*\$|"")/);
     }
   });
 });

@@ -12,7 +12,8 @@ import {
   lockfileFindCommand,
   pipListCommand,
 } from '../../../src/inventory/baseline.js';
-import { baselineFixOf } from '../../../src/usecases/approvals/view.js';
+import type { HostRecord } from '../../../src/db/types.js';
+import { baselineFixOf, languageDeployable } from '../../../src/usecases/approvals/view.js';
 import { notDeployable } from '../../../src/usecases/deployments/service.js';
 
 describe('policy inventory keys', () => {
@@ -78,8 +79,8 @@ describe('what patchbot does not deploy', () => {
     ownerKind,
   });
 
-  it('refuses lockfile and language-package changes with the reason, and deploys OS and firmware ones', () => {
-    const base = { number: 7, packageName: 'Jinja2', fixedVersion: '2.11.3' };
+  it('refuses lockfile and metadata-only changes with the reason; deploys OS, firmware, pip and npm ones', () => {
+    const base = { number: 7, packageName: 'Jinja2', fixedVersion: '2.11.3', ecosystem: 'PyPI' };
     expect(notDeployable({ ...base, kind: 'os', findings: [] })).toBeUndefined();
     expect(notDeployable({ ...base, kind: 'firmware', findings: [] })).toBeUndefined();
     expect(
@@ -89,9 +90,56 @@ describe('what patchbot does not deploy', () => {
         findings: [finding('lockfile', '/srv/app/requirements.txt')],
       }),
     ).toContain('bumps Jinja2 to 2.11.3 in lockfiles (/srv/app/requirements.txt)');
+    // pip of an interpreter: deployable (policy deployments.languagePackages decides per host)
     expect(
       notDeployable({ ...base, kind: 'third-party', findings: [finding('interpreter', '/usr/bin/python3')] }),
-    ).toContain('does not deploy pip or npm packages');
+    ).toBeUndefined();
+    expect(
+      notDeployable({
+        ...base,
+        kind: 'third-party',
+        findings: [finding('site-packages', '/usr/lib/python3/dist-packages')],
+      }),
+    ).toContain('no interpreter of policy inventory.python lists it with pip');
+    expect(
+      notDeployable({
+        ...base,
+        ecosystem: 'crates.io',
+        kind: 'third-party',
+        findings: [finding('interpreter', '/usr/bin/python3')],
+      }),
+    ).toContain('patchbot deploys only pip and global npm packages');
+  });
+
+  it('offers Request and Approve for pip and npm changes only where policy opens every host', () => {
+    const host = (name: string, labels: Record<string, string>) =>
+      ({ name, labels, groups: [], environment: 'production', team: null }) as unknown as HostRecord;
+    const hosts = [host('app-1', { python: 'managed' }), host('ops-1', {})];
+    const policy = {
+      inventory: { python: ['/usr/bin/python3'] },
+      deployments: {
+        languagePackages: [{ match: { labels: { python: ['managed'] } }, pip: true, npm: false }],
+      },
+    } as unknown as Parameters<typeof languageDeployable>[0];
+    const pipOn = (hostName: string, owner = '/usr/bin/python3', ownerKind = 'interpreter') => [
+      { hostName, owner, ownerKind },
+    ];
+    const pypi = { kind: 'third-party' as const, ecosystem: 'PyPI' };
+    expect(languageDeployable(policy, pypi, pipOn('app-1'), hosts)).toBe(true);
+    expect(languageDeployable(policy, pypi, pipOn('ops-1'), hosts)).toBe(false);
+    expect(languageDeployable(policy, pypi, pipOn('app-1', '/opt/py/bin/python3'), hosts)).toBe(false);
+    expect(languageDeployable(policy, pypi, pipOn('app-1', '/srv/req.txt', 'lockfile'), hosts)).toBe(false);
+    expect(
+      languageDeployable(
+        policy,
+        { kind: 'third-party', ecosystem: 'npm' },
+        pipOn('app-1', '/usr/local', 'global-npm'),
+        hosts,
+      ),
+    ).toBe(false);
+    expect(languageDeployable(policy, { kind: 'os', ecosystem: 'Debian:12' }, pipOn('app-1'), hosts)).toBe(
+      false,
+    );
   });
 
   it('says where a language-package fix applies and the exact command to run', () => {
@@ -109,7 +157,7 @@ describe('what patchbot does not deploy', () => {
     );
     expect(view).toEqual({
       places: ['app-1: pip of /usr/bin/python3 (requests 2.28.1)'],
-      note: "upgrade requests to 2.31.0 where listed (`python3 -m pip install --upgrade 'requests==2.31.0'` with each interpreter listed); patchbot does not deploy language packages.",
+      note: "upgrade requests to 2.31.0 where listed: once approved, patchbot deploys it on hosts policy deployments.languagePackages allows; elsewhere run `python3 -m pip install --upgrade 'requests==2.31.0'` with each interpreter listed.",
     });
     expect(
       baselineFixOf({ kind: 'os', packageName: 'glibc', fixedVersion: '2', ecosystem: 'Debian:12' }, []),
