@@ -380,9 +380,8 @@ function deploymentsFor(
   shutdown: ShutdownSignal,
   metrics: Metrics,
 ): DeploymentServices {
-  // approval.itsm: required: an approved change also waits for the CAB in ServiceNow
-  const gate =
-    config.policy.approval.itsm === 'required' ? { gate: createCabHold(core.repos.itsmLinks) } : {};
+  // approval.itsm: required or only: an approved change also waits for the CAB in ServiceNow
+  const gate = config.policy.approval.itsm !== 'off' ? { gate: createCabHold(core.repos.itsmLinks) } : {};
   const deployments = deploymentServices({
     ...gate,
     onCommand: (o) => metrics.observeCommand(o),
@@ -442,7 +441,7 @@ function services(
 ) {
   const statusDeps = { repos: core.repos, policy: config.policy, now: core.now, logger };
   const itsm = itsmDepsFor(config, logger, core, approvals, chat);
-  // the CAB gate's poller (approval.itsm: required); its decisions reach the change's thread
+  // the CAB gate's poller (approval.itsm: required or only); its decisions reach the change's thread
   const cab = buildCabGate(config.policy, config.itsmEnv ?? {}, itsm, {
     release: (changeId, record) => approvals.cabApproved(changeId, record),
     rejected: (changeId, record) => approvals.cabRejected(changeId, record),

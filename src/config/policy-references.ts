@@ -210,10 +210,10 @@ export function checkReferences(policy: Policy): ReferenceIssue[] {
     );
   }
 
-  if (policy.approval.itsm === 'required' && policy.itsm.servicenow?.enabled !== true) {
+  if (policy.approval.itsm !== 'off' && policy.itsm.servicenow?.enabled !== true) {
     error(
       ['approval', 'itsm'],
-      'expected itsm.servicenow (enabled) when approval.itsm is "required": the CAB approves change requests in ServiceNow',
+      `expected itsm.servicenow (enabled) when approval.itsm is "${policy.approval.itsm}": the CAB approves change requests in ServiceNow`,
       policy.approval.itsm,
     );
   }

@@ -322,9 +322,10 @@ export const Approval = z.strictObject({
   /**
    * The change advisory board in ServiceNow (docs/integrations.md): "required" holds an approved
    * change's deployment until its change_request's approval is "approved" (a rejection there
-   * rejects the change); "off" deploys on chat approvals alone.
+   * rejects the change); "only" makes that approval the change's approval instead of chat
+   * approvals (which are refused); "off" deploys on chat approvals alone.
    */
-  itsm: z.enum(['off', 'required']).default('off'),
+  itsm: z.enum(['off', 'required', 'only']).default('off'),
 });
 export type Approval = z.infer<typeof Approval>;
 

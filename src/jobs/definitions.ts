@@ -67,7 +67,7 @@ export const Jobs = {
     attempts: 3,
   }),
   /**
-   * The CAB gate (approval.itsm: required): read the ServiceNow approvals that are due; an approval
+   * The CAB gate (approval.itsm: required or only): read the ServiceNow approvals that are due; an approval
    * hands its change to the deployment scheduler, a rejection rejects it. Recurring.
    */
   itsmCab: define({

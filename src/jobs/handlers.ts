@@ -118,7 +118,7 @@ export async function scheduleRecurring(queue: JobQueue, policy: Config['policy'
   await queue.repeat('feeds-sync', Jobs.feedsSync, {}, policy.feeds.syncInterval);
   await queue.repeat('inventory-collect', Jobs.inventoryCollect, {}, policy.inventory.collectInterval);
   const sn = policy.itsm.servicenow;
-  if (policy.approval.itsm === 'required' && sn?.enabled) {
+  if (policy.approval.itsm !== 'off' && sn?.enabled) {
     // each record keeps its own backoff (nextPollAt); the job only looks for the ones that are due
     await queue.repeat(
       'itsm-cab',

@@ -152,9 +152,9 @@ async function withEngine<T>(
       now: () => new Date(),
       logger: app.logger,
     };
-    // approval.itsm: required: a change waits for the CAB in ServiceNow here too
+    // approval.itsm: required or only: a change waits for the CAB in ServiceNow here too
     const gate =
-      app.config.policy.approval.itsm === 'required' ? { gate: createCabHold(app.repos.itsmLinks) } : {};
+      app.config.policy.approval.itsm !== 'off' ? { gate: createCabHold(app.repos.itsmLinks) } : {};
     if (options.redis === false) {
       const offline: ServiceDeps = {
         ...base,

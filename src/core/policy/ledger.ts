@@ -18,6 +18,10 @@
  *   person and round; the change is approved exactly when they reach the quorum.
  * - A **reject** or an **accepted risk** by an approver closes the change; nothing is decided after.
  * - A **defer** holds the change until its date; an approval after it overrides it.
+ * - With a **change advisory board** deciding (policy `approval.itsm: only`), approvals count only
+ *   from the CAB's actor, and one suffices (the board's approval is the quorum); approvals and
+ *   deferrals by people are refused, naming the record where the board decides. Requests,
+ *   rejections and risk acceptances by approvers are taken as usual, and the CAB may reject too.
  */
 import { describeTime, isApprover, type ApprovalRule, type ApproverSet } from './approval.js';
 
@@ -61,6 +65,11 @@ export interface LedgerPolicy {
   groupsOf: (actorId: string) => readonly string[];
   /** Time zone of times in messages (default UTC). */
   timeZone?: string;
+  /**
+   * The change advisory board approves this change instead of people (`approval.itsm: only`):
+   * its actor, and where it decides ("ServiceNow CHG0031234"), for refusals.
+   */
+  cab?: { actorId: string; where: string };
 }
 
 export type LedgerStatus = 'pending' | 'approved' | 'deferred' | 'rejected' | 'accepted_risk';
@@ -110,7 +119,9 @@ export function ledgerState(
 ): LedgerState {
   const { rule } = policy;
   const ignored: LedgerState['ignored'] = [];
-  const approver = (e: LedgerEntry) => isApprover(rule, e.actorId, policy.groupsOf(e.actorId));
+  const cab = policy.cab;
+  const approver = (e: LedgerEntry) =>
+    e.actorId === cab?.actorId || isApprover(rule, e.actorId, policy.groupsOf(e.actorId));
   let request: LedgerEntry | undefined;
   let closedBy: LedgerEntry | undefined;
   let deferral: LedgerEntry | undefined;
@@ -143,6 +154,10 @@ export function ledgerState(
       continue;
     }
     // approve
+    if (cab && e.actorId !== cab.actorId) {
+      ignored.push({ entry: e, reason: `approvals come from the CAB in ${cab.where}` });
+      continue;
+    }
     if (rule.noSelfApproval && request !== undefined && e.actorId === request.actorId) {
       ignored.push({ entry: e, reason: 'the requester cannot approve their own change' });
       continue;
@@ -159,7 +174,7 @@ export function ledgerState(
   }
 
   const emergency = request?.emergency === true && policy.emergency.enabled;
-  const quorum = emergency ? policy.emergency.quorum : rule.quorum;
+  const quorum = policy.cab ? 1 : emergency ? policy.emergency.quorum : rule.quorum;
   let approvals = [...latest.values()].sort((a, b) => a.at.getTime() - b.at.getTime());
   const earliest = approvals
     .map((e) => approvalExpiry(rule, e).getTime())
@@ -318,7 +333,17 @@ function check(
     const envs = joinOr(policy.scope.environments);
     return refuse(`You are not an approver for team ${policy.scope.team}${envs ? ` in ${envs}` : ''}`);
   };
-  const approver = isApprover(policy.rule, actorId, groups);
+  const cab = policy.cab;
+  const isCab = cab !== undefined && actorId === cab.actorId;
+  const approver = isCab || isApprover(policy.rule, actorId, groups);
+  if (cab && !isCab && (kind === 'approve' || kind === 'defer'))
+    return refuse(
+      kind === 'approve'
+        ? `Approvals of this change come from the CAB in ${cab.where} (approval.itsm: only)`
+        : `The CAB in ${cab.where} decides when this change is deployed (approval.itsm: only): it cannot be deferred here`,
+    );
+  if (isCab && kind !== 'approve' && kind !== 'reject')
+    return refuse('The CAB only approves or rejects changes');
   switch (kind) {
     case 'request': {
       const r = before.request;
@@ -337,7 +362,7 @@ function check(
     case 'approve': {
       const already = before.approvals.find((a) => a.actorId === actorId);
       if (already) return refuse(`You already approved this change ${when(already)}`, true);
-      if (policy.rule.noSelfApproval && before.request?.actorId === actorId)
+      if (!isCab && policy.rule.noSelfApproval && before.request?.actorId === actorId)
         return refuse('You requested this change, so you cannot approve it');
       if (!approver) return notApprover();
       if (before.status === 'approved')

@@ -131,6 +131,18 @@ export class ItsmLinkRepository {
       WHERE id = ${id}::uuid AND approval IS NULL`;
   }
 
+  /**
+   * Takes back a CAB approval that could not be acted on: the record is read again `delayMs` from
+   * now (by the database's clock), and its reading acted on then.
+   */
+  async reopenApproval(id: string, delayMs: number): Promise<void> {
+    await this.prisma.$executeRaw`
+      UPDATE "ItsmLink" SET approval = 'requested',
+        "nextPollAt" = now() + make_interval(secs => ${Math.max(0, Math.round(delayMs)) / 1000}),
+        "updatedAt" = now()
+      WHERE id = ${id}::uuid AND approval = 'approved'`;
+  }
+
   /** Change records whose CAB approval is still awaited and due to be read (by the database's clock). */
   async approvalsDue(limit = 50): Promise<ItsmLinkRecord[]> {
     const rows = await this.prisma.$queryRaw<{ id: string }[]>`

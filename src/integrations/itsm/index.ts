@@ -89,11 +89,11 @@ export function buildCabGate(
   deps: ItsmDeps,
   hooks: Pick<CabGateOptions, 'release' | 'rejected'> = {},
 ): CabGate | undefined {
-  if (policy.approval.itsm !== 'required') return undefined;
+  if (policy.approval.itsm === 'off') return undefined;
   const sn = policy.itsm.servicenow;
   const client = serviceNowClient(policy, env, deps);
   if (!sn || !client) {
-    throw new ConfigError('approval.itsm is "required" but itsm.servicenow is not enabled');
+    throw new ConfigError(`approval.itsm is "${policy.approval.itsm}" but itsm.servicenow is not enabled`);
   }
   return createCabGate({ config: sn, client, deps, ...hooks });
 }

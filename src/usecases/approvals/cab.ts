@@ -1,12 +1,17 @@
 /**
  * What the change's thread hears when the change advisory board decides in the ITSM tool: an
  * approval hands the change to the deployment scheduler again (its answer goes into the thread),
- * a rejection (already recorded in the change's ledger) refreshes the message and says so.
+ * a rejection (already recorded in the change's ledger) refreshes the message and says so. With
+ * `approval.itsm: only` the board's approval is the change's approval: it is recorded in the
+ * change's ledger as a decision by the CAB's actor (under the change's lock, once), which emits
+ * change.approved and hands the change to the deployment scheduler.
  */
 import { changeLabel, notice } from '../../bot/views/index.js';
 import { userMessageOf } from '../../core/errors.js';
 import type { ApprovalsContext } from './context.js';
 import type { CampaignMessenger, DecisionActor } from './ports.js';
+import { recordDecision } from './record.js';
+import { CAB_ACTOR_ID } from './rules.js';
 
 export interface ItsmRecordRef {
   number: string;
@@ -14,7 +19,7 @@ export interface ItsmRecordRef {
 }
 
 const cabActor = (record: ItsmRecordRef): DecisionActor => ({
-  id: 'servicenow:cab',
+  id: CAB_ACTOR_ID,
   display: `ServiceNow CAB (${record.number})`,
   surface: 'system',
 });
@@ -26,6 +31,27 @@ export async function cabApproved(
   changeId: string,
   record: ItsmRecordRef,
 ): Promise<void> {
+  if (ctx.policy.approval.itsm === 'only') {
+    const r = await recordDecision(ctx, messenger, {
+      changeRef: changeId,
+      kind: 'approve',
+      actor: cabActor(record),
+    });
+    // refused because the CAB's approval is already recorded (a reading made again): nothing to say
+    const recorded = r.change.decisions.some(
+      (d) => d.kind === 'approve' && d.actorId === CAB_ACTOR_ID && d.revokedAt === null,
+    );
+    if (r.outcome === 'refused' && !recorded)
+      await messenger.reply(
+        r.change.id,
+        notice(
+          'warning',
+          `The CAB approved ${record.number} in ServiceNow, but it was not recorded`,
+          r.message,
+        ),
+      );
+    return;
+  }
   const change = await ctx.repos.changes.get(changeId);
   const label = changeLabel({ changeId: change.id, changeNumber: change.number });
   if (change.status !== 'approved') {

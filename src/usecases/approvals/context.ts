@@ -44,11 +44,17 @@ export interface ApprovalsContext extends ApprovalsDeps {
    * arrive while it waits for the change's lock.
    */
   groupsFor(change: Parameters<typeof groupsNamed>[1]): Promise<(actorId: string) => readonly string[]>;
-  /** The policy as the ledger of `change` reads it. */
+  /** The policy as the ledger of `change` reads it (`cabRecord`: see `cabRecordOf`). */
   ledgerPolicyFor(
     change: Pick<ChangeDetail, 'number' | 'team' | 'findings' | 'kev' | 'riskScore'>,
     groupsOf: (actorId: string) => readonly string[],
+    cabRecord?: string,
   ): LedgerPolicy;
+  /**
+   * With `approval.itsm: only`: the number of the change's ServiceNow change request, where the
+   * CAB approves it (undefined before it is created, or in other modes).
+   */
+  cabRecordOf(changeId: string): Promise<string | undefined>;
 }
 
 export function createContext(deps: ApprovalsDeps): ApprovalsContext {
@@ -71,6 +77,11 @@ export function createContext(deps: ApprovalsDeps): ApprovalsContext {
       }
       return (actorId) => groups.filter((g) => members.get(g)?.has(actorId) === true);
     },
-    ledgerPolicyFor: (change, groupsOf) => ledgerPolicy(deps.policy, change, groupsOf, tz),
+    ledgerPolicyFor: (change, groupsOf, cabRecord) =>
+      ledgerPolicy(deps.policy, change, groupsOf, tz, cabRecord),
+    async cabRecordOf(changeId) {
+      if (deps.policy.approval.itsm !== 'only' || !deps.repos.itsmLinks) return undefined;
+      return (await deps.repos.itsmLinks.find(changeId, 'servicenow'))?.number;
+    },
   };
 }

@@ -92,7 +92,7 @@ export function createApprovalHandlers(
     user: ChatUser,
     kind: LedgerKind,
   ): Promise<{ refusal?: string; emergency: boolean }> {
-    const policy = ctx.ledgerPolicyFor(change, await ctx.groupsFor(change));
+    const policy = ctx.ledgerPolicyFor(change, await ctx.groupsFor(change), await ctx.cabRecordOf(change.id));
     const r = refusalOf(ledgerOf(change), change, policy, kind, user.id, ctx.now());
     const emergency = policy.emergency.enabled && policy.emergency.ineligible === undefined;
     return r === undefined ? { emergency } : { refusal: r, emergency };

@@ -38,7 +38,7 @@ export interface CampaignMessenger {
 
 /**
  * Something outside patchbot that must also agree before an approved change is deployed (the
- * change advisory board in ServiceNow: policy `approval.itsm: required`).
+ * change advisory board in ServiceNow: policy `approval.itsm: required` or `only`).
  */
 export interface DeploymentGate {
   /**

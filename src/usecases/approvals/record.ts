@@ -148,11 +148,12 @@ export async function recordDecision(
   const { repos } = ctx;
   const change = await repos.changes.get(input.changeRef);
   const groupsOf = await ctx.groupsFor(change);
+  const cabRecord = await ctx.cabRecordOf(change.id);
   const reason = input.reason?.trim() === '' ? undefined : input.reason?.trim();
   let outcome;
   try {
     outcome = await repos.changes.transact<Decided>(change.id, (locked, now) => {
-      const policy = ctx.ledgerPolicyFor(locked, groupsOf);
+      const policy = ctx.ledgerPolicyFor(locked, groupsOf, cabRecord);
       const verdict = propose(
         ledgerOf(locked),
         locked,

@@ -154,6 +154,9 @@ export function groupsNamed(policy: ApprovalPolicy, change: Parameters<typeof ru
   return [...new Set([...resolved.rule.approvers.groups, ...lane.groups])].sort();
 }
 
+/** The actor of the change advisory board's decisions (ServiceNow), in decisions and the audit log. */
+export const CAB_ACTOR_ID = 'servicenow:cab';
+
 /**
  * The policy as the ledger of one change reads it: its approval rule, the emergency lane (its
  * invokers, its quorum, whether the change meets its conditions) and who is in which group.
@@ -163,6 +166,7 @@ export function ledgerPolicy(
   change: Pick<ChangeDetail, 'number' | 'team' | 'findings' | 'kev' | 'riskScore'>,
   groupsOf: (actorId: string) => readonly string[],
   timeZone = 'UTC',
+  cabRecord?: string,
 ): LedgerPolicy {
   const resolved = ruleFor(policy, change);
   const lane = policy.approval.emergency;
@@ -189,5 +193,15 @@ export function ledgerPolicy(
     },
     groupsOf,
     timeZone,
+    ...(policy.approval.itsm === 'only'
+      ? {
+          cab: {
+            actorId: CAB_ACTOR_ID,
+            where: cabRecord
+              ? `ServiceNow ${cabRecord}`
+              : 'ServiceNow (its change request is created when the rollout is requested)',
+          },
+        }
+      : {}),
   };
 }

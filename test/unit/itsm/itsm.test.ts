@@ -111,6 +111,16 @@ describe('policy', () => {
       expect.arrayContaining(['approval.itsm', 'itsm.jira.teams.0']),
     );
     expect(() => Policy.parse({ approval: { itsm: 'instead' } })).toThrow();
+    // "only" (the CAB's approval instead of chat approvals) needs ServiceNow too
+    const only = checkReferences(
+      Policy.parse({ teams: [{ name: 'payments' }], approval: { itsm: 'only' } }),
+    ).filter((i) => i.severity === 'error');
+    expect(only.map((i) => [i.path.join('.'), i.message])).toEqual([
+      [
+        'approval.itsm',
+        'expected itsm.servicenow (enabled) when approval.itsm is "only": the CAB approves change requests in ServiceNow',
+      ],
+    ]);
     expect(() =>
       Policy.parse({ itsm: { servicenow: { instanceUrl: 'https://u:p@x.service-now.com' } } }),
     ).toThrow();

@@ -380,3 +380,55 @@ describe('refusalOf (before a dialog opens)', () => {
     ).toBeUndefined();
   });
 });
+
+describe('the change advisory board decides (approval.itsm: only)', () => {
+  const cab = { actorId: 'servicenow:cab', where: 'ServiceNow CHG0031234' };
+  const open = { status: 'pending', round: 1 };
+  const requested = [e('request', 'U_REQ', ago(H))];
+
+  it("counts only the CAB's approval, and it alone is the quorum (emergency lane too)", () => {
+    const chat = ledgerState(
+      [...requested, approve('U_ALICE', ago(H)), approve('U_BOB', ago(H))],
+      1,
+      policy({ cab }),
+      now,
+    );
+    expect(chat).toMatchObject({ status: 'pending', quorum: 1, needed: 1, approvals: [] });
+    expect(chat.ignored.map((i) => i.reason)).toEqual([
+      'approvals come from the CAB in ServiceNow CHG0031234',
+      'approvals come from the CAB in ServiceNow CHG0031234',
+    ]);
+    const emergency = [e('request', 'U_ALICE', ago(H), { emergency: true })];
+    for (const entries of [requested, emergency]) {
+      const v = propose(entries, open, policy({ cab }), { kind: 'approve', actorId: cab.actorId }, now);
+      expect(v.ok && v.after).toMatchObject({ status: 'approved', quorum: 1, needed: 0 });
+    }
+  });
+
+  it('refuses approvals and deferrals by people, naming the record; takes rejections', () => {
+    const p = policy({ cab });
+    const refused = (x: Proposal) => {
+      const v = propose(requested, open, p, x, now);
+      return v.ok ? undefined : v.reason;
+    };
+    expect(refused({ kind: 'approve', actorId: 'U_ALICE' })).toBe(
+      'Approvals of this change come from the CAB in ServiceNow CHG0031234 (approval.itsm: only)',
+    );
+    expect(refusalOf(requested, open, p, 'defer', 'U_ALICE', now)).toContain(
+      'The CAB in ServiceNow CHG0031234 decides when this change is deployed',
+    );
+    expect(refused({ kind: 'reject', actorId: 'U_ALICE', reason: 'window moved' })).toBeUndefined();
+    expect(refused({ kind: 'defer', actorId: cab.actorId, deferUntil: new Date(now.getTime() + H) })).toBe(
+      'The CAB only approves or rejects changes',
+    );
+    // the CAB's approval once: a second one is a duplicate
+    const twice = propose(
+      [...requested, approve(cab.actorId, ago(1000))],
+      { status: 'approved', round: 1 },
+      p,
+      { kind: 'approve', actorId: cab.actorId },
+      now,
+    );
+    expect(twice).toMatchObject({ ok: false, duplicate: true });
+  });
+});

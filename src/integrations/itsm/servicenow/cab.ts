@@ -6,6 +6,12 @@
  * hands the change to the deployment scheduler again; "rejected" rejects the patchbot change, with
  * a decision and an audit row naming the record. The reading is decided in PostgreSQL: of two
  * workers reading at once, one records the decision and acts on it.
+ *
+ * With `approval.itsm: only` the same reading is the change's approval: the change_request's
+ * approval is asked for when the rollout is requested, and `release` records the CAB's approval in
+ * the change's ledger (which approves it and hands it to the deployment scheduler). When `release`
+ * fails, the reading is taken back and made again after the backoff, so the approval is not lost;
+ * the ledger records it once however often it arrives.
  */
 import { CLOSED_CHANGE_STATUSES } from '../../../db/repositories/change-repository.js';
 import type { ServiceNowIntegration } from '../../../config/policy-schema.js';
@@ -139,7 +145,19 @@ export function createCabGate(options: CabGateOptions): CabGate {
             details: { record: link.number, url: link.url },
           });
           log.info({ record: link.number }, 'CAB approved the change request');
-          await options.release?.(link.changeRequestId, recordOf(link));
+          try {
+            await options.release?.(link.changeRequestId, recordOf(link));
+          } catch (err) {
+            result.failed += 1;
+            log.warn(
+              { record: link.number, err: userMessageOf(err) },
+              'could not act on the CAB approval; it is read again',
+            );
+            await links.reopenApproval(
+              link.id,
+              nextPollDelay(link.pollAttempts, config.approvalPoll.initial, config.approvalPoll.max),
+            );
+          }
         } else if (approval === 'rejected') {
           if (!(await links.recordApproval(link.id, { approval: 'rejected' }))) continue;
           result.rejected.push(link.changeRequestId);

@@ -87,7 +87,10 @@ export function createServiceNowSink(options: ServiceNowSinkOptions): EventSink 
   const { config, policy, client, deps } = options;
   const links = deps.links;
   const log = deps.logger.child({ sink: SERVICENOW_SINK });
-  const cabGate = policy.approval.itsm === 'required';
+  const cabGate = policy.approval.itsm !== 'off';
+  // approval.itsm: only: the CAB's approval is the change's approval, asked for as soon as the
+  // rollout is requested (the change_request goes to assessment then)
+  const cabOnly = policy.approval.itsm === 'only';
 
   async function ensureChange(ctx: ChangeContext, signal: AbortSignal): Promise<ItsmLinkRecord> {
     const c = ctx.change;
@@ -241,12 +244,22 @@ export function createServiceNowSink(options: ServiceNowSinkOptions): EventSink 
     const existing = await links.find(c.id, 'servicenow');
     switch (event.type) {
       case 'change.requested': {
-        await ensureChange(ctx, signal);
+        const link = await ensureChange(ctx, signal);
+        if (cabOnly) {
+          await move(
+            link,
+            'assess',
+            { work_notes: `Rollout requested in chat; awaiting CAB approval (patchbot #${c.number}).` },
+            signal,
+          );
+          await links.requestApproval(link.id);
+        }
         return;
       }
       case 'change.approved': {
         const link = await ensureChange(ctx, signal);
-        await move(link, 'assess', { work_notes: `Approved in chat (patchbot #${c.number}).` }, signal);
+        const how = cabOnly ? 'Approved by the CAB' : 'Approved in chat';
+        await move(link, 'assess', { work_notes: `${how} (patchbot #${c.number}).` }, signal);
         if (cabGate) await links.requestApproval(link.id);
         return;
       }
